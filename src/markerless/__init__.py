@@ -1,0 +1,63 @@
+"""markerless: markerless pose estimation of animals in video.
+
+The workflow functions mirror the command line (``markerless train ...`` is ``markerless.train(...)``)
+and are imported on first use, so ``import markerless`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it, in workflow order
+_API = {
+    # project and labels
+    "create_project": "markerless.project",
+    "add_videos": "markerless.project",
+    "load_project": "markerless.project",
+    "extract_frames": "markerless.frames",
+    "label": "markerless.app.server",
+    "check_labels": "markerless.viz.check_labels",
+    # training
+    "create_training_dataset": "markerless.training.dataset",
+    "train": "markerless.training.loop",
+    "evaluate": "markerless.evaluation",
+    # video analysis
+    "analyze": "markerless.inference.analyze",
+    "filter_predictions": "markerless.postprocess",
+    "create_labeled_video": "markerless.viz.video",
+    "plot_trajectories": "markerless.viz.plots",
+    "export": "markerless.inference.export",
+    # active learning
+    "extract_outliers": "markerless.active",
+    "merge": "markerless.active",
+    # 3D
+    "calibrate": "markerless.threed.api",
+    "calibrate_cameras": "markerless.threed.calibration",
+    "triangulate": "markerless.threed.triangulation",
+    # data
+    "make_synthetic_project": "markerless.synthetic",
+    "demo": "markerless.demo",
+    # data model
+    "Skeleton": "markerless.model.skeleton",
+    "PoseLayout": "markerless.model.skeleton",
+    "Labels": "markerless.model.labels",
+    "Poses": "markerless.model.poses",
+}
+
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str) -> Any:
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'markerless' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API))

@@ -1,0 +1,101 @@
+"""The ``markerless`` command line: thin wrappers that parse arguments, call the API and print.
+
+Each group of commands lives in its own module exposing ``COMMANDS``, a mapping from command name to
+:class:`Command`; ``WORKFLOW`` below fixes the order ``markerless --help`` lists them in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from markerless.errors import MarkerlessError
+
+
+@dataclass(frozen=True)
+class Command:
+    """One sub-command: its one-line help, how to add its arguments, and what it runs."""
+
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int | None]
+
+
+# (command, module defining it), in workflow order
+WORKFLOW: list[tuple[str, str]] = [
+    ("create-project", "markerless.cli.project"),
+    ("add-videos", "markerless.cli.project"),
+    ("extract-frames", "markerless.cli.project"),
+    ("label", "markerless.cli.app"),
+    ("check-labels", "markerless.cli.project"),
+    ("create-training-dataset", "markerless.cli.training"),
+    ("train", "markerless.cli.training"),
+    ("evaluate", "markerless.cli.training"),
+    ("analyze", "markerless.cli.analysis"),
+    ("filter", "markerless.cli.analysis"),
+    ("create-labeled-video", "markerless.cli.analysis"),
+    ("plot-trajectories", "markerless.cli.analysis"),
+    ("extract-outliers", "markerless.cli.app"),
+    ("merge", "markerless.cli.app"),
+    ("export", "markerless.cli.analysis"),
+    ("calibrate", "markerless.cli.threed"),
+    ("triangulate", "markerless.cli.threed"),
+    ("synthetic", "markerless.cli.project"),
+    ("demo", "markerless.cli.project"),
+]
+
+
+def _available_commands() -> list[tuple[str, Command]]:
+    found = []
+    for name, module_name in WORKFLOW:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as err:
+            if err.name == module_name:
+                continue  # group not built yet
+            raise
+        command = getattr(module, "COMMANDS", {}).get(name)
+        if command is not None:
+            found.append((name, command))
+    return found
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``markerless`` with every available sub-command."""
+    from markerless import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="markerless",
+        description="Markerless pose estimation of animals in video. Commands in workflow order:",
+    )
+    parser.add_argument("--version", action="version", version=f"markerless {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, command in _available_commands():
+        p = sub.add_parser(name, help=command.help, description=command.help)
+        command.add_arguments(p)
+        p.set_defaults(_run=command.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``markerless`` executable."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except MarkerlessError as err:
+        print(f"markerless {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"markerless {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

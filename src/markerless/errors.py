@@ -1,0 +1,44 @@
+"""Exception types raised by markerless.
+
+Every error a user can cause derives from :class:`MarkerlessError`; its message says what went
+wrong *and what to do about it*. Library exceptions (OpenCV, pandas, PyTables...) are caught at the
+boundary and re-raised as one of these, with the offending file named.
+"""
+
+from __future__ import annotations
+
+
+class MarkerlessError(Exception):
+    """Base class of every error markerless raises on purpose."""
+
+
+class ConfigError(MarkerlessError):
+    """A project or 3D configuration file is missing, malformed or inconsistent."""
+
+
+class LabelFileError(MarkerlessError):
+    """A label or prediction file (DeepLabCut .h5/.csv, SLEAP, ...) cannot be read or is inconsistent."""
+
+
+class VideoError(MarkerlessError):
+    """A video is missing, unreadable, truncated or has no frames."""
+
+
+class ProjectError(MarkerlessError):
+    """The project folder is not in the state the command needs (missing labels, datasets, models...)."""
+
+
+class TrainingError(MarkerlessError):
+    """Training cannot start or continue (no data, bad recipe, incompatible snapshot...)."""
+
+
+class ModelError(MarkerlessError):
+    """A model name, checkpoint or exported model is unknown or cannot be loaded."""
+
+
+class CalibrationError(MarkerlessError):
+    """Camera calibration failed (too few board detections, inconsistent cameras...)."""
+
+
+class ConflictError(MarkerlessError):
+    """A write was based on an outdated version of a file (another writer changed it first)."""
