@@ -1,0 +1,390 @@
+"""DeepLabCut files: project ``config.yaml``, ``CollectedData_<scorer>`` labels and prediction tables.
+
+Files we write look like DeepLabCut's (and plain ``pandas.read_hdf`` reads them); files DeepLabCut,
+napari-deeplabcut or older DeepLabCut versions wrote are read whatever their HDF key, row-index form
+or CSV header layout.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from markerless.errors import ConfigError, LabelFileError
+from markerless.io.atomic import atomic_path, write_text
+from markerless.model.labels import Labels, image_key
+from markerless.model.poses import Poses
+from markerless.model.skeleton import PoseLayout
+from markerless.model.tables import MULTI_ANIMAL_LEVELS, SINGLE_ANIMAL_LEVELS
+
+#: HDF key DeepLabCut writes labels and per-frame predictions under.
+LABELS_KEY = "df_with_missing"
+#: HDF key of multi-animal tracks files (``<video><scorer>_el.h5``).
+TRACKS_KEY = "tracks"
+#: Keys preferred, in order, when an HDF file holds more than one table.
+_KNOWN_KEYS = (LABELS_KEY, TRACKS_KEY, "keypoints")
+#: Stem endings of tracks files (ellipse, box, skeleton trackers).
+_TRACKS_ENDINGS = ("_el", "_bx", "_sk")
+#: Endings of prediction-file stems that mark derived files (filtered, tracks, skeleton).
+_DERIVED_ENDINGS = ("_filtered", "_el", "_bx", "_sk", "_skeleton", "_full", "_meta", "_assemblies")
+_LEVEL_NAMES = {"scorer", "individuals", "bodyparts", "coords"}
+_META_ATTR = "markerless_meta"
+
+PathLike = str | os.PathLike[str]
+
+
+# --- config.yaml -------------------------------------------------------------------------------
+def read_config(path: PathLike) -> dict[str, Any]:
+    """The mapping stored in a YAML config file, keys in file order."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Config file {path} does not exist; pass the path of the project's config.yaml.")
+    try:
+        with path.open(encoding="utf-8") as handle:
+            cfg = yaml.safe_load(handle)
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"Cannot read config file {path}: {err}.") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"Config file {path} is not valid YAML ({err}). Fix the line named above.") from None
+    if not isinstance(cfg, dict):
+        raise ConfigError(f"Config file {path} does not hold a key: value mapping; is it a project config.yaml?")
+    return cfg
+
+
+def write_config(cfg: dict[str, Any], path: PathLike) -> None:
+    """Write a config mapping as YAML (keys in the given order), atomically."""
+    text = yaml.safe_dump(_plain(cfg), sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000)
+    write_text(path, text)
+
+
+def _plain(value: Any) -> Any:
+    """Plain YAML-safe Python values (paths -> str, tuples -> lists, NumPy scalars -> Python)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+# --- tables --------------------------------------------------------------------------------------
+def read_table(path: PathLike) -> pd.DataFrame:
+    """A DeepLabCut table from ``.h5`` (any single key) or ``.csv`` (either header/index form)."""
+    path = Path(path)
+    if not path.is_file():
+        raise LabelFileError(f"File {path} does not exist.")
+    if path.suffix.lower() == ".csv":
+        return _read_csv_table(path)
+    if path.suffix.lower() in {".h5", ".hdf", ".hdf5"}:
+        return _read_hdf_table(path)
+    raise LabelFileError(f"File {path} is neither a DeepLabCut .h5 nor a .csv table.")
+
+
+def _read_hdf_table(path: Path) -> pd.DataFrame:
+    try:
+        with pd.HDFStore(path, mode="r") as store:
+            keys = [k.lstrip("/") for k in store]
+            if not keys:
+                raise LabelFileError(
+                    f"HDF5 file {path} holds no pandas table; is it a DeepLabCut label or prediction file?"
+                )
+            key = keys[0] if len(keys) == 1 else next((k for k in _KNOWN_KEYS if k in keys), None)
+            if key is None:
+                raise LabelFileError(
+                    f"HDF5 file {path} holds several tables {keys}; expected one (e.g. {LABELS_KEY!r})."
+                )
+            df = store.get(key)
+    except LabelFileError:
+        raise
+    except Exception as err:  # PyTables/HDF5 raise many types for damaged or foreign files
+        raise LabelFileError(f"Cannot read {path} as a pandas HDF5 table ({type(err).__name__}: {err}).") from None
+    if not isinstance(df, pd.DataFrame):
+        raise LabelFileError(f"{path} holds a {type(df).__name__}, not a DeepLabCut table.")
+    _check_columns(df, path)
+    return df
+
+
+def _read_csv_table(path: Path) -> pd.DataFrame:
+    """Parse a DeepLabCut CSV by hand: pandas' header sniffing mistakes all-empty first rows for index names."""
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise LabelFileError(f"Cannot read {path} as CSV: {err}.") from None
+    n_header = 0
+    while n_header < len(rows) and rows[n_header] and rows[n_header][0] in _LEVEL_NAMES:
+        n_header += 1
+    if n_header < 3 or rows[n_header - 1][0] != "coords":
+        raise LabelFileError(
+            f"{path} does not start with DeepLabCut's header rows (scorer, [individuals,] bodyparts, coords)."
+        )
+    header = rows[:n_header]
+    n_index = 1
+    while n_index < len(header[0]) and header[0][n_index] == "":
+        n_index += 1
+    if n_index >= len(header[0]):
+        raise LabelFileError(f"{path} has no data columns.")
+    width = len(header[0])
+    body = rows[n_header:]
+    # a row of index names (pandas writes one when the index is named) has no values
+    if body and all(c == "" for c in body[0][n_index:]) and body[0][0] in ("", "index", "frame", "frame_index"):
+        body = body[1:]
+    if any(len(r) != width for r in body if r):
+        bad = next(i for i, r in enumerate(body) if r and len(r) != width)
+        raise LabelFileError(f"{path}: row {bad + n_header + 1} has a different number of cells than the header.")
+    body = [r for r in body if r]
+    cells = np.array(body, dtype=object).reshape(len(body), width)
+    names = [h[0] for h in header]
+    if names[-1] != "coords":
+        raise LabelFileError(f"{path}: header rows {names} do not end with 'coords'.")
+    columns = pd.MultiIndex.from_arrays([h[n_index:] for h in header], names=names)
+    raw = cells[:, n_index:].astype(str)
+    try:
+        values = np.where(raw == "", "nan", raw).astype(np.float64)
+    except ValueError as err:
+        raise LabelFileError(f"{path} holds a value that is not a number ({err}).") from None
+    if n_index == 1:
+        index: pd.Index = pd.Index(cells[:, 0].astype(str).tolist(), dtype=object)
+    else:
+        index = pd.MultiIndex.from_arrays([cells[:, i].astype(str).tolist() for i in range(n_index)])
+    df = pd.DataFrame(values, index=index, columns=columns)
+    _check_columns(df, path)
+    return df
+
+
+def _check_columns(df: pd.DataFrame, path: Path) -> None:
+    cols = df.columns
+    if not isinstance(cols, pd.MultiIndex) or cols.nlevels not in (3, 4):
+        raise LabelFileError(
+            f"{path} does not have DeepLabCut's column levels {list(SINGLE_ANIMAL_LEVELS)} "
+            f"or {list(MULTI_ANIMAL_LEVELS)}; is it a DeepLabCut label or prediction file?"
+        )
+
+
+def _write_table(
+    df: pd.DataFrame,
+    h5_path: Path | None,
+    csv_path: Path | None,
+    key: str,
+    fmt: str,
+    meta: dict[str, Any] | None = None,
+) -> None:
+    if h5_path is not None:
+        with atomic_path(h5_path) as tmp:
+            df.to_hdf(tmp, key=key, mode="w", format=fmt)
+            if meta:
+                with pd.HDFStore(tmp, mode="a") as store:
+                    setattr(store.get_storer(key).attrs, _META_ATTR, json.dumps(meta))
+    if csv_path is not None:
+        with atomic_path(csv_path) as tmp:
+            df.to_csv(tmp)
+
+
+def _object_levels(index: pd.Index) -> pd.Index:
+    """Index with object-dtype string levels, as DeepLabCut's own files have."""
+    if isinstance(index, pd.MultiIndex):
+        return pd.MultiIndex.from_arrays(
+            [np.asarray(index.get_level_values(i), dtype=object) for i in range(index.nlevels)], names=index.names
+        )
+    return pd.Index(np.asarray(index, dtype=object), name=index.name)
+
+
+# --- labels ------------------------------------------------------------------------------------
+def occlusion_path(label_path: PathLike, scorer: str) -> Path:
+    """Where the occlusion flags of a ``CollectedData`` file live (``occluded_<scorer>.json`` beside it)."""
+    return Path(label_path).with_name(f"occluded_{scorer}.json")
+
+
+def _normalise_image(path: str, folder: str) -> str:
+    """Project-relative ``labeled-data/<video>/<image>`` path from any row-index form."""
+    parts = [p for p in image_key(path).split("/") if p not in ("", ".")]
+    if "labeled-data" in parts:
+        start = len(parts) - 1 - parts[::-1].index("labeled-data")
+        parts = parts[start:]
+    elif len(parts) < 3:
+        parts = ["labeled-data", folder, *parts[-1:]] if len(parts) == 1 else ["labeled-data", *parts]
+    return "/".join(parts)
+
+
+def read_labels(path: PathLike, layout: PoseLayout | None = None) -> Labels:
+    """Ground-truth labels from ``CollectedData_<scorer>.h5`` or ``.csv`` (+ occlusion flags beside it).
+
+    ``layout`` (the project's) fixes the order of individuals and body parts; columns of the file
+    that it does not name are dropped. Without it the layout is read from the file's columns.
+    """
+    path = Path(path)
+    df = read_table(path)
+    folder = path.parent.name
+    rows = df.index.tolist()
+    images = [
+        _normalise_image(
+            "/".join(str(p) for p in r if str(p) not in ("", "nan")) if isinstance(r, tuple) else str(r), folder
+        )
+        for r in rows
+    ]
+    df = df.copy()
+    df.index = pd.Index(images, dtype=object)
+    try:
+        labels = Labels.from_dataframe(df, layout)
+    except LabelFileError as err:
+        raise LabelFileError(f"{path}: {err}") from None
+    except Exception as err:  # malformed level values
+        raise LabelFileError(f"{path} is not a valid DeepLabCut label table ({type(err).__name__}: {err}).") from None
+    _read_occlusions(labels, occlusion_path(path, labels.scorer))
+    return labels
+
+
+def _read_occlusions(labels: Labels, path: Path) -> None:
+    if not path.is_file():
+        return
+    try:
+        flags = json.loads(path.read_text(encoding="utf-8"))
+        pos = {p: i for i, p in enumerate(labels.images)}
+        ind = {n: i for i, n in enumerate(labels.layout.individual_names)}
+        kp = {n: i for i, n in enumerate(labels.layout.keypoint_names)}
+        for image, cells in dict(flags).items():
+            row = pos.get(image_key(image))
+            if row is None:
+                continue
+            for individual, part in cells:
+                if individual in ind and part in kp:
+                    labels.occluded[row, ind[individual], kp[part]] = True
+    except (ValueError, TypeError, OSError) as err:
+        raise LabelFileError(
+            f"Occlusion file {path} is malformed ({err}); it must map image paths to lists of "
+            "[individual, bodypart]. Fix or delete it."
+        ) from None
+
+
+def write_labels(labels: Labels, h5_path: PathLike) -> Path:
+    """Write labels as DeepLabCut does: ``.h5`` (key ``df_with_missing``) + ``.csv``, + occlusion JSON.
+
+    Returns the ``.h5`` path. All files are written atomically.
+    """
+    h5_path = Path(h5_path)
+    if h5_path.suffix != ".h5":
+        raise LabelFileError(f"Label files are written as .h5 (+ .csv beside); got {h5_path}.")
+    df = labels.to_dataframe()
+    df.index = _object_levels(df.index)
+    df.columns = _object_levels(df.columns)
+    _write_table(df, h5_path, h5_path.with_suffix(".csv"), LABELS_KEY, "fixed")
+    occ_path = occlusion_path(h5_path, labels.scorer)
+    if labels.occluded.any() or occ_path.exists():
+        img, ind, kp = np.nonzero(labels.occluded & labels.layout.valid[None])
+        flags: dict[str, list[list[str]]] = {}
+        for i, j, k in zip(img.tolist(), ind.tolist(), kp.tolist(), strict=True):
+            flags.setdefault(labels.images[i], []).append(
+                [labels.layout.individual_names[j], labels.layout.keypoint_names[k]]
+            )
+        write_text(occ_path, json.dumps(flags, indent=1))
+    return h5_path
+
+
+# --- predictions -------------------------------------------------------------------------------
+def read_predictions(path: PathLike, layout: PoseLayout | None = None) -> Poses:
+    """Poses from a DeepLabCut prediction file ``<video><scorer>.h5/.csv`` (or a tracks ``_el.h5``)."""
+    path = Path(path)
+    df = read_table(path)
+    meta: dict[str, Any] = {}
+    if path.suffix.lower() == ".h5":
+        meta = _read_meta(path)
+    if not (df.columns.get_level_values(-1) == "likelihood").any():
+        raise LabelFileError(f"{path} has no likelihood columns: it looks like a label file, not predictions.")
+    try:
+        poses = Poses.from_dataframe(df, layout)
+    except LabelFileError as err:
+        raise LabelFileError(f"{path}: {err}") from None
+    except Exception as err:
+        raise LabelFileError(
+            f"{path} is not a valid DeepLabCut prediction table ({type(err).__name__}: {err})."
+        ) from None
+    # the PyTorch engine marks empty multi-animal slots with -1
+    missing = poses.data[..., 2] < 0
+    poses.data[missing] = np.nan
+    poses.fps = meta.get("fps")
+    poses.source = meta.get("source")
+    poses.metadata = dict(meta.get("metadata") or {})
+    return poses
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    try:
+        with pd.HDFStore(path, mode="r") as store:
+            key = store.keys()[0]
+            attrs = store.get_storer(key).attrs
+            text = getattr(attrs, _META_ATTR, None)
+        return json.loads(text) if text else {}
+    except Exception:  # metadata is optional
+        return {}
+
+
+def write_predictions(poses: Poses, path: PathLike, save_as_csv: bool = False) -> Path:
+    """Write poses as DeepLabCut does (``format="table"``; key ``tracks`` for ``_el/_bx/_sk`` files).
+
+    ``path`` ending in ``.h5`` writes HDF5 (plus a ``.csv`` beside it with ``save_as_csv``); ending in
+    ``.csv`` writes only the CSV. fps, source and metadata are kept in the HDF5 file's attributes.
+    Returns ``path``.
+    """
+    path = Path(path)
+    df = poses.to_dataframe()
+    df.columns = _object_levels(df.columns)
+    meta = {"fps": poses.fps, "source": poses.source, "metadata": _plain(poses.metadata)}
+    if path.suffix.lower() == ".csv":
+        _write_table(df, None, path, LABELS_KEY, "table")
+        return path
+    if path.suffix.lower() != ".h5":
+        raise LabelFileError(f"Prediction files are .h5 or .csv; got {path}.")
+    key = TRACKS_KEY if path.stem.endswith(_TRACKS_ENDINGS) else LABELS_KEY
+    try:
+        json.dumps(meta)
+    except TypeError:
+        meta = {"fps": poses.fps, "source": poses.source}
+    _write_table(df, path, path.with_suffix(".csv") if save_as_csv else None, key, "table", meta)
+    return path
+
+
+def find_prediction_files(folder: PathLike, video_stem: str, suffix: str = "") -> list[Path]:
+    """Prediction files ``<video_stem>DLC...<suffix>.h5`` (or legacy ``DeepCut``) in ``folder``, newest first.
+
+    With ``suffix=""`` derived files (``_filtered``, ``_el``, ...) are left out; pass e.g.
+    ``suffix="_filtered"`` or ``"_el"`` to find those.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    pattern = re.compile(rf"^{re.escape(video_stem)}(DLC|DeepCut)(?P<scorer>.*){re.escape(suffix)}\.h5$")
+    found = []
+    for candidate in folder.iterdir():
+        match = pattern.match(candidate.name)
+        if match is None or not candidate.is_file():
+            continue
+        if match.group("scorer").endswith(_DERIVED_ENDINGS):
+            continue
+        found.append(candidate)
+    return sorted(found, key=lambda p: (p.stat().st_mtime, p.name), reverse=True)
+
+
+__all__ = [
+    "LABELS_KEY",
+    "TRACKS_KEY",
+    "find_prediction_files",
+    "occlusion_path",
+    "read_config",
+    "read_labels",
+    "read_predictions",
+    "read_table",
+    "write_config",
+    "write_labels",
+    "write_predictions",
+]
