@@ -1,0 +1,136 @@
+"""Training augmentation: random crops around the animal with rotation, scale, translation and mirror flips,
+then photometric changes (motion blur, noise, brightness/contrast) with albumentations.
+
+The geometric part is one affine warp per image straight into the crop (one interpolation, and only the
+crop's pixels are computed); keypoints go through the same matrices, vectorised over the batch. Mirror
+flips swap left/right body parts (the skeleton's ``flip_permutation``). Keypoints that leave the crop,
+and keypoints that were unlabelled (NaN), come out NaN: unlabelled, never clipped onto the border.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import albumentations as A
+import cv2
+import numpy as np
+
+
+@dataclass
+class Augmenter:
+    """Random training crops of size ``crop_size`` (width, height) around the animal.
+
+    Args:
+        crop_size: output (width, height).
+        flip_permutation: keypoint index array that swaps left/right parts (identity when none).
+        input_scale: images are scaled by this before augmentation (the model's input scale).
+        rotation: maximum rotation in degrees (applied with probability ``rotation_p``).
+        scale: (min, max) random zoom.
+        crop_jitter: the crop centre moves up to this fraction of the crop size away from the animal.
+        hflip, vflip: probabilities of mirroring left-right and top-bottom.
+        motion_blur, noise, brightness_contrast: probabilities of the photometric changes.
+    """
+
+    crop_size: tuple[int, int]
+    flip_permutation: np.ndarray
+    input_scale: float = 1.0
+    rotation: float = 0.0
+    rotation_p: float = 1.0
+    scale: tuple[float, float] = (1.0, 1.0)
+    crop_jitter: float = 0.0
+    hflip: float = 0.0
+    vflip: float = 0.0
+    motion_blur: float = 0.0
+    noise: float = 0.0
+    brightness_contrast: float = 0.0
+    _photometric: Any = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.flip_permutation = np.asarray(self.flip_permutation, dtype=np.int64)
+        steps = []
+        if self.motion_blur > 0:
+            steps.append(A.MotionBlur(blur_limit=(3, 7), p=self.motion_blur))
+        if self.noise > 0:
+            steps.append(A.GaussNoise(std_range=(0.01, 0.05), p=self.noise))
+        if self.brightness_contrast > 0:
+            steps.append(
+                A.RandomBrightnessContrast(brightness_limit=0.25, contrast_limit=0.25, p=self.brightness_contrast)
+            )
+        self._photometric = A.Compose(steps) if steps else None
+
+    @classmethod
+    def from_recipe(cls, recipe: dict[str, Any], flip_permutation: np.ndarray) -> Augmenter:
+        """The augmenter a training recipe asks for."""
+        aug = recipe["augmentation"]
+        return cls(
+            crop_size=tuple(int(v) for v in recipe["crop_size"]),  # type: ignore[arg-type]
+            flip_permutation=flip_permutation,
+            input_scale=float(recipe.get("input_scale", 1.0)),
+            rotation=float(aug.get("rotation", 0.0)),
+            rotation_p=float(aug.get("rotation_p", 1.0)),
+            scale=tuple(float(v) for v in aug.get("scale", (1.0, 1.0))),  # type: ignore[arg-type]
+            crop_jitter=float(aug.get("crop_jitter", 0.0)),
+            hflip=float(aug.get("hflip", 0.0)),
+            vflip=float(aug.get("vflip", 0.0)),
+            motion_blur=float(aug.get("motion_blur", 0.0)),
+            noise=float(aug.get("noise", 0.0)),
+            brightness_contrast=float(aug.get("brightness_contrast", 0.0)),
+        )
+
+    def sample_transforms(
+        self, keypoints: np.ndarray, image_sizes: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Random affine matrices ``(B, 2, 3)`` (image -> crop pixels) and flip-swap flags ``(B,)``.
+
+        Args:
+            keypoints: ``(B, K, 2)`` image coordinates, NaN unlabelled.
+            image_sizes: ``(B, 2)`` width, height of each image.
+        """
+        n = len(keypoints)
+        cw, ch = self.crop_size
+        labelled = np.isfinite(keypoints).all(axis=-1)
+        with np.errstate(invalid="ignore"):
+            mean = np.nanmean(np.where(labelled[..., None], keypoints, np.nan), axis=1) if keypoints.shape[1] else None
+        centre = np.asarray(image_sizes, dtype=np.float64) / 2 - 0.5
+        if mean is not None:
+            centre = np.where(np.isfinite(mean), mean, centre)
+        angle = np.where(rng.random(n) < self.rotation_p, rng.uniform(-self.rotation, self.rotation, n), 0.0)
+        zoom = rng.uniform(self.scale[0], self.scale[1], n) * self.input_scale
+        jitter = rng.uniform(-self.crop_jitter, self.crop_jitter, (n, 2)) * np.array([cw, ch]) / zoom[:, None]
+        centre = centre + jitter
+        fx = np.where(rng.random(n) < self.hflip, -1.0, 1.0)
+        fy = np.where(rng.random(n) < self.vflip, -1.0, 1.0)
+        theta = np.deg2rad(angle)
+        cos, sin = np.cos(theta) * zoom, np.sin(theta) * zoom
+        linear = np.stack([np.stack([cos * fx, -sin * fy], -1), np.stack([sin * fx, cos * fy], -1)], 1)  # (B,2,2)
+        out_centre = np.array([(cw - 1) / 2, (ch - 1) / 2])
+        shift = out_centre - np.einsum("bij,bj->bi", linear, centre)
+        matrices = np.concatenate([linear, shift[..., None]], axis=-1)
+        return matrices, (fx * fy) < 0
+
+    def transform_keypoints(self, keypoints: np.ndarray, matrices: np.ndarray, swap: np.ndarray) -> np.ndarray:
+        """Keypoints ``(B, K, 2)`` mapped into the crops; outside or unlabelled -> NaN; left/right swapped."""
+        mapped = np.einsum("bij,bkj->bki", matrices[:, :, :2], keypoints) + matrices[:, None, :, 2]
+        cw, ch = self.crop_size
+        inside = (mapped[..., 0] >= 0) & (mapped[..., 0] <= cw - 1) & (mapped[..., 1] >= 0) & (mapped[..., 1] <= ch - 1)
+        mapped = np.where(inside[..., None], mapped, np.nan)
+        swapped = mapped[:, self.flip_permutation]
+        return np.where(swap[:, None, None], swapped, mapped)
+
+    def __call__(
+        self, images: list[np.ndarray], keypoints: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Augmented crops ``(B, h, w, 3)`` uint8 and their keypoints ``(B, K, 2)`` (NaN = unlabelled)."""
+        keypoints = np.asarray(keypoints, dtype=np.float64)
+        sizes = np.array([(im.shape[1], im.shape[0]) for im in images], dtype=np.float64)
+        matrices, swap = self.sample_transforms(keypoints, sizes, rng)
+        cw, ch = self.crop_size
+        crops = np.empty((len(images), ch, cw, 3), dtype=np.uint8)
+        if self._photometric is not None:
+            self._photometric.set_random_seed(int(rng.integers(2**31)))
+        for b, (image, m) in enumerate(zip(images, matrices)):
+            crops[b] = cv2.warpAffine(image, m, (cw, ch), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            if self._photometric is not None:
+                crops[b] = self._photometric(image=crops[b])["image"]
+        return crops, self.transform_keypoints(keypoints, matrices, swap)

@@ -1,0 +1,101 @@
+"""The training recipe: every choice that shapes a model (net, crops, augmentation, schedule), in one dict.
+
+A shuffle's recipe lives in ``<model_dir>/train/markerless.yaml``; edit it to change a choice before
+training. :data:`DEFAULT_RECIPE` is the CPU-first default, chosen from a prototype measured on a 2-core
+CPU (MobileNetV2 with ImageNet weights, 256x256 crops around the animal, batch 8, channels-last fp32:
+about 19.5 images/s; it passed the human labelling error of the openfield data after about 5 minutes).
+
+What to measure on a quiet machine (``bench/accuracy_openfield.py``): the learning rate (5e-4 vs 1e-3 vs
+2e-3), ``sigma`` (heatmap width), the crop size (192 vs 256), the horizontal-flip probability (the
+prototype's worst errors were left/right ear swaps) and the input scale.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from markerless.errors import TrainingError
+from markerless.io.atomic import write_text
+
+#: File name of the recipe in a shuffle's ``train`` folder.
+RECIPE_FILE = "markerless.yaml"
+
+DEFAULT_RECIPE: dict[str, Any] = {
+    "net": "mobilenetv2",  # a name of markerless.nets.list_models()
+    "pretrained": True,  # ImageNet weights (shipped offline) when the net has them
+    "input_scale": 1.0,  # images are resized by this factor before cropping (and at inference)
+    "crop_size": [256, 256],  # width, height of the training crops around the animal
+    "batch_size": 8,
+    "epochs": 400,  # used when no wall-clock budget is given
+    "max_minutes": None,  # wall-clock training budget; the schedule follows elapsed time
+    "optimizer": {"lr": 1e-3, "weight_decay": 1e-4},
+    "schedule": {"warmup_fraction": 0.03, "final_lr_fraction": 0.01},  # linear warm-up then cosine
+    "targets": {"sigma": 4.0, "locref_stdev": 7.2801},  # Gaussian width (px of the input), offset scale
+    "augmentation": {
+        "rotation": 25.0,  # degrees, uniform in +-
+        "rotation_p": 0.7,
+        "scale": [0.8, 1.25],
+        "crop_jitter": 0.35,  # crop centre moves up to this fraction of the crop size off the animal
+        "hflip": 0.5,  # left/right body parts are swapped (skeleton symmetric pairs)
+        "vflip": 0.0,
+        "motion_blur": 0.15,
+        "noise": 0.25,
+        "brightness_contrast": 0.5,
+    },
+    "device": "auto",
+    "amp": "auto",  # "auto": bf16 autocast on CUDA, fp32 on CPU; or "bf16", "fp16", "off"
+    "channels_last": True,
+    "seed": 42,
+    "eval_every_epochs": 20,  # validation pixel error on the test split (time excluded from the budget)
+    "eval_at_minutes": [],  # extra validations at these training minutes (benchmarks)
+    "save_every_epochs": 10,
+    "save_every_minutes": 2.0,  # also save when this much training time passed since the last snapshot
+    "keep_snapshots": 3,
+    "eval_batch_size": 8,
+    "pcutoff": None,  # None: the project's config pcutoff
+}
+
+
+def default_recipe(**overrides: Any) -> dict[str, Any]:
+    """A copy of the default recipe with top-level keys replaced."""
+    recipe = copy.deepcopy(DEFAULT_RECIPE)
+    unknown = set(overrides) - set(recipe)
+    if unknown:
+        raise TrainingError(f"Unknown recipe keys {sorted(unknown)}; known keys: {sorted(recipe)}.")
+    recipe.update(overrides)
+    return recipe
+
+
+def merge_recipe(recipe: dict[str, Any]) -> dict[str, Any]:
+    """``recipe`` completed with defaults for missing keys (nested dicts merged key by key)."""
+    merged = copy.deepcopy(DEFAULT_RECIPE)
+    for key, value in recipe.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_recipe(path: str | Path) -> dict[str, Any]:
+    """Read a ``markerless.yaml`` recipe, completing missing keys with the defaults."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise TrainingError(f"The recipe {path} is missing; run `markerless create-training-dataset` again.") from None
+    except yaml.YAMLError as err:
+        raise TrainingError(f"The recipe {path} is not valid YAML ({err}); fix or delete it.") from None
+    if not isinstance(data, dict):
+        raise TrainingError(f"The recipe {path} must be a mapping of keys to values.")
+    return merge_recipe(data)
+
+
+def write_recipe(path: str | Path, recipe: dict[str, Any]) -> None:
+    """Write a recipe atomically (with a header saying what the file is)."""
+    header = "# markerless training recipe: edit before `markerless train` to change a choice.\n"
+    write_text(path, header + yaml.safe_dump(recipe, sort_keys=False))
