@@ -62,7 +62,7 @@ def check_labels(
             missing.append(image_name)
             continue
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        line_width = max(1, int(round(max(rgb.shape[:2]) / 600)))
+        line_width = max(1, round(max(rgb.shape[:2]) / 600))
         drawn = draw_poses(
             rgb,
             labels.xy[row],

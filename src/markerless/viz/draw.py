@@ -34,7 +34,7 @@ def named_color(name: str | Color) -> Color:
         raise ConfigError(
             f"Unknown colour {name!r}; use a matplotlib colour name such as 'black' or '#ff8800'."
         ) from None
-    return tuple(int(round(255 * c)) for c in rgb)  # type: ignore[return-value]
+    return tuple(round(255 * c) for c in rgb)  # type: ignore[return-value]
 
 
 def colormap_colors(n: int, colormap: str = "rainbow") -> np.ndarray:
@@ -124,7 +124,7 @@ def draw_poses(
         colors = np.broadcast_to(colors[None], (n_ind, n_kp, 3))
     canvas = np.ascontiguousarray(image.copy() if copy or alpha < 1 else image)
     fixed = _fixed(np.where(shown[..., None], xy, 0.0))
-    radius = max(int(round(dot_size / 2 * _SCALE)), _SCALE // 2)
+    radius = max(round(dot_size / 2 * _SCALE), _SCALE // 2)
     edge_color = None if skeleton_color is None else named_color(skeleton_color)
     if skeleton and layout.skeleton.edges:
         edges = layout.skeleton.edge_indices
