@@ -1,0 +1,339 @@
+"""Active learning: find frames a trained model gets wrong, hand them to the labeller, fold them back in.
+
+``extract_outliers`` reads a video's predictions, picks candidate frames (jumps, low likelihood, large
+residuals of a smoothing model, or a given list), keeps a diverse subset (k-means on the images) and
+writes them into ``labeled-data/<video>/`` with the model's predictions as ``machinelabels-iter<i>.h5``
++ ``machinelabels.csv`` (DeepLabCut's files). The labelling app shows those as suggestions to accept
+or correct. ``merge`` then starts the next iteration with a new training dataset.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from markerless.errors import ConfigError, LabelFileError, ProjectError
+from markerless.io.atomic import atomic_path
+from markerless.model import Labels, PoseLayout, Poses, image_key
+from markerless.model.tables import array_to_frame, frame_to_array
+
+log = logging.getLogger(__name__)
+
+ALGORITHMS = ("jump", "uncertain", "fitting", "list")
+MACHINE_KEY = "df_with_missing"
+_MACHINE_FILE = re.compile(r"^machinelabels-iter(\d+)\.h5$")
+
+
+# --- candidate frames -------------------------------------------------------------------------
+def jump_frames(xy: np.ndarray, epsilon: float) -> np.ndarray:
+    """Frames where any point moved more than ``epsilon`` pixels since the previous frame.
+
+    ``xy``: ``(frames, individuals, keypoints, 2)``; NaN points never count as jumps.
+    """
+    d2 = np.sum(np.diff(xy, axis=0) ** 2, axis=-1)  # (T-1, I, K)
+    moved = np.nan_to_num(d2, nan=0.0) > epsilon**2
+    return np.flatnonzero(moved.reshape(len(d2), -1).any(axis=1)) + 1
+
+
+def uncertain_frames(likelihood: np.ndarray, p_bound: float) -> np.ndarray:
+    """Frames where any point's likelihood is below ``p_bound``. ``likelihood``: ``(frames, I, K)``."""
+    low = likelihood < p_bound  # NaN (impossible cells) compare False
+    return np.flatnonzero(low.reshape(len(likelihood), -1).any(axis=1))
+
+
+def fitting_residuals(
+    xy: np.ndarray, likelihood: np.ndarray, p_bound: float, ar_degree: int = 3, ma_degree: int = 1
+) -> np.ndarray:
+    """Per frame, the distance between each point and a SARIMAX(ar, 0, ma) fit of its track, averaged
+    over points (DeepLabCut's ``fitting``). Points below ``p_bound`` are treated as missing; tracks with
+    10 or fewer valid samples are skipped. Returns ``(frames,)``, NaN where no track was fitted."""
+    import warnings
+
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    n_frames = len(xy)
+    cells = xy.reshape(n_frames, -1, 2)
+    ok = np.isfinite(cells).all(-1) & (likelihood.reshape(n_frames, -1) >= p_bound)
+    dist = np.full(cells.shape[:2], np.nan)
+    for c in np.flatnonzero(ok.sum(axis=0) > 10):  # loop over tracks; each fit is vectorised over frames
+        fitted = np.empty((n_frames, 2))
+        for axis in range(2):
+            series = np.where(ok[:, c], cells[:, c, axis], np.nan)
+            offset = np.nanmean(series)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", (ConvergenceWarning, UserWarning, RuntimeWarning))
+                model = SARIMAX(series - offset, order=(ar_degree, 0, ma_degree), trend="n")
+                result = model.fit(disp=False, maxiter=50)
+            fitted[:, axis] = result.get_prediction().predicted_mean + offset
+        dist[:, c] = np.where(ok[:, c], np.linalg.norm(cells[:, c] - fitted, axis=-1), np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(dist, axis=1)
+
+
+def candidate_frames(
+    poses: Poses,
+    algo: str,
+    *,
+    epsilon: float = 20.0,
+    p_bound: float = 0.01,
+    frames: Sequence[int] | None = None,
+    num_frames: int = 20,
+    start: float = 0.0,
+    stop: float = 1.0,
+) -> np.ndarray:
+    """Row indices of ``poses`` that ``algo`` flags as outliers, restricted to ``[start, stop]`` of the video."""
+    if algo not in ALGORITHMS:
+        raise ConfigError(f"Unknown outlier algorithm {algo!r}; use one of {', '.join(ALGORITHMS)}.")
+    n = len(poses)
+    valid = poses.layout.valid
+    xy = np.where(valid[None, ..., None], poses.xy, np.nan).astype(np.float64)
+    lik = np.where(valid[None], poses.likelihood, np.nan).astype(np.float64)
+    if algo == "jump":
+        rows = jump_frames(xy, epsilon)
+    elif algo == "uncertain":
+        rows = uncertain_frames(lik, p_bound)
+    elif algo == "fitting":
+        score = fitting_residuals(xy, lik, p_bound)
+        rows = np.flatnonzero(np.nan_to_num(score, nan=-1.0) > epsilon)
+        if len(rows) < 2 * num_frames:
+            order = np.argsort(-np.nan_to_num(score, nan=-np.inf), kind="stable")
+            rows = np.sort(order[: min(2 * num_frames, int(np.isfinite(score).sum()))])
+    else:
+        if frames is None or not len(frames):
+            raise ConfigError("The 'list' algorithm needs the frame numbers to extract (--frames N ...).")
+        wanted = np.asarray(frames, dtype=np.int64)
+        rows = np.flatnonzero(np.isin(poses.frames, wanted))
+        missing = np.setdiff1d(wanted, poses.frames)
+        if len(missing):
+            raise ConfigError(
+                f"Frames {missing[:10].tolist()} are not in the predictions (0..{int(poses.frames.max())})."
+            )
+        return rows
+    lo, hi = math.floor(start * n), math.ceil(stop * n)
+    return rows[(rows >= lo) & (rows < hi)]
+
+
+# --- machine label files ------------------------------------------------------------------------
+def read_machine_labels(folder: Path, layout: PoseLayout) -> tuple[list[str], np.ndarray] | None:
+    """The newest ``machinelabels-iter<i>.h5`` of a folder: image paths and ``(images, I, K, 3)`` x, y,
+    likelihood; None when the folder has none."""
+    files = sorted(
+        (
+            (int(m.group(1)), p)
+            for p in Path(folder).glob("machinelabels-iter*.h5")
+            if (m := _MACHINE_FILE.match(p.name))
+        ),
+    )
+    if not files:
+        return None
+    from markerless.io.dlc import read_table
+
+    df = read_table(files[-1][1])
+    data = frame_to_array(df, layout, ("x", "y", "likelihood"))
+    images = [
+        "/".join(str(part) for part in row if str(part)) if isinstance(row, tuple) else image_key(str(row))
+        for row in df.index
+    ]
+    return images, data
+
+
+def write_machine_labels(
+    folder: Path, iteration: int, images: list[str], data: np.ndarray, layout: PoseLayout, scorer: str
+) -> Path:
+    """Write (or extend) ``machinelabels-iter<i>.h5`` and ``machinelabels.csv``; rows of the same image
+    are replaced. Returns the h5 path."""
+    folder = Path(folder)
+    h5 = folder / f"machinelabels-iter{iteration}.h5"
+    index = pd.MultiIndex.from_arrays([np.array([p.split("/", 2)[i] for p in images], dtype=object) for i in range(3)])
+    df = array_to_frame(data, layout, scorer, ("x", "y", "likelihood"), index)
+    df.columns = pd.MultiIndex.from_arrays(
+        [np.asarray(df.columns.get_level_values(i), dtype=object) for i in range(df.columns.nlevels)],
+        names=df.columns.names,
+    )
+    if h5.exists():
+        from markerless.io.dlc import read_table
+
+        old = read_table(h5)
+        if old.shape[1] == df.shape[1]:
+            old.columns = df.columns
+            df = pd.concat([old[~old.index.isin(df.index)], df]).sort_index()
+    with atomic_path(h5) as tmp:
+        df.to_hdf(tmp, key=MACHINE_KEY, mode="w", format="fixed")
+    with atomic_path(folder / "machinelabels.csv") as tmp:
+        df.to_csv(tmp)
+    return h5
+
+
+# --- extraction --------------------------------------------------------------------------------
+def _prediction_file(video: Path, shuffle: int) -> Path:
+    """The predictions of ``video`` (``<stem><scorer>.h5`` beside it)."""
+    from markerless.io.dlc import find_prediction_files
+
+    found = find_prediction_files(video.parent, video.stem)
+    if not found:
+        raise ProjectError(f"No predictions found for {video}: run 'markerless analyze' on it first.")
+    preferred = [p for p in found if f"shuffle{shuffle}" in p.name]
+    return max(preferred or found, key=lambda p: p.stat().st_mtime)
+
+
+def _read_poses(path: Path, layout: PoseLayout) -> Poses:
+    from markerless.io.dlc import read_predictions
+
+    return read_predictions(path, layout)
+
+
+def _pick(
+    reader: Any,
+    candidates: np.ndarray,
+    k: int,
+    extraction: str,
+    rng: np.random.Generator,
+    exclude: set[int],
+    start: float,
+    stop: float,
+) -> np.ndarray:
+    """``k`` diverse frames among ``candidates`` (k-means on the images, or uniformly at random)."""
+    candidates = np.setdiff1d(candidates, np.fromiter(exclude, dtype=np.int64, count=len(exclude)))
+    if len(candidates) <= k:
+        return candidates
+    if extraction == "uniform":
+        return np.sort(rng.choice(candidates, size=k, replace=False))
+    if extraction != "kmeans":
+        raise ConfigError(f"Unknown extraction {extraction!r}; use 'kmeans' or 'uniform'.")
+    from markerless.frames import select_frames_kmeans
+
+    picked = select_frames_kmeans(reader, k, start, stop, rng, exclude=tuple(exclude), candidates=candidates)
+    return np.sort(np.asarray(picked, dtype=np.int64))
+
+
+def _image_name(index: int, n_frames: int) -> str:
+    width = max(1, math.ceil(math.log10(max(n_frames, 2))))
+    return f"img{index:0{width}d}.png"
+
+
+def extract_outliers(
+    config: str | Path,
+    videos: Sequence[str | Path],
+    shuffle: int = 1,
+    algo: str = "jump",
+    frames: Sequence[int] | None = None,
+    epsilon: float = 20.0,
+    p_bound: float = 0.01,
+    num_frames: int | None = None,
+    extraction: str = "kmeans",
+    seed: int = 0,
+) -> list[Path]:
+    """Extract frames the model likely got wrong, with its predictions as suggestions to refine.
+
+    For each video: reads its predictions, flags candidates with ``algo`` (``jump``: a point moved more
+    than ``epsilon`` px between frames; ``uncertain``: a likelihood below ``p_bound``; ``fitting``: far
+    from a SARIMAX fit of its track; ``list``: the given ``frames``), keeps ``num_frames`` diverse ones
+    (config ``numframes2pick`` by default), writes them as ``labeled-data/<stem>/img<N>.png`` and the
+    predictions as ``machinelabels-iter<iteration>.h5`` + ``machinelabels.csv``.
+
+    Returns the paths of the images written.
+    """
+    import cv2
+
+    from markerless.io.video import VideoReader
+    from markerless.project import Project
+
+    project = Project.load(config)
+    cfg = project.config
+    k = int(num_frames if num_frames is not None else cfg.get("numframes2pick", 20))
+    start, stop = float(cfg.get("start", 0) or 0), float(cfg.get("stop", 1) or 1)
+    rng = np.random.default_rng(seed)
+    written: list[Path] = []
+    for video in videos:
+        video = Path(video)
+        if not video.exists():
+            raise ProjectError(f"Video {video} does not exist; pass the path of an analysed video.")
+        poses = _read_poses(_prediction_file(video, shuffle), project.layout)
+        rows = candidate_frames(
+            poses, algo, epsilon=epsilon, p_bound=p_bound, frames=frames, num_frames=k, start=start, stop=stop
+        )
+        folder = Path(project.labeled_data_dir(video.stem))
+        folder.mkdir(parents=True, exist_ok=True)
+        with VideoReader(video) as reader:
+            n_frames = reader.n_frames
+            existing = {int(m.group(1)) for p in folder.glob("img*.png") if (m := re.match(r"img(\d+)\.png$", p.name))}
+            cand_frames = poses.frames[rows]
+            cand_frames = cand_frames[cand_frames < n_frames]
+            picked = (
+                cand_frames if algo == "list" else _pick(reader, cand_frames, k, extraction, rng, existing, start, stop)
+            )
+            if not len(picked):
+                log.warning("No outlier frames found in %s with algo=%s.", video, algo)
+                continue
+            images = reader.read_frames(picked)
+        names = [_image_name(int(i), n_frames) for i in picked]
+        for name, image in zip(names, images, strict=True):
+            path = folder / name
+            with atomic_path(path) as tmp:
+                if not cv2.imwrite(str(tmp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+                    raise ProjectError(f"Could not write {path}; check the disk space and permissions.")
+            written.append(path)
+        row_of = {int(f): i for i, f in enumerate(poses.frames)}
+        data = poses.data[[row_of[int(i)] for i in picked]].astype(np.float64)
+        keys = [f"labeled-data/{video.stem}/{n}" for n in names]
+        write_machine_labels(folder, project.iteration, keys, data, project.layout, poses.scorer or project.scorer)
+    return written
+
+
+# --- merge -------------------------------------------------------------------------------------
+def merge(config: str | Path, shuffle: int = 1) -> int:
+    """Fold refined labels into the ground truth, start the next iteration and create its training dataset.
+
+    Rows of DeepLabCut's ``MachineLabelsRefine.h5`` (from its refinement GUI) not yet in
+    ``CollectedData_<scorer>`` are added (the markerless app saves refinements there directly).
+    ``iteration`` in config.yaml is incremented and ``create_training_dataset`` run for ``shuffle``.
+    Returns the new iteration.
+    """
+    from markerless.project import Project
+    from markerless.training.dataset import create_training_dataset
+
+    project = Project.load(config)
+    unreviewed = 0
+    for video in project.video_folders():
+        folder = Path(project.labeled_data_dir(video))
+        collected = folder / f"CollectedData_{project.scorer}.h5"
+        labels = project.load_labels(video) if collected.exists() else None
+        refined = folder / "MachineLabelsRefine.h5"
+        if refined.exists():
+            try:
+                extra = Labels.from_dataframe(pd.read_hdf(refined), project.layout)
+            except Exception as err:
+                raise LabelFileError(f"Cannot read {refined}: {err}. Fix or delete it, then merge again.") from err
+            extra.scorer = project.scorer
+            new = [p for p in extra.images if labels is None or p not in labels.images]
+            if new:
+                extra = extra.select(new)
+                labels = extra if labels is None else labels.with_images(extra)
+                project.save_labels(labels, video)
+        machine = read_machine_labels(folder, project.layout)
+        if machine is not None:
+            done = (
+                set()
+                if labels is None
+                else {p for p, ok in zip(labels.images, labels.labelled.any(axis=(1, 2)), strict=True) if ok}
+            )
+            unreviewed += sum(p not in done for p in machine[0])
+    if unreviewed:
+        log.warning(
+            "%d extracted outlier frames have no labels yet; they are left out of the training set.", unreviewed
+        )
+    new_iteration = int(project.iteration) + 1
+    project.config["iteration"] = new_iteration
+    project.iteration = new_iteration
+    project.save()
+    create_training_dataset(project.root / "config.yaml", shuffle=shuffle)
+    return new_iteration
