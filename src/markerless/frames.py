@@ -31,12 +31,12 @@ def frame_window(n_frames: int, start: float = 0.0, stop: float = 1.0) -> range:
         raise ProjectError(
             f"The frame window start={start}, stop={stop} must satisfy 0 <= start < stop <= 1 (fractions of the video)."
         )
-    return range(int(math.floor(start * n_frames)), min(int(math.ceil(stop * n_frames)), n_frames))
+    return range(math.floor(start * n_frames), min(math.ceil(stop * n_frames), n_frames))
 
 
 def image_name(index: int, n_frames: int) -> str:
     """``img<index>.png`` with the index zero-padded to ``ceil(log10(n_frames))`` digits, as DeepLabCut names it."""
-    width = int(math.ceil(math.log10(n_frames))) if n_frames > 1 else 1
+    width = math.ceil(math.log10(n_frames)) if n_frames > 1 else 1
     return f"img{int(index):0{width}d}.png"
 
 
