@@ -1,0 +1,251 @@
+"""API tests of the labelling server: token checks, confinement to the project, versioned saves, refine."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from markerless.app.server import TOKEN_HEADER, create_app, serve_url
+
+TOKEN = "s3cret-token"
+AUTH = {TOKEN_HEADER: TOKEN}
+
+
+@pytest.fixture
+def client(tiny_project: Path) -> TestClient:
+    return TestClient(create_app(tiny_project, TOKEN))
+
+
+def _frame(client: TestClient, name: str = "img07.png") -> dict:
+    res = client.get(f"/api/videos/mouse1/frames/{name}", headers=AUTH)
+    assert res.status_code == 200, res.text
+    return res.json()
+
+
+def _put(client: TestClient, frame: dict, name: str = "img07.png"):
+    body = {"version": frame["version"], "points": frame["points"], "occluded": frame["occluded"]}
+    return client.put(f"/api/videos/mouse1/frames/{name}", json=body, headers=AUTH)
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/api/project", "/api/videos/mouse1/frames", "/api/image/mouse1/img00.png", "/static/app.js"]
+)
+def test_every_route_needs_the_token(client: TestClient, path: str) -> None:
+    assert client.get(path).status_code == 401
+    assert client.get(path, headers={TOKEN_HEADER: "wrong"}).status_code == 403
+    assert client.get(path, params={"token": "wrong"}).status_code == 403
+    assert client.get(path, headers=AUTH).status_code == 200
+
+
+def test_writes_need_the_token(client: TestClient, tiny_project: Path) -> None:
+    frame = _frame(client)
+    frame["points"][0][0] = [1.0, 2.0]
+    body = {"version": frame["version"], "points": frame["points"], "occluded": frame["occluded"]}
+    assert client.put("/api/videos/mouse1/frames/img07.png", json=body).status_code == 401
+    assert client.put("/api/videos/mouse1/frames/img07.png", json=body, headers={TOKEN_HEADER: "x"}).status_code == 403
+    assert not (tiny_project.parent / "labeled-data" / "mouse1" / "CollectedData_tester.h5").exists()
+
+
+def test_page_sets_a_cookie_that_authorises_later_requests(tiny_project: Path) -> None:
+    client = TestClient(create_app(tiny_project, TOKEN))
+    page = client.get("/", params={"token": TOKEN})
+    assert page.status_code == 200 and "<canvas" in page.text
+    assert "httponly" in page.headers["set-cookie"].lower()
+    assert client.get("/api/project").status_code == 200  # cookie sent by the client now
+
+
+def test_project_summary(client: TestClient) -> None:
+    info = client.get("/api/project", headers=AUTH).json()
+    assert info["keypoints"] == ["snout", "leftear", "rightear", "tailbase"]
+    assert info["edges"] == [[0, 1], [0, 2], [1, 3]]
+    assert info["videos"] == [{"name": "mouse1", "n_frames": 3, "n_labelled": 0, "n_suggested": 0}]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/image/mouse1/..%2F..%2Fconfig.yaml",
+        "/api/image/mouse1/%2e%2e",
+        "/api/image/%2e%2e/config.yaml",
+        "/api/image/mouse1/%2Fetc%2Fpasswd",
+        "/api/videos/..%2F..%2F/frames",
+        "/api/image/mouse1/config.yaml",
+        "/api/image/nosuchvideo/img00.png",
+        "/api/image/mouse1/img99.png",
+    ],
+)
+def test_paths_outside_the_project_are_refused(client: TestClient, path: str) -> None:
+    res = client.get(path, headers=AUTH)
+    assert res.status_code in (400, 404), (path, res.status_code)
+    assert b"Task" not in res.content and b"root:" not in res.content
+
+
+def test_symlink_leaving_the_project_is_refused(client: TestClient, tiny_project: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "outside.png"
+    secret.write_bytes(b"not yours")
+    os.symlink(secret, tiny_project.parent / "labeled-data" / "mouse1" / "leak.png")
+    res = client.get("/api/image/mouse1/leak.png", headers=AUTH)
+    assert res.status_code == 400
+    assert b"not yours" not in res.content
+
+
+def test_image_is_served(client: TestClient, tiny_project: Path) -> None:
+    res = client.get("/api/image/mouse1/img00.png", headers=AUTH)
+    assert res.status_code == 200
+    assert res.content == (tiny_project.parent / "labeled-data" / "mouse1" / "img00.png").read_bytes()
+
+
+def test_save_writes_dlc_files_readable_by_pandas(client: TestClient, tiny_project: Path) -> None:
+    frame = _frame(client)
+    frame["points"][0][0] = [10.25, 12.5]
+    frame["points"][0][3] = [30.0, 40.0]
+    frame["occluded"][0][3] = True
+    res = _put(client, frame)
+    assert res.status_code == 200
+    assert res.json()["version"] == frame["version"] + 1
+    folder = tiny_project.parent / "labeled-data" / "mouse1"
+    df = pd.read_hdf(folder / "CollectedData_tester.h5")
+    assert df.columns.names == ["scorer", "bodyparts", "coords"]
+    assert df.loc[("labeled-data", "mouse1", "img07.png"), ("tester", "snout", "x")] == 10.25
+    assert df.loc[("labeled-data", "mouse1", "img07.png"), ("tester", "tailbase", "y")] == 40.0
+    assert np.isnan(df.loc[("labeled-data", "mouse1", "img07.png"), ("tester", "leftear", "x")])
+    assert (folder / "CollectedData_tester.csv").exists()
+    assert "tailbase" in (folder / "occluded_tester.json").read_text()
+    # a fresh server (after closing the browser) sees the same labels
+    again = _frame(TestClient(create_app(tiny_project, TOKEN)))
+    assert again["points"][0][0] == [10.25, 12.5] and again["occluded"][0][3] is True
+    summary = client.get("/api/project", headers=AUTH).json()["videos"][0]
+    assert summary["n_labelled"] == 1
+
+
+def test_stale_version_gets_409_and_keeps_the_first_write(client: TestClient, tiny_project: Path) -> None:
+    tab_a, tab_b = _frame(client), _frame(client)
+    tab_a["points"][0][0] = [1.0, 1.0]
+    tab_b["points"][0][1] = [2.0, 2.0]
+    assert _put(client, tab_a).status_code == 200
+    res = _put(client, tab_b)
+    assert res.status_code == 409
+    assert "changed elsewhere" in res.json()["detail"]
+    now = _frame(client)
+    assert now["points"][0][0] == [1.0, 1.0] and now["points"][0][1] is None
+
+
+def test_file_changed_on_disk_invalidates_versions(client: TestClient, tiny_project: Path) -> None:
+    frame = _frame(client)
+    frame["points"][0][0] = [1.0, 1.0]
+    assert _put(client, frame).status_code == 200
+    stale = _frame(client)
+    from markerless.project import Project
+
+    project = Project.load(tiny_project)
+    labels = project.load_labels("mouse1")
+    labels.xy[0, 0, 0] = [5.0, 5.0]
+    h5 = project.label_file("mouse1")
+    before = h5.stat().st_mtime_ns
+    project.save_labels(labels, "mouse1")
+    os.utime(h5, ns=(before + 10**9, before + 10**9))
+    assert _put(client, stale).status_code == 409
+    assert _frame(client)["points"][0][0] == [5.0, 5.0]
+
+
+def test_bad_payloads_are_rejected(client: TestClient) -> None:
+    frame = _frame(client)
+    body = {"version": frame["version"], "points": [[None]], "occluded": frame["occluded"]}
+    assert client.put("/api/videos/mouse1/frames/img07.png", json=body, headers=AUTH).status_code == 400
+    body = {"version": frame["version"], "points": frame["points"], "occluded": [[True]]}
+    assert client.put("/api/videos/mouse1/frames/img07.png", json=body, headers=AUTH).status_code == 400
+    assert _put(client, frame, name="img99.png").status_code == 404
+
+
+def _write_suggestions(config: Path) -> np.ndarray:
+    from markerless.active import write_machine_labels
+    from markerless.project import Project
+
+    project = Project.load(config)
+    data = np.array([[[[5.0, 6.0, 0.9], [7.0, 8.0, 0.4], [np.nan, np.nan, 0.0], [20.0, 21.0, 0.8]]]])
+    write_machine_labels(
+        project.labeled_data_dir("mouse1"),
+        0,
+        ["labeled-data/mouse1/img14.png"],
+        data,
+        project.layout,
+        "DLC_resnet50_tinyOct1shuffle1_100",
+    )
+    return data
+
+
+def test_refine_accept_one_then_all(tiny_project: Path) -> None:
+    _write_suggestions(tiny_project)
+    client = TestClient(create_app(tiny_project, TOKEN))
+    frames = client.get("/api/videos/mouse1/frames", headers=AUTH).json()
+    assert [f["suggested"] for f in frames] == [False, False, True]
+    frame = _frame(client, "img14.png")
+    assert frame["suggestions"][0][1] == [7.0, 8.0, 0.4] and frame["suggestions"][0][2] is None
+    url = "/api/videos/mouse1/frames/img14.png/accept"
+    res = client.post(url, json={"version": frame["version"], "cells": [[0, 1]]}, headers=AUTH)
+    assert res.status_code == 200
+    assert res.json()["points"][0] == [None, [7.0, 8.0], None, None]
+    # a corrected point (dragged suggestion) is a normal save; accepting all keeps it
+    frame = res.json()
+    frame["points"][0][0] = [4.0, 4.5]
+    frame = _put(client, frame, "img14.png").json()
+    stale = frame["version"] - 1
+    assert client.post(url, json={"version": stale}, headers=AUTH).status_code == 409
+    res = client.post(url, json={"version": frame["version"]}, headers=AUTH)
+    assert res.json()["points"][0] == [[4.0, 4.5], [7.0, 8.0], None, [20.0, 21.0]]
+    df = pd.read_hdf(tiny_project.parent / "labeled-data" / "mouse1" / "CollectedData_tester.h5")
+    assert df.loc[("labeled-data", "mouse1", "img14.png"), ("tester", "tailbase", "x")] == 20.0
+    assert "likelihood" not in df.columns.get_level_values("coords")
+
+
+def test_accept_without_suggestions_is_404(client: TestClient) -> None:
+    frame = _frame(client)
+    res = client.post("/api/videos/mouse1/frames/img07.png/accept", json={"version": frame["version"]}, headers=AUTH)
+    assert res.status_code == 404
+
+
+def test_multi_animal_layout_and_save(tiny_ma_project: Path) -> None:
+    client = TestClient(create_app(tiny_ma_project, TOKEN))
+    info = client.get("/api/project", headers=AUTH).json()
+    assert info["individuals"] == ["mouse1", "mouse2", "single"]
+    assert info["valid"][2] == [False, False, False, False, True]
+    frame = _frame(client)
+    frame["points"][1][2] = [11.0, 12.0]
+    frame["points"][2][4] = [1.0, 2.0]
+    frame["points"][0][4] = [9.0, 9.0]  # impossible cell: dropped
+    saved = _put(client, frame).json()
+    assert saved["points"][0][4] is None
+    df = pd.read_hdf(tiny_ma_project.parent / "labeled-data" / "mouse1" / "CollectedData_tester.h5")
+    assert df.columns.names == ["scorer", "individuals", "bodyparts", "coords"]
+    assert df.loc[("labeled-data", "mouse1", "img07.png"), ("tester", "mouse2", "rightear", "x")] == 11.0
+    assert df.loc[("labeled-data", "mouse1", "img07.png"), ("tester", "single", "corner", "y")] == 2.0
+
+
+def test_openfield_project_frames(openfield_project: Path, tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "openfield"
+    shutil.copytree(openfield_project, root, ignore=shutil.ignore_patterns("*.mp4", "*.avi"))
+    client = TestClient(create_app(root / "config.yaml", TOKEN))
+    info = client.get("/api/project", headers=AUTH).json()
+    video = info["videos"][0]
+    assert video["name"] == "m4s1" and video["n_labelled"] == video["n_frames"] > 0
+    frame = client.get("/api/videos/m4s1/frames/img0000.png", headers=AUTH).json()
+    assert all(p is not None for p in frame["points"][0])
+    frame["points"][0][0] = [100.0, 200.0]
+    body = {"version": frame["version"], "points": frame["points"], "occluded": frame["occluded"]}
+    assert client.put("/api/videos/m4s1/frames/img0000.png", json=body, headers=AUTH).status_code == 200
+    df = pd.read_hdf(root / "labeled-data" / "m4s1" / "CollectedData_Pranav.h5")
+    assert len(df) == video["n_frames"]
+    row = df.xs("img0000.png", level=2, drop_level=False).iloc[0] if df.index.nlevels == 3 else df.iloc[0]
+    assert row[("Pranav", "snout", "x")] == 100.0
+
+
+def test_serve_url_names_token_and_port() -> None:
+    assert serve_url("127.0.0.1", 8765, "abc") == "http://127.0.0.1:8765/?token=abc"
+    assert serve_url("0.0.0.0", 80, "t").startswith("http://127.0.0.1:80/")
