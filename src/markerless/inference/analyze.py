@@ -1,0 +1,261 @@
+"""``markerless analyze``: predict the poses in every frame of videos with a trained shuffle.
+
+Per video: decode (background thread) -> infer (chosen backend) -> record in crash-safe chunks
+(:mod:`markerless.inference.results_writer`) -> write ``<stem><scorer>.h5`` (+ ``.csv``) and
+``<stem><scorer>_meta.pickle`` atomically. Existing complete results are kept unless
+``overwrite=True``; an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import pickle
+import sys
+import time
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from markerless.errors import VideoError
+from markerless.inference.backends import resolve_backend, resolve_device, resolved_precision
+from markerless.inference.cluster import DEFAULT_RANGE_FRAMES, RangeTask, dask_client, run_tasks, split_ranges
+from markerless.inference.model_source import AnalysisModel, BackendSpec, cached_backend, resolve_model
+from markerless.inference.pipeline import run_pipeline
+from markerless.inference.results_writer import PartialResults
+from markerless.io.atomic import atomic_path
+from markerless.model.poses import Poses
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".mpg", ".mpeg", ".m4v", ".wmv", ".webm", ".h264")
+DEFAULT_BATCH = {"cpu": 8, "cuda": 64}
+CHUNK_FRAMES = 500
+
+
+def find_videos(videos: str | Path | Iterable[str | Path]) -> list[Path]:
+    """Video files named or found (non-recursively) in the folders named; fails on missing paths."""
+    if isinstance(videos, (str, Path)):
+        videos = [videos]
+    found: list[Path] = []
+    for item in videos:
+        path = Path(item).expanduser()
+        if path.is_dir():
+            found.extend(
+                sorted(
+                    p
+                    for p in path.iterdir()
+                    if p.suffix.lower() in VIDEO_EXTENSIONS
+                    and not p.name.startswith(".")
+                    and not p.stem.endswith("_labeled")
+                )
+            )
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise VideoError(f"The video {path} does not exist; check the path (videos or folders of videos).")
+    if not found:
+        raise VideoError(f"No video found in {[str(v) for v in videos]} (looked for {', '.join(VIDEO_EXTENSIONS)}).")
+    return list(dict.fromkeys(p.resolve() for p in found))
+
+
+def output_path(video: Path, scorer: str, dest: str | Path | None = None) -> Path:
+    """``<dest or video folder>/<video stem><scorer>.h5``."""
+    return Path(dest or video.parent) / f"{video.stem}{scorer}.h5"
+
+
+def _log(message: str) -> None:
+    tqdm.write(message, file=sys.stderr)
+
+
+class _VideoRun:
+    """One video being analysed: its reader facts, chunk store and output files."""
+
+    def __init__(
+        self,
+        video: Path,
+        output: Path,
+        model: AnalysisModel,
+        spec: BackendSpec,
+        info: dict[str, Any],
+        batch_size: int,
+        chunk_frames: int,
+    ) -> None:
+        self.video, self.output, self.model, self.spec, self.info = video, output, model, spec, info
+        self.batch_size = batch_size
+        n_ind, n_kp = model.layout.shape
+        self.n_keypoints = n_ind * n_kp
+        fingerprint = {
+            "scorer": model.scorer,
+            "snapshot": str(model.snapshot),
+            "backend": spec.backend,
+            "precision": spec.precision,
+            "scale": model.scale,
+            "video": str(video),
+            "width": info["width"],
+            "height": info["height"],
+        }
+        self.partial = PartialResults(output, info["n_frames"], self.n_keypoints, fingerprint, chunk_frames)
+        self.started = datetime.now()
+        self.clock = time.perf_counter()
+
+    def add(self, indices: np.ndarray, values: np.ndarray) -> None:
+        """Record predictions ``(B, k, 3)`` (padded with NaN to the layout's keypoint count)."""
+        if values.shape[1] < self.n_keypoints:
+            pad = np.full((len(values), self.n_keypoints - values.shape[1], 3), np.nan, dtype=np.float32)
+            values = np.concatenate([values, pad], axis=1)
+        self.partial.add(indices, values)
+
+    def finish(self, save_as_csv: bool, backend_name: str, precision: str) -> Path:
+        """Write the result files atomically and drop the chunks."""
+        from markerless.io.dlc import write_predictions
+
+        self.partial.flush()
+        if not self.partial.complete():
+            raise VideoError(
+                f"Frames {self.partial.missing()[:3]}... of {self.video} could not be analysed; "
+                "the video may be damaged. Run analyze again to retry the missing frames."
+            )
+        values = self.partial.result()
+        model, info = self.model, self.info
+        poses = Poses(
+            model.to_layout(values),
+            model.layout,
+            scorer=model.scorer,
+            fps=info["fps"],
+            source=str(self.video),
+            metadata={"backend": backend_name, "precision": precision},
+        )
+        meta = {
+            "data": {
+                "start": self.started.timestamp(),
+                "stop": datetime.now().timestamp(),
+                "run_duration": time.perf_counter() - self.clock,
+                "Scorer": model.scorer,
+                "pytorch-config": model.recipe,
+                "fps": info["fps"],
+                "batch_size": self.batch_size,
+                "frame_dimensions": (info["width"], info["height"]),
+                "nframes": len(values),
+                "iteration": getattr(model.project, "iteration", 0),
+                "training set fraction": model.train_fraction,
+                "cropping": False,
+                "cropping_parameters": [0, info["width"], 0, info["height"]],
+                "individuals": list(model.layout.individuals),
+                "bodyparts": list(model.layout.bodyparts),
+                "unique_bodyparts": list(model.layout.unique_bodyparts),
+                "snapshot": str(model.snapshot),
+                "input_scale": model.scale,
+                "backend": backend_name,
+                "precision": precision,
+                "device": self.spec.device,
+                "resumed_frames": self.partial.resumed_frames,
+            }
+        }
+        meta_path = self.output.with_name(f"{self.output.stem}_meta.pickle")
+        with atomic_path(meta_path) as tmp:
+            tmp.write_bytes(pickle.dumps(meta))
+        write_predictions(poses, self.output, save_as_csv=save_as_csv)  # the .h5 last: it means "complete"
+        self.partial.discard()
+        return self.output
+
+
+def _video_info(video: Path) -> dict[str, Any]:
+    from markerless.io.video import VideoReader
+
+    with VideoReader(video) as reader:
+        return {
+            "n_frames": int(reader.n_frames),
+            "fps": float(reader.fps or 0.0) or None,
+            "width": int(reader.width),
+            "height": int(reader.height),
+        }
+
+
+def _analyze_locally(run: _VideoRun, backend: Any, bar: tqdm) -> None:
+    from markerless.io.video import VideoReader
+
+    with VideoReader(run.video, color=run.spec.color) as reader:
+        for start, stop in run.partial.missing():
+            end = start
+            for indices, values in run_pipeline(reader, backend, run.batch_size, start, stop):
+                run.add(indices, values)
+                end = int(indices[-1]) + 1
+                bar.update(len(indices))
+            if end < stop and stop >= run.partial.n_valid:
+                run.partial.mark_end(end)  # the header promised more frames than the video has
+                break
+    run.partial.flush()
+
+
+def analyze(
+    config: str | Path,
+    videos: str | Path | Iterable[str | Path],
+    shuffle: int = 1,
+    backend: str = "auto",
+    batch_size: int | None = None,
+    device: str = "auto",
+    scheduler: str | None = None,
+    dest: str | Path | None = None,
+    save_as_csv: bool = False,
+    snapshot: str | Path | None = None,
+    *,
+    overwrite: bool = False,
+    precision: str = "auto",
+    chunk_frames: int = CHUNK_FRAMES,
+    range_frames: int = DEFAULT_RANGE_FRAMES,
+    backend_options: dict[str, Any] | None = None,
+) -> list[Path]:
+    """Predict poses in ``videos`` (files or folders) with shuffle ``shuffle``'s model.
+
+    Writes ``<video stem><scorer>.h5`` (and ``.csv`` with ``save_as_csv``) plus ``_meta.pickle`` beside
+    each video (or in ``dest``) and returns the ``.h5`` paths, in the order of the videos. ``backend``:
+    ``auto`` (fastest available), ``torch``, ``openvino`` or ``onnxruntime``; ``scheduler``: a Dask
+    scheduler address, or ``"local"`` for a local cluster. Videos whose results exist are skipped
+    unless ``overwrite``; interrupted analyses resume.
+    """
+    paths = find_videos(videos)
+    device = resolve_device(device)
+    backend_name = resolve_backend(backend, device)
+    model = resolve_model(config, shuffle, snapshot)
+    batch_size = int(batch_size or DEFAULT_BATCH[device])
+    precision = resolved_precision(backend_name, device, precision)
+    outputs: list[Path] = []
+    runs: list[_VideoRun] = []
+    for video in paths:
+        out = output_path(video, model.scorer, dest)
+        outputs.append(out)
+        if out.exists() and not overwrite:
+            _log(f"{out} exists: skipping {video.name} (pass overwrite=True / --overwrite to analyse again).")
+            continue
+        info = _video_info(video)
+        spec = model.spec(backend_name, device, (info["width"], info["height"]), precision, backend_options)
+        runs.append(_VideoRun(video, out, model, spec, info, batch_size, chunk_frames))
+    if not runs:
+        return outputs
+
+    total = sum(r.partial.n_valid for r in runs)
+    done = sum(int(r.partial.done[: r.partial.n_valid].sum()) for r in runs)
+    with tqdm(total=total, initial=done, unit="frames", desc="analyze", disable=None, smoothing=0.1) as bar:
+        if scheduler:
+            by_key = {str(r.output): r for r in runs}
+            tasks = [
+                RangeTask(str(r.video), a, b, r.spec, batch_size, str(r.output))
+                for r in runs
+                for a, b in split_ranges(r.partial.missing(), range_frames)
+            ]
+            with dask_client(scheduler) as client:
+                for task, indices, values in run_tasks(client, tasks):
+                    run = by_key[task.key]
+                    if len(indices):
+                        run.add(indices, values)
+                    run.partial.flush()  # one chunk per task: resumable at task granularity
+                    if len(indices) < task.stop - task.start and task.stop >= run.partial.n_valid:
+                        run.partial.mark_end(task.start + len(indices))
+                    bar.update(len(indices))
+        for run in runs:
+            if not scheduler:
+                bar.set_description(run.video.name)
+                _analyze_locally(run, cached_backend(run.spec), bar)
+            run.finish(save_as_csv, backend_name, precision)
+    return outputs
