@@ -1,0 +1,59 @@
+"""Checkpoints: ``{"spec": ..., "model": state_dict, **extra}`` files that rebuild a PoseNet by name.
+
+Loading never needs the ImageNet weight packages or a network: the backbone is built with random
+weights and the snapshot's state dict is loaded over it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from markerless.errors import ModelError
+from markerless.io.atomic import atomic_path
+from markerless.nets.posenet import ModelSpec, PoseNet
+
+RESERVED = ("spec", "model")
+
+
+def save_checkpoint(path: str | Path, net: PoseNet, *, extra: Mapping[str, Any] | None = None) -> Path:
+    """Write ``net`` (spec + state dict) and ``extra`` (optimizer, epoch, metrics...) atomically to ``path``."""
+    extra = dict(extra or {})
+    clash = [k for k in RESERVED if k in extra]
+    if clash:
+        raise ModelError(f"Checkpoint extra keys {clash} are reserved; rename them.")
+    payload = {"spec": net.spec.to_dict(), "model": net.state_dict(), **extra}
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return path
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[PoseNet, dict[str, Any]]:
+    """The PoseNet stored at ``path`` (eval mode, on ``device``) and the checkpoint dict's other entries."""
+    from markerless.nets.registry import build_from_spec  # registry imports timm: keep this import local
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"Checkpoint {path} does not exist: check the path or train a model first.")
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # truncated zip, pickle error, not a torch file...
+        raise ModelError(f"Checkpoint {path} is unreadable or corrupt ({exc}): use another snapshot.") from exc
+    if not isinstance(payload, dict) or "spec" not in payload or "model" not in payload:
+        raise ModelError(f"{path} is not a markerless checkpoint (no 'spec'/'model' entries).")
+    try:
+        spec = ModelSpec.from_dict(payload["spec"])
+    except TypeError as exc:
+        raise ModelError(f"{path}: malformed model spec ({exc}).") from exc
+    net = build_from_spec(spec, pretrained=False)
+    try:
+        net.load_state_dict(payload["model"])
+    except RuntimeError as exc:
+        raise ModelError(f"{path}: weights do not fit model {spec.name!r} ({exc}).") from exc
+    net.to(device).eval()
+    extra = {k: v for k, v in payload.items() if k not in RESERVED}
+    return net, extra

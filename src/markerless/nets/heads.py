@@ -1,0 +1,69 @@
+"""The pose head: stride-2 deconvolutions with lateral skips, then heatmap and offset convolutions."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+HEATMAP_PRIOR_LOGIT = -4.0
+"""Initial heatmap bias: sigmoid(-4) ~ 0.018, close to the background fraction, so training starts calm."""
+
+
+class DeconvHead(nn.Module):
+    """Upsamples the deepest feature map with stride-2 deconvolutions to the output stride.
+
+    After each deconvolution the backbone feature map of the same stride (if any) is added through
+    a 1x1 projection (a light U-Net/FPN skip that restores spatial detail). Ends in two 1x1
+    convolutions: ``K`` heatmap logits and ``2K`` location-refinement offsets (dx, dy per keypoint).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        skip_channels: list[int | None],
+        num_keypoints: int,
+        channels: int = 128,
+    ) -> None:
+        """``skip_channels[i]`` is the channel count of the feature added after deconv ``i`` (None: no skip)."""
+        super().__init__()
+        self.deconvs = nn.ModuleList()
+        self.skips = nn.ModuleList()
+        self.norms = nn.ModuleList()
+        c = in_channels
+        for skip in skip_channels:
+            self.deconvs.append(nn.ConvTranspose2d(c, channels, kernel_size=4, stride=2, padding=1, bias=False))
+            self.skips.append(nn.Conv2d(skip, channels, 1, bias=False) if skip else nn.Identity())
+            self.norms.append(nn.BatchNorm2d(channels))
+            c = channels
+        self.has_skip = [bool(s) for s in skip_channels]
+        self.project = (
+            nn.Identity()
+            if skip_channels
+            else nn.Sequential(
+                nn.Conv2d(in_channels, channels, 1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(inplace=True)
+            )
+        )
+        if not skip_channels:
+            c = channels
+        self.heatmap = nn.Conv2d(c, num_keypoints, 1)
+        self.offsets = nn.Conv2d(c, 2 * num_keypoints, 1)
+        nn.init.normal_(self.heatmap.weight, std=0.001)
+        nn.init.constant_(self.heatmap.bias, HEATMAP_PRIOR_LOGIT)
+        nn.init.normal_(self.offsets.weight, std=0.001)
+        nn.init.zeros_(self.offsets.bias)
+
+    def forward(self, deepest: torch.Tensor, skips: list[torch.Tensor | None]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Heatmap logits and offsets from the deepest feature map and the skip features (one per deconv)."""
+        x = self.project(deepest)
+        for deconv, skip_conv, norm, has_skip, skip in zip(
+            self.deconvs, self.skips, self.norms, self.has_skip, skips, strict=True
+        ):
+            x = deconv(x)
+            if has_skip and skip is not None:
+                lateral = skip_conv(skip)
+                if lateral.shape[-2:] != x.shape[-2:]:
+                    x = x[..., : lateral.shape[-2], : lateral.shape[-1]]
+                x = x + lateral
+            x = F.relu(norm(x), inplace=True)
+        return self.heatmap(x), self.offsets(x)

@@ -1,0 +1,92 @@
+"""Training targets and loss: Gaussian heatmaps plus location-refinement offsets (DeepLabCut §3.1).
+
+Grid convention (shared with :mod:`markerless.nets.decode`): cell ``(i, j)`` stands for the input
+point ``(j*stride + stride/2, i*stride + stride/2)``. Targets for a keypoint ``p`` at cell centre ``c``:
+
+* heatmap ``exp(-|p - c|^2 / (2 sigma^2))`` (``sigma`` in input pixels);
+* offsets ``(p - c) / locref_stdev`` (channels ``2k, 2k+1`` = dx, dy) on cells with
+  ``|p - c| <= locref_radius``, where the offset mask is 1.
+
+Keypoints with weight 0 (unlabelled, occluded) or NaN coordinates get all-zero targets *and* zero
+weight, so they are left out of the loss (not trained as "absent").
+
+Heatmap loss: binary cross-entropy with logits against the soft Gaussian target, minus the target's
+own entropy (so a perfect prediction scores 0), summed over the map and averaged over weighted
+keypoints. BCE rather than MSE-on-sigmoid because its gradient (``sigmoid(z) - t``) does not vanish
+where the sigmoid saturates, e.g. at the head's calm initial bias, so early training is faster; the
+decoded score (sigmoid at the peak) is the same quantity the loss calibrates. Offset loss: Huber
+(smooth L1) over masked cells, weighted by ``locref_weight`` (DeepLabCut's 0.05).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+from markerless.nets.decode import LOCREF_STDEV, cell_centres
+
+DEFAULT_SIGMA = 6.0
+"""Gaussian width in input pixels (DeepLabCut uses 2*17/3 ~ 11.3 px on larger images)."""
+DEFAULT_LOCREF_RADIUS = 12.0
+"""Radius (input pixels) around a keypoint where offsets are trained."""
+
+
+def make_targets(
+    keypoints: torch.Tensor,
+    weights: torch.Tensor,
+    heatmap_size: tuple[int, int],
+    stride: int,
+    sigma: float = DEFAULT_SIGMA,
+    locref_radius: float = DEFAULT_LOCREF_RADIUS,
+    locref_stdev: float = LOCREF_STDEV,
+) -> dict[str, torch.Tensor]:
+    """Targets for keypoints ``(B, K, 2)`` (x, y input pixels) with weights ``(B, K)`` (0 = ignore).
+
+    Returns ``heatmaps (B, K, h, w)``, ``offsets (B, 2K, h, w)``, ``offset_mask (B, K, h, w)``
+    and ``weights (B, K)`` (zero where the keypoint is NaN), all float32 on the keypoints' device.
+    """
+    if keypoints.ndim != 3 or keypoints.shape[-1] != 2:
+        raise ValueError(f"keypoints must be (B, K, 2), got {tuple(keypoints.shape)}")
+    h, w = heatmap_size
+    b, k, _ = keypoints.shape
+    kp = keypoints.to(torch.float32)
+    finite = torch.isfinite(kp).all(dim=-1)
+    weight = torch.where(finite, weights.to(torch.float32).reshape(b, k), 0.0)
+    active = weight > 0
+    kp = torch.where(finite[..., None], kp, 0.0)
+    cx = cell_centres(w, stride, device=kp.device)
+    cy = cell_centres(h, stride, device=kp.device)
+    dx = kp[..., 0, None, None] - cx.view(1, 1, 1, w)  # (B, K, 1, w): keypoint minus cell centre
+    dy = kp[..., 1, None, None] - cy.view(1, 1, h, 1)  # (B, K, h, 1)
+    dist2 = dx.square() + dy.square()  # (B, K, h, w)
+    on = active[..., None, None]
+    heatmaps = torch.exp(dist2 / (-2.0 * sigma * sigma)) * on
+    mask = ((dist2 <= locref_radius * locref_radius) & on).to(torch.float32)
+    offsets = torch.stack([dx.expand(b, k, h, w), dy.expand(b, k, h, w)], dim=2) / locref_stdev
+    offsets = (offsets * mask[:, :, None]).reshape(b, 2 * k, h, w)
+    return {"heatmaps": heatmaps, "offsets": offsets, "offset_mask": mask, "weights": weight}
+
+
+def pose_loss(
+    outputs: tuple[torch.Tensor, torch.Tensor],
+    targets: dict[str, torch.Tensor],
+    locref_weight: float = 0.05,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Total loss and its detached parts ``{"heatmap", "locref"}`` for ``(heatmap_logits, offsets)``."""
+    logits, offsets = outputs
+    target = targets["heatmaps"]
+    weight = targets["weights"]  # (B, K)
+    b, k, h, w = logits.shape
+    bce = F.binary_cross_entropy_with_logits(logits.float(), target, reduction="none")
+    entropy = F.binary_cross_entropy(target, target, reduction="none")  # the minimum of the BCE, per cell
+    per_map = (bce - entropy).sum(dim=(2, 3))  # (B, K)
+    denominator = weight.sum().clamp_min(1e-6)
+    heatmap_loss = (per_map * weight).sum() / denominator
+
+    mask = targets["offset_mask"] * weight[..., None, None]  # (B, K, h, w)
+    huber = F.smooth_l1_loss(
+        offsets.float().view(b, k, 2, h, w), targets["offsets"].view(b, k, 2, h, w), reduction="none"
+    )
+    locref_loss = (huber * mask[:, :, None]).sum() / (2 * mask.sum()).clamp_min(1.0)
+    loss = heatmap_loss + locref_weight * locref_loss
+    return loss, {"heatmap": heatmap_loss.detach(), "locref": locref_loss.detach()}
