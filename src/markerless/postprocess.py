@@ -31,8 +31,6 @@ from markerless.model.poses import Poses
 Method = Literal["median", "savgol", "kalman", "none"]
 METHODS: tuple[str, ...] = ("median", "savgol", "kalman", "none")
 VIDEO_SUFFIXES: tuple[str, ...] = (".mp4", ".avi", ".mov", ".mkv", ".mpg", ".mpeg", ".m4v", ".wmv")
-#: Suffixes of result files derived from a prediction file (never themselves a prediction file).
-_DERIVED = ("_filtered", "_skeleton", "_labeled", "_full", "_meta", "_assemblies", "_el", "_bx", "_sk")
 
 
 # --- gaps ----------------------------------------------------------------------------------------
@@ -304,14 +302,9 @@ def prediction_file(
         path = folder / f"{video.stem}{scorer}{suffix}.h5"
         if path.exists():
             return path
-    candidates = []
-    for path in folder.glob(f"{video.stem}*.h5"):
-        rest = path.stem[len(video.stem) :]
-        if filtered:
-            if rest.endswith("_filtered") and not any(d in rest[: -len("_filtered")] for d in _DERIVED):
-                candidates.append(path)
-        elif not any(d in rest for d in _DERIVED):
-            candidates.append(path)
+    from markerless.io.dlc import find_prediction_files
+
+    candidates = find_prediction_files(folder, video.stem, suffix)
     if not candidates:
         what = "filtered predictions" if filtered else "predictions"
         hint = "run `markerless filter` first" if filtered else "run `markerless analyze` first"
@@ -319,7 +312,7 @@ def prediction_file(
             f"No {what} for {video.name} in {folder} (expected {video.stem}{scorer or '<scorer>'}"
             f"{suffix}.h5); {hint} or pass the folder they are in as dest."
         )
-    return max(candidates, key=lambda p: p.stat().st_mtime)
+    return candidates[0]  # newest first
 
 
 def project_prediction_files(
