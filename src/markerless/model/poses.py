@@ -116,12 +116,16 @@ class Poses:
                 "confidence": (("time", "keypoints", "individuals"), confidence),
             },
             coords=coords,
-            attrs={
-                "ds_type": "poses",
-                "source_software": "markerless",
-                "fps": self.fps,
-                "time_unit": "seconds" if self.fps else "frames",
-                "source_file": self.source,
+            attrs={  # as movement: no None values (netCDF cannot store them), so no fps when unknown
+                key: value
+                for key, value in {
+                    "ds_type": "poses",
+                    "source_software": "markerless",
+                    "fps": self.fps,
+                    "time_unit": "seconds" if self.fps else "frames",
+                    "source_file": self.source,
+                }.items()
+                if value is not None
             },
         )
 
