@@ -34,7 +34,8 @@ DEFAULT_RECIPE: dict[str, Any] = {
     "max_minutes": None,  # wall-clock training budget; the schedule follows elapsed time
     "optimizer": {"lr": 1e-3, "weight_decay": 1e-4},
     "schedule": {"warmup_fraction": 0.03, "final_lr_fraction": 0.01},  # linear warm-up then cosine
-    "targets": {"sigma": 4.0, "locref_stdev": 7.2801},  # Gaussian width (px of the input), offset scale
+    "output_stride": 8,  # input pixels per heatmap cell
+    "targets": {"sigma": 6.0, "locref_radius": 12.0, "locref_weight": 0.05},  # px of the (scaled) input
     "augmentation": {
         "rotation": 25.0,  # degrees, uniform in +-
         "rotation_p": 0.7,

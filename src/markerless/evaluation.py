@@ -1,0 +1,287 @@
+"""Evaluation of a trained shuffle: DeepLabCut's "RMSE" (mean Euclidean pixel error), per body part, PCK.
+
+``evaluate`` predicts every labelled image (full image, fully convolutional, batched) and writes into
+``evaluation-results-pytorch/iteration-<i>/<shuffle name>/``: predictions ``<scorer>.h5``,
+``<scorer>-results.csv`` (DeepLabCut's layout), ``<scorer>-keypoint-results.csv``, ``results.json``
+and, with ``plot=True``, ``LabeledImages_<scorer>/`` (ground truth vs prediction); and updates
+``CombinedEvaluation-results.csv`` one folder up.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from markerless.errors import ProjectError, TrainingError
+from markerless.io.atomic import atomic_path, write_text
+from markerless.model.tables import array_to_frame
+
+PCK_THRESHOLDS_PX = (2.0, 5.0, 10.0)
+
+
+# --- pure metrics -----------------------------------------------------------------------------
+def pixel_errors(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Euclidean distances ``(...,)`` between predicted and true points ``(..., 2+)``; NaN where either is missing."""
+    pred = np.asarray(pred, dtype=np.float64)[..., :2]
+    gt = np.asarray(gt, dtype=np.float64)[..., :2]
+    return np.sqrt(((pred - gt) ** 2).sum(axis=-1))
+
+
+def mean_error(errors: np.ndarray, keep: np.ndarray | None = None) -> float:
+    """Mean of the finite errors (restricted to ``keep``); NaN when there are none (DeepLabCut's "RMSE")."""
+    errors = np.asarray(errors, dtype=np.float64)
+    ok = np.isfinite(errors) if keep is None else np.isfinite(errors) & keep
+    return float(errors[ok].mean()) if ok.any() else float("nan")
+
+
+def pck(
+    errors: np.ndarray, gt_labelled: np.ndarray, thresholds: Sequence[float] = PCK_THRESHOLDS_PX
+) -> dict[str, float]:
+    """Percentage of labelled points predicted within each threshold (a missing prediction counts as a miss)."""
+    n = int(gt_labelled.sum())
+    out = {}
+    for t in thresholds:
+        hits = int((np.nan_to_num(errors, nan=np.inf)[gt_labelled] <= t).sum())
+        out[f"{t:g}"] = 100.0 * hits / n if n else float("nan")
+    return out
+
+
+def error_summary(
+    pred: np.ndarray, gt: np.ndarray, pcutoff: float, thresholds: Sequence[float] = PCK_THRESHOLDS_PX
+) -> dict[str, Any]:
+    """Errors of predictions ``(N, K, 3)`` against ground truth ``(N, K, 2)``: mean, with p-cutoff, per part, PCK."""
+    err = pixel_errors(pred, gt)
+    above = np.asarray(pred)[..., 2] >= pcutoff
+    return {
+        "error_px": mean_error(err),
+        "error_px_pcutoff": mean_error(err, above),
+        "per_keypoint": [mean_error(err[:, k]) for k in range(err.shape[1])],
+        "pck": pck(err, np.isfinite(gt).all(axis=-1), thresholds),
+        "n": len(gt),
+    }
+
+
+# --- prediction -------------------------------------------------------------------------------
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` -> CUDA when present, else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise TrainingError("device='cuda' was asked for but no CUDA GPU is available; use --device cpu or auto.")
+    return torch.device(device)
+
+
+def predict_images(
+    net: Any, images: list[np.ndarray], *, scale: float = 1.0, batch_size: int = 8, device: torch.device | str = "cpu"
+) -> np.ndarray:
+    """Keypoints ``(N, K, 3)`` (x, y, score in image pixels) of RGB images, batched by image size.
+
+    Puts ``net`` in eval mode (callers that keep training call ``net.train()`` afterwards).
+    """
+    from markerless.nets import InferenceModel
+
+    model = InferenceModel(net, color="rgb", scale=scale).to(device)
+    out = np.full((len(images), net.spec.keypoints, 3), np.nan, dtype=np.float32)
+    by_shape: dict[tuple[int, ...], list[int]] = {}
+    for i, im in enumerate(images):
+        by_shape.setdefault(im.shape, []).append(i)
+    for rows in by_shape.values():
+        for start in range(0, len(rows), batch_size):
+            idx = rows[start : start + batch_size]
+            out[idx] = model.predict(np.stack([images[i] for i in idx]))
+    return out
+
+
+# --- evaluate a shuffle -----------------------------------------------------------------------
+def evaluate(
+    config: Any,
+    shuffle: int = 1,
+    snapshot: int | str | Path | None = None,
+    pcutoff: float | None = None,
+    plot: bool = False,
+    device: str = "auto",
+) -> dict[str, Any]:
+    """Evaluate a shuffle's snapshot on its train and test images; returns (and writes) ``results.json``'s dict.
+
+    Args:
+        config: the project's ``config.yaml`` (or folder, or a ``Project``).
+        shuffle: the shuffle number.
+        snapshot: index into :meth:`Shuffle.snapshots` (default config ``snapshotindex``; -1 = best) or a path.
+        pcutoff: likelihood threshold (default the config's ``pcutoff``, else 0.6).
+        plot: also draw every image with ground truth (circles) and predictions (crosses).
+        device: ``auto``, ``cpu`` or ``cuda``.
+    """
+    from markerless.nets import load_checkpoint
+    from markerless.training.batches import ImageSet
+    from markerless.training.shuffle import Shuffle, snapshot_epoch
+
+    sh = Shuffle(config, shuffle)
+    project = sh.project
+    if project.layout.multi_animal:
+        raise TrainingError("Evaluation of multi-animal projects is not supported yet; use a single-animal project.")
+    snap = Path(snapshot) if isinstance(snapshot, (str, Path)) else sh.snapshot(snapshot)
+    scorer = sh.scorer(snap)
+    if pcutoff is None:
+        pcutoff = float(project.config.get("pcutoff") or 0.6)
+    dev = resolve_device(device)
+    net, _ = load_checkpoint(snap, device=dev)
+    labels = project.load_labels()
+    train_set, test_set = set(sh.train_images()), set(sh.test_images())
+    rows = [i for i, p in enumerate(labels.images) if p in train_set or p in test_set]
+    if not rows:
+        raise ProjectError(
+            f"None of shuffle {shuffle}'s images are labelled any more; create the training dataset again."
+        )
+    labels = labels.select(rows)
+    data = ImageSet.load(project.root, labels)
+    recipe = sh.recipe
+    pred = predict_images(
+        net,
+        data.images,
+        scale=float(recipe.get("input_scale", 1.0)),
+        batch_size=int(recipe.get("eval_batch_size", 8)),
+        device=dev,
+    )
+    is_train = np.array([p in train_set for p in labels.images])
+    train = error_summary(pred[is_train], data.ground_truth[is_train], pcutoff)
+    test = error_summary(pred[~is_train], data.ground_truth[~is_train], pcutoff)
+    names = list(project.layout.keypoint_names)
+    epoch = snapshot_epoch(snap)
+    results = {
+        "snapshot": snap.name,
+        "scorer": scorer,
+        "epoch": epoch,
+        "shuffle": int(shuffle),
+        "train_fraction": sh.train_fraction,
+        "pcutoff": pcutoff,
+        "train_error_px": train["error_px"],
+        "test_error_px": test["error_px"],
+        "train_error_px_pcutoff": train["error_px_pcutoff"],
+        "test_error_px_pcutoff": test["error_px_pcutoff"],
+        "n_train": int(is_train.sum()),
+        "n_test": int((~is_train).sum()),
+        "per_bodypart": {
+            name: {"train_error_px": tr, "test_error_px": te}
+            for name, tr, te in zip(names, train["per_keypoint"], test["per_keypoint"])
+        },
+        "pck": {"train": train["pck"], "test": test["pck"]},
+    }
+    out = sh.evaluation_dir
+    out.mkdir(parents=True, exist_ok=True)
+    _write_predictions(out / f"{scorer}.h5", pred, labels, scorer)
+    _write_results_csv(out, scorer, sh.train_fraction, int(shuffle), epoch, pcutoff, train, test)
+    kp = pd.DataFrame(
+        [train["per_keypoint"], test["per_keypoint"]], index=["Train error (px)", "Test error (px)"], columns=names
+    ).round(2)
+    with atomic_path(out / f"{scorer}-keypoint-results.csv") as tmp:
+        kp.to_csv(tmp)
+    write_text(out / "results.json", json.dumps(_jsonable(results), indent=1) + "\n")
+    if plot:
+        _plot_images(out / f"LabeledImages_{scorer}", data, pred, is_train, names, pcutoff)
+    results["evaluation_dir"] = str(out)
+    return results
+
+
+def _write_predictions(path: Path, pred: np.ndarray, labels: Any, scorer: str) -> None:
+    """Predictions of every evaluated image, indexed like the ground truth (key ``df_with_missing``)."""
+    index = pd.MultiIndex.from_tuples([tuple(p.split("/", 2)) for p in labels.images])
+    df = array_to_frame(pred[:, None].astype(np.float64), labels.layout, scorer, ("x", "y", "likelihood"), index)
+    with atomic_path(path) as tmp:
+        df.to_hdf(tmp, key="df_with_missing", mode="w")
+
+
+def _write_results_csv(
+    out: Path,
+    scorer: str,
+    fraction: float,
+    shuffle: int,
+    epoch: int,
+    pcutoff: float,
+    train: dict[str, Any],
+    test: dict[str, Any],
+) -> None:
+    """``<scorer>-results.csv`` and the iteration's ``CombinedEvaluation-results.csv`` (DeepLabCut's columns)."""
+    index_cols = ["%Training dataset", "Shuffle number", "Training epochs", "Detector epochs (TD only)", "pcutoff"]
+    row = (
+        pd.DataFrame(
+            [
+                [
+                    fraction,
+                    shuffle,
+                    epoch,
+                    -1,
+                    pcutoff,
+                    train["error_px"],
+                    train["error_px_pcutoff"],
+                    test["error_px"],
+                    test["error_px_pcutoff"],
+                ]
+            ],
+            columns=[*index_cols, "train rmse", "train rmse_pcutoff", "test rmse", "test rmse_pcutoff"],
+        )
+        .set_index(index_cols)
+        .round(2)
+    )
+    with atomic_path(out / f"{scorer}-results.csv") as tmp:
+        row.to_csv(tmp)
+    combined_path = out.parent / "CombinedEvaluation-results.csv"
+    if combined_path.exists():
+        try:
+            old = pd.read_csv(combined_path, index_col=list(range(len(index_cols))))
+            row = row.combine_first(old)
+        except (ValueError, pd.errors.ParserError):
+            pass  # an unreadable old table is replaced
+    with atomic_path(combined_path) as tmp:
+        row.sort_index().to_csv(tmp)
+
+
+def _plot_images(
+    folder: Path, data: Any, pred: np.ndarray, is_train: np.ndarray, names: list[str], pcutoff: float
+) -> None:
+    """Each image with ground truth (circles) and predictions (crosses; thin when below the p-cutoff)."""
+    import cv2
+    from matplotlib import colormaps
+
+    colours = (np.asarray(colormaps["jet"](np.linspace(0, 1, max(len(names), 1))))[:, :3] * 255).astype(int)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, (path, image) in enumerate(zip(data.paths, data.images)):
+        canvas = np.ascontiguousarray(image.copy())
+        for k in range(len(names)):
+            colour = tuple(int(c) for c in colours[k])
+            gt = data.ground_truth[i, k]
+            if np.isfinite(gt).all():
+                cv2.circle(canvas, (round(gt[0]), round(gt[1])), 4, colour, 1, cv2.LINE_AA)
+            p = pred[i, k]
+            if np.isfinite(p[:2]).all():
+                cv2.drawMarker(
+                    canvas,
+                    (round(p[0]), round(p[1])),
+                    colour,
+                    cv2.MARKER_CROSS,
+                    8,
+                    2 if p[2] >= pcutoff else 1,
+                    cv2.LINE_AA,
+                )
+        split = "train" if is_train[i] else "test"
+        name = f"{split}-{path.replace('/', '_')}"
+        with atomic_path(folder / Path(name).with_suffix(".png")) as tmp:
+            cv2.imwrite(str(tmp), cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
+
+
+def _jsonable(value: Any) -> Any:
+    """NaN -> None and NumPy scalars -> Python, recursively (strict JSON)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value

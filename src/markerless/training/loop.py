@@ -1,0 +1,431 @@
+"""The training loop: AdamW with warm-up + cosine over epochs or a wall-clock budget, snapshots, resume.
+
+``train`` reads the shuffle's recipe, loads its labelled images once into memory, builds batches in the
+main thread and trains. Every few epochs (and at ``eval_at_minutes``) it measures the pixel error on the
+test split; the best model is kept as ``snapshot-best-<EEE>.pt``. Regular snapshots ``snapshot-<EEE>.pt``
+hold everything needed to continue (model, optimizer, epoch, step, elapsed training time, RNG state),
+written atomically, so a run killed mid-epoch (even with SIGKILL) resumes from its last snapshot.
+Evaluation and saving time are left out of the wall-clock budget.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from markerless.errors import ModelError, TrainingError
+from markerless.evaluation import error_summary, predict_images, resolve_device
+from markerless.io.atomic import write_text
+from markerless.training.augment import Augmenter
+from markerless.training.batches import BatchSampler, ImageSet, to_tensor
+from markerless.training.shuffle import Shuffle
+
+log = logging.getLogger(__name__)
+
+STATS_FILE = "learning_stats.csv"
+STATS_COLUMNS = [
+    "epoch",
+    "step",
+    "elapsed_s",
+    "lr",
+    "loss",
+    "heatmap_loss",
+    "locref_loss",
+    "test_error_px",
+    "test_error_px_pcutoff",
+    "train_error_px",
+]
+
+
+@dataclass
+class TrainState:
+    """Where a run is: counters, elapsed training seconds (evaluation excluded), best validation error."""
+
+    epoch: int = 0
+    step: int = 0
+    elapsed_s: float = 0.0
+    best_error_px: float = math.inf
+    best_snapshot: str | None = None
+    resumed_from: list[int] = field(default_factory=list)
+
+
+def lr_factor(progress: float, warmup_fraction: float, final_fraction: float) -> float:
+    """Learning-rate multiplier at ``progress`` in [0, 1]: linear warm-up, then cosine down to ``final_fraction``."""
+    progress = min(max(progress, 0.0), 1.0)
+    if warmup_fraction > 0 and progress < warmup_fraction:
+        return max(progress / warmup_fraction, 0.01)
+    rest = (progress - warmup_fraction) / max(1.0 - warmup_fraction, 1e-9)
+    return final_fraction + (1.0 - final_fraction) * 0.5 * (1.0 + math.cos(math.pi * rest))
+
+
+def train(
+    config: Any,
+    shuffle: int = 1,
+    *,
+    max_minutes: float | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    device: str = "auto",
+    seed: int | None = None,
+    resume: bool = True,
+) -> Path:
+    """Train shuffle ``shuffle`` of a project; returns the best snapshot's path.
+
+    Args:
+        config: the project's ``config.yaml`` (or folder, or a ``Project``).
+        shuffle: the shuffle number (created by ``create_training_dataset``).
+        max_minutes: wall-clock training budget (evaluation excluded); the schedule follows elapsed time.
+            Overrides the recipe's ``epochs`` unless ``epochs`` is also given (then whichever ends first).
+        epochs: number of epochs (default: the recipe's, when there is no time budget).
+        batch_size: images per batch (default: the recipe's).
+        device: ``auto`` (CUDA when present, else CPU), ``cpu`` or ``cuda``.
+        seed: seed of initialisation and augmentation (default: the recipe's).
+        resume: continue from the last ``snapshot-<EEE>.pt`` when there is one (else start over).
+    """
+    torch.set_flush_denormal(True)
+    sh = Shuffle(config, shuffle)
+    project = sh.project
+    if project.layout.multi_animal:
+        raise TrainingError(
+            "Training multi-animal projects is not supported yet; this project has several individuals "
+            "(multianimalproject: true). Use a single-animal project for now."
+        )
+    recipe = sh.recipe
+    if max_minutes is not None:
+        recipe["max_minutes"] = float(max_minutes)
+        recipe["epochs"] = epochs
+    elif epochs is not None:
+        recipe["epochs"], recipe["max_minutes"] = int(epochs), None
+    if batch_size is not None:
+        recipe["batch_size"] = int(batch_size)
+    if seed is not None:
+        recipe["seed"] = int(seed)
+    budget_s = float(recipe["max_minutes"]) * 60 if recipe.get("max_minutes") else None
+    max_epochs = int(recipe["epochs"]) if recipe.get("epochs") else None
+    if budget_s is None and max_epochs is None:
+        raise TrainingError(f"Give a number of epochs or a time budget (max_minutes) in {sh.recipe_file} or the call.")
+    return _Run(sh, recipe, budget_s, max_epochs, resolve_device(device), resume).run()
+
+
+class _Run:
+    """One training run of a shuffle (state kept between its steps)."""
+
+    def __init__(
+        self,
+        sh: Shuffle,
+        recipe: dict[str, Any],
+        budget_s: float | None,
+        max_epochs: int | None,
+        device: torch.device,
+        resume: bool,
+    ) -> None:
+        from markerless.nets import create_model
+
+        self.sh, self.recipe, self.budget_s, self.max_epochs, self.device = sh, recipe, budget_s, max_epochs, device
+        self.seed = int(recipe.get("seed") or 0)
+        project = sh.project
+        labels = project.load_labels()
+        self.train_data = ImageSet.load(project.root, labels.select(sh.train_images()))
+        test = sh.test_images()
+        self.test_data = ImageSet.load(project.root, labels.select(test)) if test else None
+        if not np.isfinite(self.train_data.keypoints).any():
+            raise TrainingError(
+                f"The training images of shuffle {sh.index} have no visible labelled points; label some."
+            )
+        self.pcutoff = float(recipe.get("pcutoff") or project.config.get("pcutoff") or 0.6)
+        augmenter = Augmenter.from_recipe(recipe, project.layout.skeleton.flip_permutation)
+        self.sampler = BatchSampler(self.train_data, augmenter, int(recipe["batch_size"]))
+        torch.manual_seed(self.seed)
+        n_kp = len(project.layout.keypoint_names)
+        try:
+            self.net = create_model(
+                recipe["net"],
+                n_kp,
+                pretrained=bool(recipe.get("pretrained", True)),
+                output_stride=int(recipe.get("output_stride", 8)),
+            )
+        except ModelError as err:
+            raise TrainingError(f"{sh.recipe_file}: {err}") from None
+        self.channels_last = bool(recipe.get("channels_last", True))
+        self.net.to(device)
+        if self.channels_last:
+            self.net.to(memory_format=torch.channels_last)
+        opt = recipe["optimizer"]
+        self.base_lr = float(opt["lr"])
+        self.optimizer = torch.optim.AdamW(
+            self.net.parameters(), lr=self.base_lr, weight_decay=float(opt.get("weight_decay", 1e-4))
+        )
+        self.autocast = _autocast(str(recipe.get("amp", "auto")), device)
+        self.state = TrainState()
+        self.stats: list[dict[str, Any]] = []
+        sh.train_dir.mkdir(parents=True, exist_ok=True)
+        if resume:
+            self._resume()
+        else:
+            self._clear_snapshots()
+
+    # --- schedule ------------------------------------------------------------------------------
+    @property
+    def total_steps(self) -> int | None:
+        return self.max_epochs * self.sampler.batches_per_epoch if self.max_epochs else None
+
+    def progress(self) -> float:
+        """Fraction of the run done (time budget when given, else steps)."""
+        if self.budget_s:
+            return self.state.elapsed_s / self.budget_s
+        return self.state.step / max(self.total_steps or 1, 1)
+
+    def done(self) -> bool:
+        time_up = self.budget_s is not None and self.state.elapsed_s >= self.budget_s
+        epochs_up = self.max_epochs is not None and self.state.epoch >= self.max_epochs
+        return time_up or epochs_up
+
+    def lr(self) -> float:
+        sched = self.recipe["schedule"]
+        return self.base_lr * lr_factor(
+            self.progress(), float(sched["warmup_fraction"]), float(sched["final_lr_fraction"])
+        )
+
+    # --- the loop ------------------------------------------------------------------------------
+    def run(self) -> Path:
+        from markerless.training.targets import make_targets, pose_loss
+
+        tgt = self.recipe["targets"]
+        stride, locref_stdev = self.net.stride, self.net.spec.locref_stdev
+        eval_every = int(self.recipe.get("eval_every_epochs") or 0)
+        save_every = int(self.recipe.get("save_every_epochs") or 0)
+        save_every_s = float(self.recipe.get("save_every_minutes") or 0) * 60
+        marks = sorted(
+            float(m) * 60 for m in self.recipe.get("eval_at_minutes") or [] if float(m) * 60 > self.state.elapsed_s
+        )
+        last_save = self.state.elapsed_s
+        total = self.budget_s if self.budget_s else self.total_steps
+        bar = tqdm(
+            total=round(total or 0),
+            initial=round(self.state.elapsed_s if self.budget_s else self.state.step),
+            unit="s" if self.budget_s else "step",
+            desc=f"train {self.sh.name}",
+            disable=None,
+            dynamic_ncols=True,
+        )
+        self.net.train()
+        while not self.done():
+            rng = np.random.default_rng([self.seed, self.state.epoch])
+            losses, parts = [], []
+            t0 = time.perf_counter()
+            for crops, keypoints in self.sampler.epoch(rng):
+                lr = self.lr()
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+                x = self.net.normalize(to_tensor(crops, self.device, self.channels_last))
+                kp = torch.from_numpy(keypoints).to(self.device, torch.float32)
+                with self.autocast:
+                    outputs = self.net(x)
+                h, w = outputs[0].shape[-2:]
+                targets = make_targets(
+                    kp,
+                    torch.ones(kp.shape[:2], device=self.device),
+                    (h, w),
+                    stride,
+                    sigma=float(tgt["sigma"]),
+                    locref_radius=float(tgt["locref_radius"]),
+                    locref_stdev=locref_stdev,
+                )
+                loss, part = pose_loss(outputs, targets, locref_weight=float(tgt["locref_weight"]))
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                now = time.perf_counter()
+                self.state.elapsed_s += now - t0
+                self.state.step += 1
+                losses.append(float(loss.detach()))
+                parts.append([float(part["heatmap"]), float(part["locref"])])
+                bar.update(round(self.state.elapsed_s) - bar.n if self.budget_s else 1)
+                bar.set_postfix(epoch=self.state.epoch + 1, loss=f"{losses[-1]:.4f}", lr=f"{lr:.2e}")
+                if marks and self.state.elapsed_s >= marks[0]:
+                    while marks and self.state.elapsed_s >= marks[0]:
+                        marks.pop(0)
+                    self._validate(with_train=True, epoch_loss=losses, parts=parts, lr=lr)
+                if self.budget_s is not None and self.state.elapsed_s >= self.budget_s:
+                    break
+                t0 = time.perf_counter()
+            self.state.epoch += 1
+            row = self._stats_row(losses, parts, self.lr())
+            final = self.done()
+            if final or (eval_every and self.state.epoch % eval_every == 0):
+                row.update(self._validate(with_train=final))
+            self.stats.append(row)
+            self._write_stats()
+            if (
+                final
+                or (save_every and self.state.epoch % save_every == 0)
+                or (save_every_s and self.state.elapsed_s - last_save >= save_every_s)
+            ):
+                self._save()
+                last_save = self.state.elapsed_s
+        bar.close()
+        best = self.sh.train_dir / self.state.best_snapshot if self.state.best_snapshot else None
+        if best is None or not best.exists():
+            return self.sh.snapshots()[-1]
+        return best
+
+    def _stats_row(self, losses: list[float], parts: list[list[float]], lr: float) -> dict[str, Any]:
+        part = np.mean(parts, axis=0) if parts else [math.nan, math.nan]
+        return {
+            "epoch": self.state.epoch,
+            "step": self.state.step,
+            "elapsed_s": round(self.state.elapsed_s, 3),
+            "lr": lr,
+            "loss": float(np.mean(losses)) if losses else math.nan,
+            "heatmap_loss": float(part[0]),
+            "locref_loss": float(part[1]),
+        }
+
+    # --- validation and snapshots --------------------------------------------------------------
+    @contextlib.contextmanager
+    def _paused(self):
+        """Model in eval mode for the duration (training mode restored after)."""
+        try:
+            yield
+        finally:
+            self.net.train()
+            if self.channels_last:
+                self.net.to(memory_format=torch.channels_last)
+
+    def _predict_errors(self, data: ImageSet) -> dict[str, Any]:
+        pred = predict_images(
+            self.net,
+            data.images,
+            scale=float(self.recipe.get("input_scale", 1.0)),
+            batch_size=int(self.recipe.get("eval_batch_size", 8)),
+            device=self.device,
+        )
+        return error_summary(pred, data.ground_truth, self.pcutoff)
+
+    def _validate(
+        self,
+        *,
+        with_train: bool = False,
+        epoch_loss: list[float] | None = None,
+        parts: list[list[float]] | None = None,
+        lr: float | None = None,
+    ) -> dict[str, Any]:
+        """Test-split pixel error (train error too when asked); saves the best snapshot. Time not counted."""
+        with self._paused():
+            result: dict[str, Any] = {}
+            if self.test_data is not None and len(self.test_data):
+                test = self._predict_errors(self.test_data)
+                result.update(test_error_px=test["error_px"], test_error_px_pcutoff=test["error_px_pcutoff"])
+            if with_train or self.test_data is None:
+                result["train_error_px"] = self._predict_errors(self.train_data)["error_px"]
+        metric = result.get("test_error_px", result.get("train_error_px", math.nan))
+        if epoch_loss is not None:  # a validation inside an epoch (benchmark marks) gets its own stats row
+            row = self._stats_row(epoch_loss, parts or [], lr or self.lr())
+            row["epoch"] = self.state.epoch + 1
+            row.update(result)
+            self.stats.append(row)
+            self._write_stats()
+        if np.isfinite(metric) and metric < self.state.best_error_px:
+            self.state.best_error_px = float(metric)
+            self._save_best()
+        tqdm.write(
+            f"epoch {self.state.epoch}, {self.state.elapsed_s / 60:.1f} min: "
+            + ", ".join(f"{k} {v:.2f}" for k, v in result.items())
+        )
+        return result
+
+    def _extra(self) -> dict[str, Any]:
+        return {
+            "epoch": self.state.epoch,
+            "state": asdict(self.state),
+            "recipe": self.recipe,
+            "bodyparts": list(self.sh.project.layout.keypoint_names),
+        }
+
+    def _save_best(self) -> None:
+        from markerless.nets import save_checkpoint
+
+        name = f"snapshot-best-{self.state.epoch:03d}.pt"
+        self.state.best_snapshot = name
+        save_checkpoint(self.sh.train_dir / name, self.net, extra=self._extra())
+        for old in self.sh.train_dir.glob("snapshot-best-*.pt"):
+            if old.name != name:
+                old.unlink(missing_ok=True)
+
+    def _save(self) -> None:
+        from markerless.nets import save_checkpoint
+
+        extra = self._extra()
+        extra["optimizer"] = self.optimizer.state_dict()
+        extra["torch_rng"] = torch.get_rng_state()
+        extra["stats"] = self.stats
+        save_checkpoint(self.sh.train_dir / f"snapshot-{self.state.epoch:03d}.pt", self.net, extra=extra)
+        keep = int(self.recipe.get("keep_snapshots") or 3)
+        regular = [p for p in self.sh.snapshots() if not p.name.startswith("snapshot-best-")]
+        for old in regular[:-keep]:
+            old.unlink(missing_ok=True)
+
+    def _resume(self) -> None:
+        regular = [p for p in self.sh.snapshots() if not p.name.startswith("snapshot-best-")]
+        if not regular:
+            self._clear_snapshots()
+            return
+        path = regular[-1]
+        try:
+            payload = torch.load(path, map_location=self.device, weights_only=True)
+            self.net.load_state_dict(payload["model"])
+            self.optimizer.load_state_dict(payload["optimizer"])
+        except Exception as err:
+            raise TrainingError(
+                f"Cannot resume from {path} ({type(err).__name__}: {err}); delete it or train with --no-resume."
+            ) from None
+        self.state = TrainState(**payload["state"])
+        self.state.resumed_from.append(self.state.epoch)
+        torch.set_rng_state(payload["torch_rng"])
+        self.stats = [r for r in payload.get("stats", []) if r["epoch"] <= self.state.epoch]
+        if self.state.best_snapshot and not (self.sh.train_dir / self.state.best_snapshot).exists():
+            self.state.best_snapshot, self.state.best_error_px = None, math.inf
+        log.info(
+            "Resuming %s from %s (epoch %d, %.1f min trained)",
+            self.sh.name,
+            path.name,
+            self.state.epoch,
+            self.state.elapsed_s / 60,
+        )
+        tqdm.write(f"Resuming from {path.name} (epoch {self.state.epoch}, {self.state.elapsed_s / 60:.1f} min trained)")
+
+    def _clear_snapshots(self) -> None:
+        for old in self.sh.snapshots():
+            old.unlink(missing_ok=True)
+        (self.sh.train_dir / STATS_FILE).unlink(missing_ok=True)
+
+    def _write_stats(self) -> None:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=STATS_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(self.stats)
+        write_text(self.sh.train_dir / STATS_FILE, buf.getvalue())
+
+
+def _autocast(amp: str, device: torch.device) -> contextlib.AbstractContextManager[Any]:
+    """Mixed precision where it helps: bf16 (or fp16) autocast on CUDA; fp32 on CPU unless asked."""
+    if amp == "off" or (amp == "auto" and device.type != "cuda"):
+        return contextlib.nullcontext()
+    if amp == "fp16":
+        return torch.autocast(device.type, dtype=torch.float16)
+    if amp in ("auto", "bf16"):
+        if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            return torch.autocast("cuda", dtype=torch.float16)
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    raise TrainingError(f"Unknown amp setting {amp!r} in the recipe; use auto, bf16, fp16 or off.")
