@@ -168,7 +168,7 @@ function framePath(f) {
   return `/api/videos/${encodeURIComponent(f.video)}/frames/${encodeURIComponent(f.name)}`;
 }
 
-function queueSave(frame, send) {
+function queueSave(frame, send, adopt = false) {
   state.pending++;
   setStatus("saving", "saving…");
   const generation = state.generation;
@@ -177,9 +177,9 @@ function queueSave(frame, send) {
     try {
       const saved = await send(frame);
       frame.version = saved.version;
-      if (frame === state.frame) {
-        frame.points = saved.points;
-        frame.occluded = saved.occluded;
+      if (adopt) {
+        // take what the server filled in (accepted suggestions), keep edits made meanwhile
+        saved.points.forEach((row, i) => row.forEach((p, k) => { if (p && !frame.points[i][k]) frame.points[i][k] = p; }));
       }
       setStatus(state.pending > 1 ? "saving" : "idle", state.pending > 1 ? "saving…" : "all changes saved");
     } catch (err) {
@@ -210,7 +210,7 @@ function undo() {
 function acceptSuggestions(cells) {
   if (!state.frame.suggestions) return;
   state.undo.push(snapshot());
-  queueSave(state.frame, (f) => api("POST", `${framePath(f)}/accept`, { version: f.version, cells }))
+  queueSave(state.frame, (f) => api("POST", `${framePath(f)}/accept`, { version: f.version, cells }), true)
     .then(() => { renderParts(); draw(); });
 }
 
@@ -304,9 +304,13 @@ function draw() {
         ctx.arc(cx, cy, r + 2, 0, 2 * Math.PI);
         ctx.stroke();
         ctx.setLineDash([]);
+        const text = `${state.project.keypoints[k]} ${s[2].toFixed(2)}`;
+        ctx.font = "12px system-ui";
+        ctx.lineWidth = 3;
+        ctx.strokeStyle = `rgba(0,0,0,${0.8 * alpha})`;
+        ctx.strokeText(text, cx + r + 5, cy - r);
         ctx.fillStyle = `rgba(255,255,255,${alpha})`;
-        ctx.font = "11px system-ui";
-        ctx.fillText(s[2].toFixed(2), cx + r + 4, cy - r);
+        ctx.fillText(text, cx + r + 5, cy - r);
       });
     }
     row.forEach((p, k) => {
