@@ -292,7 +292,7 @@ def prediction_file(
 ) -> Path:
     """The prediction file ``<stem><scorer>[_filtered].h5`` of a video (in ``dest`` or beside it).
 
-    With no ``scorer``, the only (or most recently written) ``<stem>*.h5`` prediction file is used.
+    Without ``scorer`` (or when that file is missing) the newest ``<stem>DLC*.h5`` prediction file is used.
     Raises :class:`~markerless.errors.ProjectError` when there is none.
     """
     video = Path(video)
@@ -336,6 +336,19 @@ def project_prediction_files(
     return project, pairs
 
 
+def load_predictions(project: object, path: str | os.PathLike[str]) -> Poses:
+    """Poses from a prediction file, named with the project's layout (skeleton edges) when it fits."""
+    from markerless.io.dlc import read_predictions
+
+    layout = getattr(project, "layout", None)
+    if layout is not None:
+        try:
+            return read_predictions(path, layout)
+        except MarkerlessError:
+            pass  # columns differ from the project's body parts: take the file's own names
+    return read_predictions(path)
+
+
 def filter_predictions(
     config: str | os.PathLike[str],
     videos: Sequence[str | os.PathLike[str]] | str,
@@ -357,13 +370,13 @@ def filter_predictions(
     filtered file goes beside it with the same columns (see :func:`filter_poses` for the options).
     Returns the written ``.h5`` paths.
     """
-    from markerless.io.dlc import read_predictions, write_predictions
+    from markerless.io.dlc import write_predictions
 
     _check_parameters(method, window, polyorder, max_gap, p_bound)
-    _, pairs = project_prediction_files(config, videos, shuffle, dest=dest)
+    project, pairs = project_prediction_files(config, videos, shuffle, dest=dest)
     written = []
     for _video, source in pairs:
-        poses = read_predictions(source)  # raises LabelFileError naming the file
+        poses = load_predictions(project, source)  # raises LabelFileError naming the file
         filtered = filter_poses(
             poses,
             method,
@@ -386,6 +399,7 @@ __all__ = [
     "filter_poses",
     "filter_predictions",
     "kalman_smooth",
+    "load_predictions",
     "prediction_file",
     "project_prediction_files",
 ]
