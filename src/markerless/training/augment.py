@@ -90,11 +90,10 @@ class Augmenter:
         n = len(keypoints)
         cw, ch = self.crop_size
         labelled = np.isfinite(keypoints).all(axis=-1)
-        with np.errstate(invalid="ignore"):
-            mean = np.nanmean(np.where(labelled[..., None], keypoints, np.nan), axis=1) if keypoints.shape[1] else None
+        count = labelled.sum(axis=1)[:, None]
+        total = np.where(labelled[..., None], keypoints, 0.0).sum(axis=1)
         centre = np.asarray(image_sizes, dtype=np.float64) / 2 - 0.5
-        if mean is not None:
-            centre = np.where(np.isfinite(mean), mean, centre)
+        centre = np.where(count > 0, total / np.maximum(count, 1), centre)
         angle = np.where(rng.random(n) < self.rotation_p, rng.uniform(-self.rotation, self.rotation, n), 0.0)
         zoom = rng.uniform(self.scale[0], self.scale[1], n) * self.input_scale
         jitter = rng.uniform(-self.crop_jitter, self.crop_jitter, (n, 2)) * np.array([cw, ch]) / zoom[:, None]

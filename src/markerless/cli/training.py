@@ -1,0 +1,114 @@
+"""``markerless create-training-dataset``, ``train`` and ``evaluate``: parse, call the API, print."""
+
+from __future__ import annotations
+
+import argparse
+
+from markerless.cli import Command
+
+
+def _add_dataset_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", help="the project's config.yaml (or its folder)")
+    p.add_argument("--shuffle", type=int, default=1, help="shuffle number to create (default 1)")
+    p.add_argument(
+        "--train-fraction",
+        type=float,
+        default=None,
+        help="fraction of images that train (default: config TrainingFraction)",
+    )
+    p.add_argument("--seed", type=int, default=None, help="seed of the random split (default: the shuffle number)")
+    p.add_argument("--split-file", default=None, help="JSON with 'train' and 'test' lists of image paths to use")
+    p.add_argument("--net", default=None, help="model name for the recipe (default mobilenetv2)")
+    p.add_argument("--from-shuffle", type=int, default=None, help="reuse the split of this existing shuffle")
+    p.add_argument("--leave-out-video", default=None, help="test on this labeled-data folder, train on the others")
+
+
+def _run_dataset(args: argparse.Namespace) -> int:
+    from markerless.training.dataset import create_training_dataset
+
+    sh = create_training_dataset(
+        args.config,
+        shuffle=args.shuffle,
+        train_fraction=args.train_fraction,
+        seed=args.seed,
+        split_file=args.split_file,
+        net=args.net,
+        from_shuffle=args.from_shuffle,
+        leave_out_video=args.leave_out_video,
+    )
+    print(f"shuffle {sh.index} ({sh.name}): {len(sh.train_images())} train, {len(sh.test_images())} test images")
+    print(f"recipe: {sh.recipe_file}")
+    print(sh.model_dir)
+    return 0
+
+
+def _add_train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", help="the project's config.yaml (or its folder)")
+    p.add_argument("--shuffle", type=int, default=1, help="shuffle number (default 1)")
+    p.add_argument("--max-minutes", type=float, default=None, help="wall-clock training budget (evaluation excluded)")
+    p.add_argument("--epochs", type=int, default=None, help="number of epochs (default: the recipe's)")
+    p.add_argument("--batch-size", type=int, default=None, help="images per batch (default: the recipe's)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to train (default auto)")
+    p.add_argument("--seed", type=int, default=None, help="seed of initialisation and augmentation")
+    p.add_argument("--no-resume", action="store_true", help="start over instead of continuing from the last snapshot")
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from markerless.training.loop import train
+
+    best = train(
+        args.config,
+        args.shuffle,
+        max_minutes=args.max_minutes,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        device=args.device,
+        seed=args.seed,
+        resume=not args.no_resume,
+    )
+    print(best)
+    return 0
+
+
+def _add_evaluate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", help="the project's config.yaml (or its folder)")
+    p.add_argument("--shuffle", type=int, default=1, help="shuffle number (default 1)")
+    p.add_argument(
+        "--snapshot", type=int, default=None, help="snapshot index (default config snapshotindex; -1 = best)"
+    )
+    p.add_argument("--pcutoff", type=float, default=None, help="likelihood cut-off (default config pcutoff)")
+    p.add_argument("--plot", action="store_true", help="also draw ground truth vs predictions on every image")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to predict (default auto)")
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from markerless.evaluation import evaluate
+
+    r = evaluate(
+        args.config, args.shuffle, snapshot=args.snapshot, pcutoff=args.pcutoff, plot=args.plot, device=args.device
+    )
+    print(f"{r['scorer']} ({r['n_train']} train, {r['n_test']} test images, pcutoff {r['pcutoff']})")
+    print(f"train error: {_fmt(r['train_error_px'])} px (with p-cutoff {_fmt(r['train_error_px_pcutoff'])} px)")
+    print(f"test error:  {_fmt(r['test_error_px'])} px (with p-cutoff {_fmt(r['test_error_px_pcutoff'])} px)")
+    for name, errs in r["per_bodypart"].items():
+        print(f"  {name:<16} train {_fmt(errs['train_error_px'])} px  test {_fmt(errs['test_error_px'])} px")
+    print("PCK test: " + ", ".join(f"{t} px {_fmt(v)}%" for t, v in r["pck"]["test"].items()))
+    print(r["evaluation_dir"])
+    return 0
+
+
+COMMANDS: dict[str, Command] = {
+    "create-training-dataset": Command(
+        "split the labelled images into train/test sets (a shuffle) and write its recipe",
+        _add_dataset_args,
+        _run_dataset,
+    ),
+    "train": Command("train a shuffle's network (resumes after an interruption)", _add_train_args, _run_train),
+    "evaluate": Command(
+        "pixel errors of a trained shuffle on its train and test images", _add_evaluate_args, _run_evaluate
+    ),
+}

@@ -1,0 +1,96 @@
+"""Augmentation: crops around the animal, mirror flips that swap left/right, keypoints leaving the crop."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from markerless.model import PoseLayout
+from markerless.training.augment import Augmenter
+from markerless.training.recipe import default_recipe
+
+LAYOUT = PoseLayout.single_animal(["snout", "leftear", "rightear", "tailbase"])
+PERM = LAYOUT.skeleton.flip_permutation
+
+
+def _plain(**kw) -> Augmenter:
+    return Augmenter(crop_size=(65, 49), flip_permutation=PERM, **kw)
+
+
+def _image_with_dots(kps: np.ndarray, size=(200, 150)) -> np.ndarray:
+    image = np.zeros((size[1], size[0], 3), np.uint8)
+    for k, (x, y) in enumerate(kps):
+        if np.isfinite(x):
+            image[int(y), int(x)] = (50 * (k + 1), 0, 0)
+    return image
+
+
+def test_identity_crop_is_a_translation_centred_on_the_animal() -> None:
+    kps = np.array([[[100.0, 70.0], [96.0, 76.0], [104.0, 76.0], [100.0, 90.0]]])
+    crops, out = _plain()([_image_with_dots(kps[0])], kps, np.random.default_rng(0))
+    centre = kps[0].mean(axis=0)
+    np.testing.assert_allclose(out[0], kps[0] - centre + [32, 24])
+    for k, (x, y) in enumerate(np.round(out[0]).astype(int)):  # the pixels moved with the points
+        assert crops[0, y, x, 0] == 50 * (k + 1)
+
+
+def test_horizontal_flip_mirrors_and_swaps_left_and_right() -> None:
+    kps = np.array([[[100.0, 70.0], [96.0, 76.0], [108.0, 76.0], [100.0, 90.0]]])
+    image = _image_with_dots(kps[0])
+    _, plain = _plain()([image], kps, np.random.default_rng(0))
+    crops, flipped = _plain(hflip=1.0)([image], kps, np.random.default_rng(0))
+    mirror = plain[0].copy()
+    mirror[:, 0] = 64 - mirror[:, 0]
+    # the point now called "leftear" is where the mirrored right ear is, and vice versa
+    np.testing.assert_allclose(flipped[0, 1], mirror[2])
+    np.testing.assert_allclose(flipped[0, 2], mirror[1])
+    np.testing.assert_allclose(flipped[0, [0, 3]], mirror[[0, 3]])
+    x, y = np.round(flipped[0, 1]).astype(int)
+    assert crops[0, y, x, 0] == 50 * 3  # the pixel of the original right ear
+    # flipping both ways is a rotation by 180 degrees: no swap
+    _, both = _plain(hflip=1.0, vflip=1.0)([image], kps, np.random.default_rng(0))
+    np.testing.assert_allclose(both[0], [64, 48] - plain[0], atol=1e-9)
+
+
+def test_keypoints_leaving_the_crop_become_unlabelled_not_clipped() -> None:
+    kps = np.array([[[100.0, 70.0], [100.0, 71.0], [np.nan, np.nan], [190.0, 140.0]]])
+    aug = _plain()
+    matrices, swap = aug.sample_transforms(kps, np.array([[200, 150]]), np.random.default_rng(0))
+    out = aug.transform_keypoints(kps, matrices, swap)
+    assert matrices.shape == (1, 2, 3) and not swap[0]
+    assert np.isfinite(out[0, :2]).all()
+    assert np.isnan(out[0, 2]).all()  # unlabelled stays unlabelled
+    assert np.isnan(out[0, 3]).all()  # outside the 65x49 crop: unlabelled, not on the border
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    kps=st.lists(st.tuples(st.floats(0, 199), st.floats(0, 149)), min_size=4, max_size=4),
+    missing=st.lists(st.booleans(), min_size=4, max_size=4),
+    seed=st.integers(0, 2**16),
+)
+def test_full_augmentation_keeps_points_inside_or_unlabelled(kps, missing, seed) -> None:
+    xy = np.array([kps], dtype=np.float64)
+    xy[0, np.array(missing)] = np.nan
+    recipe = default_recipe(crop_size=[64, 48])
+    recipe["augmentation"].update(vflip=0.5)
+    aug = Augmenter.from_recipe(recipe, PERM)
+    crops, out = aug([_image_with_dots(xy[0])], xy, np.random.default_rng(seed))
+    assert crops.shape == (1, 48, 64, 3) and crops.dtype == np.uint8
+    finite = np.isfinite(out[0]).all(axis=-1)
+    assert (np.isnan(out[0][~finite])).all()
+    assert ((out[0][finite] >= 0) & (out[0][finite] <= [63, 47])).all()
+    # a point labelled before can only lose its label, never gain one: count of labelled points can only drop
+    assert finite.sum() <= (~np.array(missing)).sum()
+
+
+def test_same_rng_same_batch() -> None:
+    recipe = default_recipe(crop_size=[64, 48])
+    aug = Augmenter.from_recipe(recipe, PERM)
+    kps = np.array([[[100.0, 70.0], [96.0, 76.0], [104.0, 76.0], [100.0, 90.0]]] * 3)
+    images = [np.random.default_rng(i).integers(0, 255, (150, 200, 3), dtype=np.uint8) for i in range(3)]
+    a = aug(images, kps, np.random.default_rng(5))
+    b = aug(images, kps, np.random.default_rng(5))
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
