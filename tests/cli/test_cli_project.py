@@ -81,7 +81,7 @@ def test_errors_are_one_line_messages(tmp_path: Path, capsys: pytest.CaptureFixt
     assert code == 1 and "missing.mp4" in err and "Traceback" not in err
     code, out, err = run(capsys, "check-labels", str(tmp_path / "nowhere"))
     assert code == 1 and "create-project" in err
-    code, out, err = run(capsys, "add-videos", str(tmp_path / "config.yaml"), str(tmp_path / "x.mp4"))
+    code, _out, err = run(capsys, "add-videos", str(tmp_path / "config.yaml"), str(tmp_path / "x.mp4"))
     assert code == 1 and "config.yaml" in err
 
 
