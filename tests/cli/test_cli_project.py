@@ -77,9 +77,9 @@ def test_create_project_add_videos_and_load(tmp_path: Path, capsys: pytest.Captu
 
 
 def test_errors_are_one_line_messages(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "create-project", "t", "e", str(tmp_path / "missing.mp4"))
+    code, _out, err = run(capsys, "create-project", "t", "e", str(tmp_path / "missing.mp4"))
     assert code == 1 and "missing.mp4" in err and "Traceback" not in err
-    code, out, err = run(capsys, "check-labels", str(tmp_path / "nowhere"))
+    code, _out, err = run(capsys, "check-labels", str(tmp_path / "nowhere"))
     assert code == 1 and "create-project" in err
     code, _out, err = run(capsys, "add-videos", str(tmp_path / "config.yaml"), str(tmp_path / "x.mp4"))
     assert code == 1 and "config.yaml" in err
