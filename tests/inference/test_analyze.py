@@ -1,0 +1,160 @@
+"""analyze(): DLC-compatible outputs, batch-size invariance, skipping, clear errors, crash-resume, Dask."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from inference_helpers import write_video
+
+from markerless.errors import ModelError, ProjectError, VideoError
+from markerless.inference.analyze import analyze
+from markerless.inference.model_source import _pick_snapshot, clear_backend_cache
+from markerless.inference.results_writer import partial_dir
+from markerless.io.dlc import read_predictions
+
+
+def _run(video: Path, dest: Path, **kwargs) -> np.ndarray:
+    [out] = analyze("config.yaml", [video], backend=kwargs.pop("backend", "torch"), device="cpu", dest=dest, **kwargs)
+    return read_predictions(out).data
+
+
+def test_outputs_are_dlc_files_and_independent_of_batch_size(analysis_model, tiny_video, tmp_path):
+    [out] = analyze(
+        "config.yaml",
+        [tiny_video.parent],
+        backend="torch",
+        device="cpu",
+        batch_size=1,
+        dest=tmp_path / "b1",
+        save_as_csv=True,
+    )
+    assert out.name == f"mouse1{analysis_model.scorer}.h5"
+    assert out.with_suffix(".csv").exists() and not partial_dir(out).exists()
+    poses = read_predictions(out)
+    assert poses.data.shape == (45, 1, 4, 3) and poses.scorer == analysis_model.scorer
+    assert np.isfinite(poses.data).all()
+    meta = pickle.loads(out.with_name(out.stem + "_meta.pickle").read_bytes())["data"]
+    assert meta["nframes"] == 45 and meta["frame_dimensions"] == (96, 64) and meta["batch_size"] == 1
+    assert (
+        meta["backend"] == "torch" and meta["precision"] == "fp32" and meta["bodyparts"] == list(poses.layout.bodyparts)
+    )
+    for batch_size in (7, 16):
+        np.testing.assert_allclose(
+            _run(tiny_video, tmp_path / f"b{batch_size}", batch_size=batch_size), poses.data, atol=1e-3, rtol=0
+        )
+
+
+def test_existing_results_are_skipped_unless_overwrite(analysis_model, tiny_video, tmp_path, capsys):
+    [out] = analyze("c", tiny_video, backend="torch", device="cpu", dest=tmp_path)
+    stamp = out.stat().st_mtime_ns
+    assert analyze("c", tiny_video, backend="torch", device="cpu", dest=tmp_path) == [out]
+    assert out.stat().st_mtime_ns == stamp and "skipping" in capsys.readouterr().err
+    analyze("c", tiny_video, backend="torch", device="cpu", dest=tmp_path, overwrite=True)
+    assert out.stat().st_mtime_ns != stamp
+
+
+def test_onnxruntime_backend_exports_once_and_agrees(analysis_model, tiny_video, tmp_path):
+    reference = _run(tiny_video, tmp_path / "torch")
+    onnx = _run(tiny_video, tmp_path / "ort", backend="onnxruntime")
+    assert np.abs(onnx[..., :2] - reference[..., :2]).max() <= 0.5
+    [exported] = (analysis_model.export_dir).glob("*.onnx")
+    assert exported.name == "snapshot-005_96x64.onnx"
+    stamp = exported.stat().st_mtime_ns
+    _run(tiny_video, tmp_path / "ort2", backend="onnxruntime")
+    assert exported.stat().st_mtime_ns == stamp  # the cached export is reused
+
+
+def test_clear_errors(analysis_model, tiny_video, tmp_path):
+    with pytest.raises(VideoError, match="does not exist"):
+        analyze("c", tmp_path / "nope.mp4")
+    with pytest.raises(ModelError, match="Unknown backend 'fast'"):
+        analyze("c", tiny_video, backend="fast")
+    shuffle = SimpleNamespace(index=1, train_dir=tmp_path, best_snapshot=lambda: None, snapshots=list)
+    with pytest.raises(ProjectError, match="markerless train"):
+        _pick_snapshot(shuffle, None)
+
+
+def test_untrained_project_asks_to_train(tiny_video, tmp_path):
+    from markerless.project import create_project
+
+    config = create_project("tiny", "me", [tiny_video], working_directory=tmp_path)
+    with pytest.raises(ProjectError, match=r"create-training-dataset|train"):
+        analyze(config, tiny_video, backend="torch", device="cpu")
+
+
+_KILLED_RUN = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    sys.path.insert(0, {tests!r})
+    import markerless.inference.analyze as an
+    import markerless.inference.model_source as ms
+    from inference_helpers import fake_model
+    model = fake_model(Path({root!r}), Path({snapshot!r}))
+    an.resolve_model = lambda *a, **k: model
+    build = ms.BackendSpec.build
+    def slow_build(spec):
+        backend = build(spec)
+        def slow(frames):
+            time.sleep(0.15)
+            return backend(frames)
+        return slow
+    ms.BackendSpec.build = slow_build
+    an.analyze("c", [Path({video!r})], backend="torch", device="cpu", batch_size=4, chunk_frames=8, dest=Path({dest!r}))
+""")
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_loses_and_duplicates_nothing(analysis_model, tiny_snapshot, tmp_path):
+    video = write_video(tmp_path / "long.avi", n_frames=90)
+    dest = tmp_path / "killed"
+    script = _KILLED_RUN.format(
+        tests=str(Path(__file__).parent),
+        root=str(tmp_path),
+        snapshot=str(tiny_snapshot),
+        video=str(video),
+        dest=str(dest),
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "OMP_NUM_THREADS": "1"})
+    chunks = partial_dir(dest / f"long{analysis_model.scorer}.h5")
+    deadline = time.monotonic() + 120
+    while len(list(chunks.glob("chunk-*.npz"))) < 3 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert not (dest / f"long{analysis_model.scorer}.h5").exists()
+    clear_backend_cache()
+    resumed = _run(video, dest, batch_size=4)
+    meta = pickle.loads((dest / f"long{analysis_model.scorer}_meta.pickle").read_bytes())["data"]
+    assert 0 < meta["resumed_frames"] < 90
+    np.testing.assert_allclose(resumed, _run(video, tmp_path / "whole", batch_size=4), atol=1e-3, rtol=0)
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_gives_the_local_result(analysis_model, tiny_video, tmp_path):
+    from distributed import LocalCluster
+
+    local = _run(tiny_video, tmp_path / "local", batch_size=8)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        [out] = analyze(
+            "c",
+            [tiny_video],
+            backend="torch",
+            device="cpu",
+            batch_size=8,
+            dest=tmp_path / "dask",
+            scheduler=cluster.scheduler_address,
+            range_frames=12,
+        )
+    assert out == tmp_path / "dask" / f"mouse1{analysis_model.scorer}.h5"
+    np.testing.assert_allclose(read_predictions(out).data, local, atol=1e-3, rtol=0)
