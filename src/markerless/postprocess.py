@@ -349,6 +349,18 @@ def load_predictions(project: object, path: str | os.PathLike[str]) -> Poses:
     return read_predictions(path)
 
 
+def _write_nwb(poses: Poses, path: Path, video: Path) -> None:
+    """NWB export of ``poses`` linked to ``video`` (its frame size when it can be read)."""
+    from markerless.io.nwb import write_nwb
+    from markerless.io.video import video_info
+
+    try:
+        size: tuple[int, int] | None = video_info(video).size
+    except MarkerlessError:
+        size = None
+    write_nwb(poses, path, video=video, video_size=size)
+
+
 def filter_predictions(
     config: str | os.PathLike[str],
     videos: Sequence[str | os.PathLike[str]] | str,
@@ -362,9 +374,14 @@ def filter_predictions(
     measurement_noise: float | None = None,
     process_noise: float | None = None,
     save_as_csv: bool = False,
+    nwb: bool = False,
     dest: str | os.PathLike[str] | None = None,
 ) -> list[Path]:
     """Filter the predictions of each video and write ``<stem><scorer>_filtered.h5`` (+ ``.csv``).
+
+    With ``nwb`` the filtered poses are also written as ``<stem><scorer>_filtered.nwb`` (NWB with
+    ndx-pose, see :mod:`markerless.io.nwb`; ``method="none", p_bound=0, max_gap=0`` exports the
+    predictions unchanged).
 
     The prediction file ``<stem><scorer>.h5`` is looked for in ``dest`` or beside the video; the
     filtered file goes beside it with the same columns (see :func:`filter_poses` for the options).
@@ -375,7 +392,7 @@ def filter_predictions(
     _check_parameters(method, window, polyorder, max_gap, p_bound)
     project, pairs = project_prediction_files(config, videos, shuffle, dest=dest)
     written = []
-    for _video, source in pairs:
+    for video, source in pairs:
         poses = load_predictions(project, source)  # raises LabelFileError naming the file
         filtered = filter_poses(
             poses,
@@ -390,6 +407,8 @@ def filter_predictions(
         target = source.with_name(f"{source.stem}_filtered.h5")
         write_predictions(filtered, target, save_as_csv=save_as_csv)
         written.append(target)
+        if nwb:
+            _write_nwb(filtered, target.with_suffix(".nwb"), video)
     return written
 
 

@@ -1,0 +1,174 @@
+"""Result commands: filter, create-labeled-video, plot-trajectories (each prints the files it wrote)."""
+
+from __future__ import annotations
+
+import argparse
+
+from markerless.cli import Command
+
+
+def _common(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("config", metavar="CONFIG", help="the project's config.yaml (or its folder)")
+    p.add_argument("videos", metavar="VIDEO", nargs="+", help=f"videos (or folders of videos) whose {what}")
+    p.add_argument(
+        "--shuffle", type=int, default=1, metavar="K", help="the shuffle whose predictions are used (default 1)"
+    )
+    p.add_argument(
+        "--dest", metavar="DIR", default=None, help="folder holding the predictions, if not beside the videos"
+    )
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a likelihood between 0 and 1")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} must be 0 or more")
+    return value
+
+
+# --- filter --------------------------------------------------------------------------------------
+def _filter_args(p: argparse.ArgumentParser) -> None:
+    _common(p, "predictions to filter")
+    p.add_argument(
+        "--method",
+        choices=("median", "savgol", "kalman", "none"),
+        default="median",
+        help="median filter, Savitzky-Golay, constant-velocity Kalman smoother, or only the "
+        "threshold and gap filling (default median)",
+    )
+    p.add_argument(
+        "--window", type=int, default=5, metavar="N", help="odd window of median/savgol in frames (default 5)"
+    )
+    p.add_argument("--polyorder", type=int, default=2, metavar="N", help="savgol polynomial order (default 2)")
+    p.add_argument(
+        "--max-gap",
+        type=_non_negative,
+        default=10,
+        metavar="N",
+        help="fill runs of up to N missing frames; longer ones stay empty (default 10)",
+    )
+    p.add_argument(
+        "--p-bound",
+        type=_probability,
+        default=0.01,
+        metavar="P",
+        help="points with a likelihood under P count as missing (default 0.01)",
+    )
+    p.add_argument("--save-as-csv", action="store_true", help="also write a .csv beside each _filtered.h5")
+    p.add_argument(
+        "--nwb",
+        action="store_true",
+        help="also write the filtered poses as NWB (ndx-pose) _filtered.nwb; "
+        "with --method none --p-bound 0 --max-gap 0 this exports the predictions unchanged",
+    )
+
+
+def _filter_run(args: argparse.Namespace) -> int:
+    from markerless.postprocess import filter_predictions
+
+    paths = filter_predictions(
+        args.config,
+        args.videos,
+        shuffle=args.shuffle,
+        method=args.method,
+        window=args.window,
+        polyorder=args.polyorder,
+        p_bound=args.p_bound,
+        max_gap=args.max_gap,
+        save_as_csv=args.save_as_csv,
+        nwb=args.nwb,
+        dest=args.dest,
+    )
+    for path in paths:
+        print(path)
+        if args.nwb:
+            print(path.with_suffix(".nwb"))
+    return 0
+
+
+# --- create-labeled-video -------------------------------------------------------------------------
+def _video_args(p: argparse.ArgumentParser) -> None:
+    _common(p, "predictions to draw")
+    p.add_argument("--filtered", action="store_true", help="draw the _filtered predictions (run filter first)")
+    p.add_argument(
+        "--trail", type=_non_negative, default=0, metavar="N", help="draw each point's path over the last N frames"
+    )
+    p.add_argument(
+        "--pcutoff",
+        type=_probability,
+        default=None,
+        metavar="P",
+        help="hide points with a likelihood under P (default: pcutoff in config.yaml)",
+    )
+    p.add_argument("--no-skeleton", action="store_true", help="do not draw the skeleton's edges")
+    p.add_argument(
+        "--color-by",
+        choices=("bodypart", "individual"),
+        default="bodypart",
+        help="one colour per body part or per individual (default bodypart)",
+    )
+    p.add_argument("--codec", default="mp4v", metavar="FOURCC", help="video codec of the .mp4 (default mp4v)")
+
+
+def _video_run(args: argparse.Namespace) -> int:
+    from markerless.viz.video import create_labeled_video
+
+    paths = create_labeled_video(
+        args.config,
+        args.videos,
+        shuffle=args.shuffle,
+        filtered=args.filtered,
+        pcutoff=args.pcutoff,
+        trail=args.trail,
+        draw_skeleton=not args.no_skeleton,
+        color_by=args.color_by,
+        dest=args.dest,
+        codec=args.codec,
+    )
+    for path in paths:
+        print(path)
+    return 0
+
+
+# --- plot-trajectories ----------------------------------------------------------------------------
+def _plot_args(p: argparse.ArgumentParser) -> None:
+    _common(p, "predictions to plot")
+    p.add_argument("--filtered", action="store_true", help="plot the _filtered predictions (run filter first)")
+    p.add_argument(
+        "--pcutoff",
+        type=_probability,
+        default=None,
+        metavar="P",
+        help="leave out points with a likelihood under P (default: pcutoff in config.yaml)",
+    )
+
+
+def _plot_run(args: argparse.Namespace) -> int:
+    from markerless.viz.plots import plot_trajectories
+
+    for path in plot_trajectories(
+        args.config, args.videos, shuffle=args.shuffle, filtered=args.filtered, pcutoff=args.pcutoff, dest=args.dest
+    ):
+        print(path)
+    return 0
+
+
+COMMANDS: dict[str, Command] = {
+    "filter": Command(
+        "Smooth predictions (median, Savitzky-Golay or Kalman), fill short gaps: <video><scorer>_filtered.h5",
+        _filter_args,
+        _filter_run,
+    ),
+    "create-labeled-video": Command(
+        "Draw the predictions on the videos: <video><scorer>_labeled.mp4", _video_args, _video_run
+    ),
+    "plot-trajectories": Command(
+        "Plot trajectories, x/y and likelihood over time, displacement histograms: plot-poses/", _plot_args, _plot_run
+    ),
+}
