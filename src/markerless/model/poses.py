@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from markerless.errors import LabelFileError
-from markerless.model.skeleton import PoseLayout, Skeleton
+from markerless.model.skeleton import SINGLE_ANIMAL_INDIVIDUAL, UNIQUE_INDIVIDUAL, PoseLayout, Skeleton
 from markerless.model.tables import array_to_frame, frame_to_array, layout_from_columns, table_scorer
 
 COORDS = ("x", "y", "likelihood")
@@ -134,12 +134,30 @@ class Poses:
         """Poses from a ``movement``-style dataset."""
         individuals = [str(i) for i in ds["individuals"].values]
         keypoints = [str(k) for k in ds["keypoints"].values]
-        skel = skeleton if skeleton is not None and list(skeleton.bodyparts) == keypoints else Skeleton.from_names(keypoints)
-        multi = len(individuals) > 1
-        layout = PoseLayout(skel, tuple(individuals), multi_animal=multi) if multi else PoseLayout(skel)
         pos = ds["position"].transpose("time", "individuals", "keypoints", "space").values
         conf = ds["confidence"].transpose("time", "individuals", "keypoints").values
         data = np.concatenate([pos, conf[..., None]], axis=-1)
+        animals = [i for i in individuals if i != UNIQUE_INDIVIDUAL]
+        if len(animals) < len(individuals):
+            # DeepLabCut's pseudo-individual "single" carries the unique body parts: the keypoints
+            # no real individual has (the skeleton's body parts when a skeleton is given)
+            if skeleton is not None and set(skeleton.bodyparts) <= set(keypoints):
+                animal_parts = list(skeleton.bodyparts)
+            else:
+                real = [individuals.index(i) for i in animals]
+                seen = np.isfinite(pos[:, real]).any(axis=(0, 1, 3))
+                animal_parts = [k for k, s in zip(keypoints, seen, strict=True) if s]
+            unique = [k for k in keypoints if k not in animal_parts]
+            skel = skeleton if skeleton is not None and list(skeleton.bodyparts) == animal_parts else Skeleton.from_names(animal_parts)
+            layout = PoseLayout(skel, tuple(animals) or (SINGLE_ANIMAL_INDIVIDUAL,), tuple(unique), multi_animal=True)
+            ind = [individuals.index(i) for i in layout.individual_names]
+            kp = [keypoints.index(k) for k in layout.keypoint_names]
+            data = data[:, ind][:, :, kp]
+            data[:, ~layout.valid] = np.nan
+        else:
+            skel = skeleton if skeleton is not None and list(skeleton.bodyparts) == keypoints else Skeleton.from_names(keypoints)
+            multi = len(individuals) > 1
+            layout = PoseLayout(skel, tuple(individuals), multi_animal=multi) if multi else PoseLayout(skel)
         fps = ds.attrs.get("fps")
         time = np.asarray(ds["time"].values)
         frames = np.rint(time * fps).astype(np.int64) if fps else time.astype(np.int64)
