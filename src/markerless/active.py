@@ -49,34 +49,62 @@ def uncertain_frames(likelihood: np.ndarray, p_bound: float) -> np.ndarray:
 
 
 def fitting_residuals(
-    xy: np.ndarray, likelihood: np.ndarray, p_bound: float, ar_degree: int = 3, ma_degree: int = 1
+    xy: np.ndarray,
+    likelihood: np.ndarray,
+    p_bound: float,
+    model: str = "kalman",
+    ar_degree: int = 3,
+    ma_degree: int = 1,
 ) -> np.ndarray:
-    """Per frame, the distance between each point and a SARIMAX(ar, 0, ma) fit of its track, averaged
-    over points (DeepLabCut's ``fitting``). Points below ``p_bound`` are treated as missing; tracks with
-    10 or fewer valid samples are skipped. Returns ``(frames,)``, NaN where no track was fitted."""
+    """Per frame, the distance between each point and a smoothing model of its track, averaged over points.
+
+    ``model="kalman"`` (default): the outlier-gated constant-velocity Kalman + RTS smoother of
+    :mod:`markerless.postprocess`, all tracks at once. ``model="sarimax"``: DeepLabCut's
+    SARIMAX(``ar_degree``, 0, ``ma_degree``) fit per track (slow). Points below ``p_bound`` are
+    missing; tracks with 10 or fewer valid samples are skipped. Returns ``(frames,)``, NaN where no
+    track was fitted.
+    """
+    import warnings
+
+    n_frames = len(xy)
+    cells = xy.reshape(n_frames, -1, 2)
+    ok = np.isfinite(cells).all(-1) & (likelihood.reshape(n_frames, -1) >= p_bound)
+    ok &= ok.sum(axis=0, keepdims=True) > 10
+    observed = np.where(ok[..., None], cells, np.nan)  # (T, C, 2)
+    if model == "kalman":
+        from markerless.postprocess import kalman_smooth
+
+        fitted = kalman_smooth(observed.reshape(n_frames, -1)).reshape(observed.shape)
+    elif model == "sarimax":
+        fitted = _sarimax_fit(observed, ar_degree, ma_degree)
+    else:
+        raise ConfigError(f"Unknown smoothing model {model!r}; use 'kalman' or 'sarimax'.")
+    dist = np.where(ok, np.linalg.norm(cells - fitted, axis=-1), np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(dist, axis=1)
+
+
+def _sarimax_fit(observed: np.ndarray, ar_degree: int, ma_degree: int) -> np.ndarray:
+    """One-step predictions of a SARIMAX(ar, 0, ma) fit of each ``(T, C, 2)`` track (NaN = missing)."""
     import warnings
 
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
     from statsmodels.tsa.statespace.sarimax import SARIMAX
 
-    n_frames = len(xy)
-    cells = xy.reshape(n_frames, -1, 2)
-    ok = np.isfinite(cells).all(-1) & (likelihood.reshape(n_frames, -1) >= p_bound)
-    dist = np.full(cells.shape[:2], np.nan)
-    for c in np.flatnonzero(ok.sum(axis=0) > 10):  # loop over tracks; each fit is vectorised over frames
-        fitted = np.empty((n_frames, 2))
+    fitted = np.full(observed.shape, np.nan)
+    usable = np.flatnonzero(np.isfinite(observed[..., 0]).any(axis=0))
+    for c in usable:  # one model per track; each fit is vectorised over frames
         for axis in range(2):
-            series = np.where(ok[:, c], cells[:, c, axis], np.nan)
+            series = observed[:, c, axis]
             offset = np.nanmean(series)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", (ConvergenceWarning, UserWarning, RuntimeWarning))
-                model = SARIMAX(series - offset, order=(ar_degree, 0, ma_degree), trend="n")
-                result = model.fit(disp=False, maxiter=50)
-            fitted[:, axis] = result.get_prediction().predicted_mean + offset
-        dist[:, c] = np.where(ok[:, c], np.linalg.norm(cells[:, c] - fitted, axis=-1), np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(dist, axis=1)
+                result = SARIMAX(series - offset, order=(ar_degree, 0, ma_degree), trend="n").fit(
+                    disp=False, maxiter=50
+                )
+            fitted[:, c, axis] = result.get_prediction().predicted_mean + offset
+    return fitted
 
 
 def candidate_frames(
