@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +25,11 @@ from markerless.io.atomic import atomic_path
 
 ColorOrder = Literal["rgb", "bgr"]
 
-#: Forward gaps up to this many frames are decoded through instead of seeking.
-SEEK_GAP = 48
+#: Forward gaps up to this many frames are decoded through instead of seeking, until the reader has
+#: timed both (then it decodes through whenever that is cheaper than its measured seek time).
+SEEK_GAP = 64
+#: Never decode through more than this many frames to reach a frame ahead.
+MAX_DECODE_GAP = 1000
 
 _FIX_IT = "Check that the file is a complete video (try playing it), or re-encode it, e.g. `ffmpeg -i IN -c:v libx264 OUT.mp4`."
 
@@ -64,6 +68,10 @@ def video_info(path: str | os.PathLike[str]) -> VideoInfo:
     """Metadata of a video (checks that it opens and that its first frame decodes)."""
     with VideoReader(path) as reader:
         return reader.info
+
+
+def _running_mean(previous: float | None, value: float, weight: float = 0.3) -> float:
+    return value if previous is None else (1 - weight) * previous + weight * value
 
 
 def _fourcc(value: float) -> str:
@@ -110,7 +118,11 @@ class VideoReader:
         self.n_frames_verified = False
         self._pos = 0  # index of the frame the next read() of the capture returns
         self._decoded_since_seek = 0  # frames decoded since the last backend seek
+        self._grab_seconds: float | None = None  # running estimates of the cost of one decoded frame
+        self._seek_seconds: float | None = None  # ... and of one backend seek
+        started = time.perf_counter()
         first = self._decode_next()
+        self._grab_seconds = time.perf_counter() - started
         if first is None or self.width <= 0 or self.height <= 0:
             self._cap.release()
             raise VideoError(f"Video {self.path} has no decodable frames. {_FIX_IT}")
@@ -182,23 +194,36 @@ class VideoReader:
         return self._pos
 
     def _backend_seek(self, index: int) -> None:
+        started = time.perf_counter()
         self._cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+        self._seek_seconds = _running_mean(self._seek_seconds, time.perf_counter() - started)
         self._pos = index
         self._decoded_since_seek = 0
 
     def _decode_forward_to(self, index: int) -> None:
+        n, started = index - self._pos, time.perf_counter()
         while self._pos < index:
             if not self._cap.grab():
                 self._mark_end(self._pos)
                 raise self._past_end(index)
             self._pos += 1
             self._decoded_since_seek += 1
+        if n > 0:
+            self._grab_seconds = _running_mean(self._grab_seconds, (time.perf_counter() - started) / n)
+
+    def _decode_through(self, gap: int) -> bool:
+        """Whether reaching a frame ``gap`` frames ahead is cheaper by decoding than by seeking."""
+        if gap <= 0 or gap > MAX_DECODE_GAP:
+            return False
+        if self._seek_seconds is None or not self._grab_seconds:
+            return gap <= SEEK_GAP
+        return gap * self._grab_seconds <= self._seek_seconds
 
     def _seek(self, index: int) -> None:
         """Position the decoder so that the next decoded frame is ``index``."""
         if index == self._pos:
             return
-        if self._pos < index <= self._pos + SEEK_GAP:
+        if self._decode_through(index - self._pos):
             self._decode_forward_to(index)
             return
         self._backend_seek(index)
@@ -388,4 +413,4 @@ class VideoWriter:
         self._finish(exc_type, exc, tb)
 
 
-__all__ = ["SEEK_GAP", "VideoInfo", "VideoReader", "VideoWriter", "video_info"]
+__all__ = ["MAX_DECODE_GAP", "SEEK_GAP", "VideoInfo", "VideoReader", "VideoWriter", "video_info"]
