@@ -377,3 +377,14 @@ def test_openfield_labels_round_trip(tmp_path: Path) -> None:
     assert ["/".join(r) for r in ours_df.index] == list(theirs_df.index)
     np.testing.assert_array_equal(ours_df.to_numpy(), theirs_df.to_numpy())
     assert read_table(ours.with_suffix(".csv")).shape == theirs_df.shape
+
+
+def test_large_metadata_is_kept_and_invisible_to_pandas(tmp_path: Path) -> None:
+    poses = poses_for(PoseLayout.single_animal(["a"]), 3, 0)
+    poses.metadata = {"occluded": [[i, 0, 0] for i in range(50_000)], "model": np.arange(3)}
+    path = write_predictions(poses, tmp_path / "vDLC_x.h5")
+    with pd.HDFStore(path, mode="r") as store:
+        assert store.keys() == ["/df_with_missing"]
+    assert pd.read_hdf(path).shape == (3, 3)
+    back = read_predictions(path)
+    assert len(back.metadata["occluded"]) == 50_000 and back.metadata["model"] == [0, 1, 2]

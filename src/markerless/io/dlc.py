@@ -36,7 +36,7 @@ _TRACKS_ENDINGS = ("_el", "_bx", "_sk")
 #: Endings of prediction-file stems that mark derived files (filtered, tracks, skeleton).
 _DERIVED_ENDINGS = ("_filtered", "_el", "_bx", "_sk", "_skeleton", "_full", "_meta", "_assemblies")
 _LEVEL_NAMES = {"scorer", "individuals", "bodyparts", "coords"}
-_META_ATTR = "markerless_meta"
+_META_NODE = "markerless_meta"
 
 PathLike = str | os.PathLike[str]
 
@@ -73,8 +73,8 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, os.PathLike):
         return os.fspath(value)
-    if isinstance(value, np.generic):
-        return value.item()
+    if isinstance(value, np.generic | np.ndarray):
+        return value.tolist()
     return value
 
 
@@ -180,15 +180,26 @@ def _write_table(
     fmt: str,
     meta: dict[str, Any] | None = None,
 ) -> None:
+    """Write the CSV first and the HDF5 file last (its presence means the result is complete)."""
+    if csv_path is not None:
+        with atomic_path(csv_path) as tmp:
+            df.to_csv(tmp)
     if h5_path is not None:
         with atomic_path(h5_path) as tmp:
             df.to_hdf(tmp, key=key, mode="w", format=fmt)
             if meta:
-                with pd.HDFStore(tmp, mode="a") as store:
-                    setattr(store.get_storer(key).attrs, _META_ATTR, json.dumps(meta))
-    if csv_path is not None:
-        with atomic_path(csv_path) as tmp:
-            df.to_csv(tmp)
+                _write_meta(tmp, meta)
+
+
+def _write_meta(path: Path, meta: dict[str, Any]) -> None:
+    """Keep ``meta`` as JSON bytes in a plain PyTables array, which pandas' readers do not see."""
+    import tables
+
+    payload = np.frombuffer(json.dumps(meta, default=str).encode("utf-8"), dtype=np.uint8)
+    with tables.open_file(path, mode="a") as handle:
+        handle.create_carray(
+            "/", _META_NODE, obj=payload, filters=tables.Filters(complevel=5, complib="zlib") if payload.size else None
+        )
 
 
 def _object_levels(index: pd.Index) -> pd.Index:
@@ -319,13 +330,15 @@ def read_predictions(path: PathLike, layout: PoseLayout | None = None) -> Poses:
 
 
 def _read_meta(path: Path) -> dict[str, Any]:
+    import tables
+
     try:
-        with pd.HDFStore(path, mode="r") as store:
-            key = store.keys()[0]
-            attrs = store.get_storer(key).attrs
-            text = getattr(attrs, _META_ATTR, None)
-        return json.loads(text) if text else {}
-    except Exception:  # metadata is optional
+        with tables.open_file(path, mode="r") as handle:
+            if f"/{_META_NODE}" not in handle:
+                return {}
+            payload = handle.get_node(f"/{_META_NODE}").read()
+        return dict(json.loads(np.asarray(payload, dtype=np.uint8).tobytes().decode("utf-8")))
+    except Exception:  # metadata is optional: never fail a read because of it
         return {}
 
 
@@ -346,10 +359,6 @@ def write_predictions(poses: Poses, path: PathLike, save_as_csv: bool = False) -
     if path.suffix.lower() != ".h5":
         raise LabelFileError(f"Prediction files are .h5 or .csv; got {path}.")
     key = TRACKS_KEY if path.stem.endswith(_TRACKS_ENDINGS) else LABELS_KEY
-    try:
-        json.dumps(meta)
-    except TypeError:
-        meta = {"fps": poses.fps, "source": poses.source}
     _write_table(df, path, path.with_suffix(".csv") if save_as_csv else None, key, "table", meta)
     return path
 
