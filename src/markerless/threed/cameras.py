@@ -1,0 +1,211 @@
+"""Calibrated cameras: intrinsics, distortion and pose of each camera of a multi-camera rig.
+
+Conventions (OpenCV's, as in aniposelib's ``calibration.toml``): a world point ``X`` is seen by a
+camera at ``X_cam = R @ X + t`` with ``R = Rodrigues(rotation)``; pixels follow from the pinhole
+``matrix`` and the distortion coefficients ``(k1, k2, p1, p2, k3)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from markerless.errors import CalibrationError
+
+
+def rodrigues_to_matrix(rvecs: np.ndarray) -> np.ndarray:
+    """Rotation vectors ``(..., 3)`` -> rotation matrices ``(..., 3, 3)`` (vectorised Rodrigues formula)."""
+    rvecs = np.asarray(rvecs, dtype=np.float64)
+    theta = np.linalg.norm(rvecs, axis=-1, keepdims=True)
+    safe = np.where(theta < 1e-12, 1.0, theta)
+    k = rvecs / safe
+    kx, ky, kz = k[..., 0], k[..., 1], k[..., 2]
+    zero = np.zeros_like(kx)
+    kmat = np.stack([zero, -kz, ky, kz, zero, -kx, -ky, kx, zero], axis=-1).reshape(*rvecs.shape[:-1], 3, 3)
+    th = theta[..., None]
+    eye = np.broadcast_to(np.eye(3), kmat.shape)
+    rot = eye + np.sin(th) * kmat + (1 - np.cos(th)) * (kmat @ kmat)
+    return np.where(th < 1e-12, eye, rot)
+
+
+def matrix_to_rodrigues(rotations: np.ndarray) -> np.ndarray:
+    """Rotation matrices ``(..., 3, 3)`` -> rotation vectors ``(..., 3)``."""
+    rotations = np.asarray(rotations, dtype=np.float64)
+    flat = rotations.reshape(-1, 3, 3)
+    out = np.array([cv2.Rodrigues(r)[0].ravel() for r in flat]).reshape(*rotations.shape[:-2], 3)
+    return out
+
+
+def distort_normalized(xy: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    """Apply OpenCV's radial/tangential distortion ``(k1, k2, p1, p2, k3)`` to normalised points ``(..., 2)``.
+
+    ``dist`` is ``(5,)`` or broadcastable to ``(..., 5)`` (one set per point).
+    """
+    dist = np.asarray(dist, dtype=np.float64)
+    k1, k2, p1, p2, k3 = (dist[..., i] for i in range(5))
+    x, y = xy[..., 0], xy[..., 1]
+    r2 = x * x + y * y
+    radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+    xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
+    yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
+    return np.stack([xd, yd], axis=-1)
+
+
+def _dist5(dist: Sequence[float] | np.ndarray) -> np.ndarray:
+    d = np.zeros(5)
+    values = np.asarray(dist, dtype=np.float64).ravel()
+    if len(values) > 5 and np.any(values[5:] != 0):
+        raise CalibrationError(
+            f"Only the 5 distortion coefficients (k1, k2, p1, p2, k3) are supported; got {len(values)} non-zero ones."
+        )
+    d[: min(5, len(values))] = values[:5]
+    return d
+
+
+@dataclass
+class Camera:
+    """One calibrated camera.
+
+    Attributes:
+        name: camera name (as in the 3D config's ``camera_names``).
+        size: image ``(width, height)`` in pixels (``(0, 0)`` when unknown).
+        matrix: 3x3 pinhole matrix ``[[fx, 0, cx], [0, fy, cy], [0, 0, 1]]``.
+        distortions: ``(k1, k2, p1, p2, k3)``.
+        rotation: Rodrigues vector of the world-to-camera rotation.
+        translation: world-to-camera translation (in the calibration's length unit).
+    """
+
+    name: str
+    size: tuple[int, int]
+    matrix: np.ndarray
+    distortions: np.ndarray = field(default_factory=lambda: np.zeros(5))
+    rotation: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    translation: np.ndarray = field(default_factory=lambda: np.zeros(3))
+
+    def __post_init__(self) -> None:
+        self.size = (int(self.size[0]), int(self.size[1]))
+        self.matrix = np.asarray(self.matrix, dtype=np.float64).reshape(3, 3)
+        self.distortions = _dist5(self.distortions)
+        self.rotation = np.asarray(self.rotation, dtype=np.float64).reshape(3)
+        self.translation = np.asarray(self.translation, dtype=np.float64).reshape(3)
+
+    @property
+    def rotation_matrix(self) -> np.ndarray:
+        """3x3 world-to-camera rotation."""
+        return rodrigues_to_matrix(self.rotation)
+
+    @property
+    def extrinsics(self) -> np.ndarray:
+        """3x4 ``[R | t]`` (projection matrix in normalised, undistorted coordinates)."""
+        return np.hstack([self.rotation_matrix, self.translation[:, None]])
+
+    @property
+    def projection_matrix(self) -> np.ndarray:
+        """3x4 ``K [R | t]`` (ignores distortion)."""
+        return self.matrix @ self.extrinsics
+
+    @property
+    def center(self) -> np.ndarray:
+        """Position of the camera's optical centre in world coordinates."""
+        return -self.rotation_matrix.T @ self.translation
+
+    def to_camera(self, points3d: np.ndarray) -> np.ndarray:
+        """World points ``(..., 3)`` -> camera coordinates ``(..., 3)``."""
+        return np.asarray(points3d, dtype=np.float64) @ self.rotation_matrix.T + self.translation
+
+    def project(self, points3d: np.ndarray) -> np.ndarray:
+        """World points ``(..., 3)`` -> distorted pixel positions ``(..., 2)`` (NaN in, NaN out)."""
+        cam = self.to_camera(points3d)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            xy = cam[..., :2] / cam[..., 2:3]
+        xy = distort_normalized(xy, self.distortions)
+        k = self.matrix
+        u = k[0, 0] * xy[..., 0] + k[0, 1] * xy[..., 1] + k[0, 2]
+        v = k[1, 1] * xy[..., 1] + k[1, 2]
+        return np.stack([u, v], axis=-1)
+
+    def undistort_points(self, points2d: np.ndarray) -> np.ndarray:
+        """Pixel positions ``(..., 2)`` -> undistorted normalised coordinates ``(..., 2)`` (NaN kept)."""
+        pts = np.asarray(points2d, dtype=np.float64)
+        flat = pts.reshape(-1, 2)
+        out = np.full_like(flat, np.nan)
+        ok = np.isfinite(flat).all(axis=1)
+        if ok.any():
+            criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-10)
+            und = cv2.undistortPoints(flat[ok].reshape(-1, 1, 2), self.matrix, self.distortions, criteria=criteria)
+            out[ok] = und.reshape(-1, 2)
+        return out.reshape(pts.shape)
+
+    def copy(self) -> Camera:
+        """A deep copy."""
+        return Camera(
+            self.name,
+            self.size,
+            self.matrix.copy(),
+            self.distortions.copy(),
+            self.rotation.copy(),
+            self.translation.copy(),
+        )
+
+
+@dataclass
+class CameraGroup:
+    """The calibrated cameras of a rig, in a fixed order, plus free-form metadata (errors, board...)."""
+
+    cameras: list[Camera]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in self.cameras]
+        if len(set(names)) != len(names):
+            raise CalibrationError(f"Camera names must be unique; got {names}.")
+
+    def __len__(self) -> int:
+        return len(self.cameras)
+
+    def __iter__(self) -> Iterator[Camera]:
+        return iter(self.cameras)
+
+    def __getitem__(self, key: int | str) -> Camera:
+        if isinstance(key, str):
+            return self.cameras[self.index(key)]
+        return self.cameras[key]
+
+    @property
+    def names(self) -> list[str]:
+        """Camera names in order."""
+        return [c.name for c in self.cameras]
+
+    def index(self, name: str) -> int:
+        """Position of a camera by name."""
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise CalibrationError(f"No camera named {name!r} in the calibration; it has {self.names}.") from None
+
+    def subset(self, names: Sequence[str]) -> CameraGroup:
+        """The named cameras, in the given order."""
+        return CameraGroup([self[n] for n in names], dict(self.metadata))
+
+    def project(self, points3d: np.ndarray) -> np.ndarray:
+        """World points ``(..., 3)`` -> pixels in every camera ``(cameras, ..., 2)``."""
+        return np.stack([c.project(points3d) for c in self.cameras])
+
+    def undistort_points(self, points2d: np.ndarray) -> np.ndarray:
+        """Pixels ``(cameras, ..., 2)`` -> normalised undistorted coordinates ``(cameras, ..., 2)``."""
+        if len(points2d) != len(self.cameras):
+            raise CalibrationError(
+                f"Got 2D points of {len(points2d)} cameras for a calibration of {len(self.cameras)}."
+            )
+        return np.stack([c.undistort_points(p) for c, p in zip(self.cameras, points2d)])
+
+    def copy(self) -> CameraGroup:
+        """A deep copy."""
+        return CameraGroup([c.copy() for c in self.cameras], dict(self.metadata))
+
+
+__all__ = ["Camera", "CameraGroup", "distort_normalized", "matrix_to_rodrigues", "rodrigues_to_matrix"]
