@@ -112,6 +112,19 @@ def test_random_access_equals_sequential(videos: dict[str, Path], codec: str) ->
             np.testing.assert_array_equal(reader.read(i), sequential[i])
 
 
+@pytest.mark.parametrize("codec", ["mp4v", "h264"])
+def test_random_access_by_seeking_only(videos: dict[str, Path], codec: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every frame reached by a backend seek (no decoding through), still frame-exact."""
+    import markerless.io.video as video_module
+
+    path = _video(videos, codec)
+    sequential = _all_frames(path)
+    monkeypatch.setattr(video_module, "MAX_DECODE_GAP", 0)
+    indices = np.random.default_rng(1).permutation(len(sequential))[:30]
+    with VideoReader(path) as reader:
+        np.testing.assert_array_equal(np.stack([reader.read(int(i)) for i in indices]), sequential[indices])
+
+
 def test_writer_round_trip_lossy_codecs_stay_close(videos: dict[str, Path]) -> None:
     expected = _frames().astype(np.int16)
     for codec in ("mp4v", "MJPG"):

@@ -28,6 +28,8 @@ ColorOrder = Literal["rgb", "bgr"]
 #: Forward gaps up to this many frames are decoded through instead of seeking, until the reader has
 #: timed both (then it decodes through whenever that is cheaper than its measured seek time).
 SEEK_GAP = 64
+#: How long opening a video or decoding one frame may take before it counts as failed.
+TIMEOUT_MS = 30_000
 #: Never decode through more than this many frames to reach a frame ahead.
 MAX_DECODE_GAP = 1000
 
@@ -100,7 +102,9 @@ class VideoReader:
             raise VideoError(f"{self.path} is not a file; give the path of a video file.")
         if self.path.stat().st_size == 0:
             raise VideoError(f"Video {self.path} is empty (0 bytes). Copy the video again from its source.")
-        self._cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
+        # timeouts: a file on a stalled network share raises instead of hanging forever
+        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, TIMEOUT_MS]
+        self._cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG, params)
         if not self._cap.isOpened():
             self._cap.release()
             raise VideoError(
