@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from markerless.errors import ConfigError, ProjectError
 from markerless.model.poses import Poses
@@ -179,3 +183,74 @@ def test_expand_videos(tmp_path) -> None:
         (tmp_path / name).touch()
     assert [p.name for p in expand_videos(tmp_path)] == ["a.mp4", "b.AVI"]
     assert expand_videos(str(tmp_path / "a.mp4")) == [tmp_path / "a.mp4"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n_frames=st.integers(1, 40),
+    n_kp=st.integers(1, 3),
+    method=st.sampled_from(["none", "median", "savgol", "kalman"]),
+    max_gap=st.integers(0, 6),
+    seed=st.integers(0, 10_000),
+)
+def test_missing_points_property(n_frames: int, n_kp: int, method: str, max_gap: int, seed: int) -> None:
+    """Output is NaN exactly where a point is missing and its gap is not filled; likelihoods are kept."""
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 500, (n_frames, 1, n_kp, 2))
+    like = rng.uniform(0, 1, (n_frames, 1, n_kp))
+    xy[rng.random((n_frames, 1, n_kp)) < 0.1] = np.nan
+    poses = _poses(xy, like)
+    out = filter_poses(poses, method, window=3, polyorder=1, p_bound=0.3, max_gap=max_gap).data
+    missing = ~np.isfinite(xy).all(-1) | (like < 0.3)
+    for k in range(n_kp):
+        m = missing[:, 0, k]
+        seen = np.flatnonzero(~m)
+        expected_nan = m.copy()
+        if len(seen):
+            for a, b in itertools.pairwise(seen):
+                if 1 < b - a <= max_gap + 1:
+                    expected_nan[a + 1 : b] = False
+        np.testing.assert_array_equal(np.isnan(out[:, 0, k, 0]), expected_nan)
+        np.testing.assert_allclose(out[~m, 0, k, 2], like[~m, 0, k], rtol=1e-6)
+    if method == "none":
+        keep = ~missing
+        np.testing.assert_allclose(out[keep][:, :2], xy[keep], rtol=1e-5)
+
+
+@pytest.mark.parametrize("multi", [False, True])
+def test_filter_predictions_writes_dlc_files_with_the_same_columns(tmp_path, multi: bool) -> None:
+    import pandas as pd
+
+    from markerless.io.dlc import write_config, write_predictions
+    from markerless.postprocess import filter_predictions
+
+    root, out_dir = tmp_path / "proj", tmp_path / "results"
+    root.mkdir()
+    out_dir.mkdir()
+    video = root / "clip.avi"
+    video.touch()
+    if multi:
+        layout = PoseLayout(Skeleton.from_names(["a", "b"]), ("m1", "m2"), ("led",), multi_animal=True)
+        cfg = {
+            "multianimalproject": True,
+            "multianimalbodyparts": ["a", "b"],
+            "uniquebodyparts": ["led"],
+            "individuals": ["m1", "m2"],
+            "bodyparts": "MULTI!",
+        }
+    else:
+        layout = PoseLayout.single_animal(["a", "b"])
+        cfg = {"bodyparts": ["a", "b"]}
+    write_config({"Task": "T", "scorer": "s", "date": "Nov24", "project_path": str(root), **cfg}, root / "config.yaml")
+    rng = np.random.default_rng(0)
+    n_ind, n_kp = layout.shape
+    data = np.concatenate([rng.uniform(0, 99, (30, n_ind, n_kp, 2)), np.full((30, n_ind, n_kp, 1), 0.8)], axis=-1)
+    data[:, ~layout.valid] = np.nan
+    source = write_predictions(Poses(data, layout, scorer="DLC_x_y"), out_dir / "clipDLC_x_y.h5")
+    (target,) = filter_predictions(root / "config.yaml", [video], method="savgol", save_as_csv=True, dest=out_dir)
+    assert target == out_dir / "clipDLC_x_y_filtered.h5"
+    before, after = pd.read_hdf(source), pd.read_hdf(target)
+    assert before.columns.equals(after.columns) and before.index.equals(after.index)
+    assert target.with_suffix(".csv").is_file()
+    with pytest.raises(ProjectError):  # nothing beside the video itself
+        filter_predictions(root / "config.yaml", [video])
