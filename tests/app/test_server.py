@@ -249,3 +249,16 @@ def test_openfield_project_frames(openfield_project: Path, tmp_path: Path) -> No
 def test_serve_url_names_token_and_port() -> None:
     assert serve_url("127.0.0.1", 8765, "abc") == "http://127.0.0.1:8765/?token=abc"
     assert serve_url("0.0.0.0", 80, "t").startswith("http://127.0.0.1:80/")
+
+
+def test_new_outlier_frames_appear_while_serving_without_disturbing_others(
+    client: TestClient, tiny_project: Path
+) -> None:
+    frame = _frame(client)
+    frame["points"][0][0] = [1.0, 1.0]
+    frame = _put(client, frame).json()
+    _write_suggestions(tiny_project)
+    frames = {f["name"]: f for f in client.get("/api/videos/mouse1/frames", headers=AUTH).json()}
+    assert frames["img14.png"]["suggested"] and frames["img07.png"]["version"] == frame["version"]
+    frame["points"][0][1] = [2.0, 2.0]
+    assert _put(client, frame).status_code == 200  # the unchanged frame's version still holds

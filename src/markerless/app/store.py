@@ -54,8 +54,15 @@ class _Video:
     labels: Labels
     frames: list[str]  # image file names shown, sorted
     versions: dict[str, int]
-    file_stamp: tuple[int, int]  # mtime_ns of CollectedData .h5 and .csv as last seen
+    file_stamp: tuple[int, ...]  # mtime_ns of the folder and its label files as last seen
     suggestions: dict[str, np.ndarray]  # image name -> (individuals, keypoints, 3) x, y, likelihood
+
+    def row(self, key: str) -> int | None:
+        """Row of an image in ``labels`` (None when it has no row)."""
+        if getattr(self, "_rows_of", None) is not self.labels:
+            self._rows = {p: i for i, p in enumerate(self.labels.images)}
+            self._rows_of = self.labels
+        return self._rows.get(key)
 
 
 class LabelStore:
@@ -94,11 +101,13 @@ class LabelStore:
     def _labels_file(self, video: str) -> Path:
         return Path(self.project.labeled_data_dir(video)) / f"CollectedData_{self.scorer}.h5"
 
-    def _stamp(self, video: str) -> tuple[int, int]:
-        """Modification times of the folder's label files (0 when absent): tells whether they changed."""
+    def _stamp(self, video: str) -> tuple[int, ...]:
+        """Modification times of the folder and of its label and machine-label files (0 when absent):
+        they change when anything the app shows changes on disk."""
+        folder = Path(self.project.labeled_data_dir(video))
         h5 = self._labels_file(video)
-        csv = h5.with_suffix(".csv")
-        return (h5.stat().st_mtime_ns if h5.exists() else 0, csv.stat().st_mtime_ns if csv.exists() else 0)
+        paths = [folder, h5, h5.with_suffix(".csv"), *sorted(folder.glob("machinelabels-iter*.h5"))]
+        return tuple(p.stat().st_mtime_ns if p.exists() else 0 for p in paths)
 
     def _key(self, video: str, name: str) -> str:
         return f"labeled-data/{video}/{name}"
@@ -114,10 +123,15 @@ class LabelStore:
         labels = self.project.load_labels(video)
         names = {p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")}
         names |= {p.rsplit("/", 1)[-1] for p in labels.images}
-        old = state.versions if state else {}
         frames = sorted(names)
-        versions = {n: old.get(n, -1) + 1 for n in frames}  # anything cached before is now stale
-        state = _Video(labels, frames, versions, stamp, self._read_suggestions(folder))
+        fresh = _Video(labels, frames, {}, stamp, self._read_suggestions(folder))
+        # a frame keeps its version when its content did not change, so open tabs are not disturbed
+        for n in frames:
+            version = state.versions.get(n, 0) if state else 0
+            if state is not None and self._content(video, n, state) != self._content(video, n, fresh):
+                version += 1
+            fresh.versions[n] = version
+        state = fresh
         self._videos[video] = state
         return state
 
@@ -178,13 +192,18 @@ class LabelStore:
             state = self._state(video)
             return self._frame_payload(video, name, state)
 
+    def _content(self, video: str, name: str, state: _Video) -> str:
+        """What the page shows of a frame (labels and suggestions), for change detection."""
+        payload = self._frame_payload(video, name, state)
+        return repr((payload["points"], payload["occluded"], payload["suggestions"]))
+
     def _frame_payload(self, video: str, name: str, state: _Video) -> dict[str, Any]:
         key = self._key(video, name)
         n_ind, n_kp = self.layout.shape
         xy = np.full((n_ind, n_kp, 2), np.nan)
         occ = np.zeros((n_ind, n_kp), dtype=bool)
-        if key in state.labels.images:
-            row = state.labels.images.index(key)
+        row = state.row(key)
+        if row is not None:
             xy, occ = state.labels.xy[row], state.labels.occluded[row]
         sugg = state.suggestions.get(name)
         return {
