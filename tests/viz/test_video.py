@@ -126,3 +126,18 @@ def test_create_labeled_video_in_a_project(tmp_path) -> None:
     filter_predictions(config, [video])
     (out_f,) = create_labeled_video(config, [video.parent], filtered=True, color_by="individual", draw_skeleton=False)
     assert out_f.name == f"clip{SCORER}_filtered_labeled.mp4"
+
+
+@pytest.mark.shared_data
+def test_label_a_real_video(tmp_path) -> None:
+    from conftest import shared_path
+    from markerless.io.video import video_info
+
+    video = shared_path("dlclive-dog-clip", "dog_clip.avi")
+    info = video_info(video)
+    layout = PoseLayout.single_animal(["nose", "tail"], edges=[("nose", "tail")])
+    t = np.arange(info.n_frames)[:, None]
+    data = np.stack([50 + t % 100 + np.array([0, 40]), 60 + 0 * t + np.array([0, 20]), np.full((len(t), 2), 0.9)], -1)
+    out = label_video(video, Poses(data[:, None], layout), tmp_path / "dog_labeled.mp4", trail=10)
+    labeled = video_info(out)
+    assert (labeled.n_frames, labeled.width, labeled.height) == (info.n_frames, info.width, info.height)
