@@ -389,10 +389,9 @@ class VideoWriter:
             )
         if frames.dtype != np.uint8:
             frames = np.clip(frames, 0, 255).astype(np.uint8)
-        if self.color == "rgb":
-            frames = np.ascontiguousarray(frames[..., ::-1])
+        frames = np.ascontiguousarray(frames)
         for frame in frames:
-            self._writer.write(frame)
+            self._writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR) if self.color == "rgb" else frame)
         self.n_written += len(frames)
 
     def close(self) -> None:

@@ -42,10 +42,16 @@ def floor_texture(size: tuple[int, int], rng: np.random.Generator) -> np.ndarray
     return floor
 
 
-def noise_bank(size: tuple[int, int], rng: np.random.Generator, n: int = _N_NOISE, sigma: float = 3.0) -> np.ndarray:
-    """``int16 (n, H, W, 3)`` sensor-noise images; frame ``f`` gets ``bank[f % n]``."""
+def noise_bank(
+    size: tuple[int, int], rng: np.random.Generator, n: int = _N_NOISE, sigma: float = 3.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sensor noise as ``(raise, lower)``, two ``uint8 (n, H, W, 3)`` banks; frame ``f`` gets ``bank[f % n]``.
+
+    Adding ``raise`` and subtracting ``lower`` with saturation adds the (signed) noise.
+    """
     width, height = size
-    return np.rint(rng.normal(0.0, sigma, (n, height, width, 3))).astype(np.int16)
+    noise = np.rint(rng.normal(0.0, sigma, (n, height, width, 3)))
+    return np.clip(noise, 0, 255).astype(np.uint8), np.clip(-noise, 0, 255).astype(np.uint8)
 
 
 def draw_frames(
@@ -68,7 +74,7 @@ def draw_frames(
         order: int ``(F, I)`` animals per frame, back to front.
         keypoints: ``(F, I, K, 2)`` image positions; a keypoint is *occluded* where another animal
             covers its pixel. Without it the occlusion array has shape ``(F, I, 0)``.
-        noise: optional ``int16 (n, H, W, 3)`` bank; frame ``first_frame + f`` gets ``noise[(first_frame + f) % n]``.
+        noise: optional :func:`noise_bank`; frame ``first_frame + f`` gets its entry ``(first_frame + f) % n``.
     """
     n_frames, n_animals = order.shape
     height, width = background.shape[:2]
@@ -89,9 +95,10 @@ def draw_frames(
                 cv2.fillPoly(frame, [fixed[j][f]], colors[j], cv2.LINE_AA, _SHIFT)
                 if ids is not None:
                     cv2.fillPoly(ids[f], [fixed[j][f]], int(animal) + 1, cv2.LINE_8, _SHIFT)
-    if noise is not None:
-        pick = (first_frame + np.arange(n_frames)) % len(noise)
-        frames[...] = np.clip(frames + noise[pick], 0, 255)
+        if noise is not None:
+            pick = (first_frame + f) % len(noise[0])
+            cv2.add(frame, noise[0][pick], dst=frame)
+            cv2.subtract(frame, noise[1][pick], dst=frame)
     if keypoints is None:
         return frames, np.zeros((n_frames, n_animals, 0), dtype=bool)
     occluded = np.zeros(keypoints.shape[:3], dtype=bool)
