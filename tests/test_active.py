@@ -201,3 +201,36 @@ def test_merge_increments_iteration_and_makes_a_dataset(analysed_project: tuple[
     assert merge(config) == 1
     assert Project.load(config).iteration == 1
     assert (config.parent / "training-datasets" / "iteration-1").is_dir()
+
+
+def test_synthetic_round_trip_extract_refine_merge(tmp_path: Path) -> None:
+    """Outliers of a two-animal synthetic video are extracted, refined in the app and merged."""
+    from fastapi.testclient import TestClient
+
+    from markerless.app.server import TOKEN_HEADER, create_app
+    from markerless.io.dlc import read_predictions, write_predictions
+    from markerless.project import Project
+    from markerless.synthetic import make_synthetic_project
+
+    config = make_synthetic_project(tmp_path, n_animals=2, n_frames=60, n_labelled=5, size=(160, 120), seed=1)
+    project = Project.load(config)
+    video = project.videos[0]
+    truth = read_predictions(next(video.parent.glob("*_groundtruth.h5")), project.layout)
+    data = truth.data.copy()
+    data[..., 2] = 0.9
+    data[40, 1, 2, :2] += [45.0, -30.0]  # individual 2's right ear jumps away for one frame
+    write_predictions(truth.with_data(data, scorer="DLC_test"), video.parent / f"{video.stem}DLC_test.h5")
+    written = extract_outliers(config, [video], algo="jump", num_frames=5)
+    assert {p.name for p in written} <= {"img40.png", "img41.png"} and written
+    name = written[0].name
+    client = TestClient(create_app(config, "t"))
+    url = f"/api/videos/{video.stem}/frames/{name}"
+    frame = client.get(url, headers={TOKEN_HEADER: "t"}).json()
+    assert frame["suggestions"] is not None and all(p is None for row in frame["points"] for p in row)
+    accepted = client.post(url + "/accept", json={"version": frame["version"]}, headers={TOKEN_HEADER: "t"})
+    assert accepted.status_code == 200
+    assert merge(config) == 1
+    dataset = next((config.parent / "training-datasets" / "iteration-1").glob("*/CollectedData_*.h5"))
+    merged = pd.read_hdf(dataset)
+    assert any(name in "/".join(map(str, row)) for row in merged.index)
+    assert len(merged) == 5 + 1

@@ -241,3 +241,32 @@ def test_openfield_refine_screenshot(browser, openfield_project: Path, tmp_path:
         if os.environ.get("MARKERLESS_SCREENSHOT"):
             shutil.copy(tmp_path / "label-app.png", ROOT / "docs" / "images" / "label-app.png")
         page.close()
+
+
+def test_multi_animal_pick_individual(browser, tmp_path: Path) -> None:
+    """On a two-animal synthetic project, points go to the individual picked in the toolbar."""
+    from markerless.synthetic import make_synthetic_project
+
+    config = make_synthetic_project(tmp_path, n_animals=2, n_frames=30, n_labelled=3, size=(160, 120), seed=2)
+    h5 = next((config.parent / "labeled-data").glob("*/CollectedData_synth.h5"))
+    before = pd.read_hdf(h5)
+    for server in _serve(config):
+        page = _open(browser, server.url)
+        assert page.locator("#individual-picker").is_visible()
+        page.select_option("#individual", "1")
+        page.click("#parts li[data-kp='3']")  # neck
+        page.keyboard.press("Delete")
+        _wait_saved(page)
+        page.mouse.click(*_canvas_point(page, 50, 60))
+        _wait_saved(page)
+        after = pd.read_hdf(h5)
+        row = page.evaluate("state.frame.name")
+        key = next(k for k in after.index if k[-1] == row)
+        assert abs(after.loc[key, ("synth", "individual2", "neck", "x")] - 50) < 0.6
+        assert (
+            after.loc[key, ("synth", "individual1", "neck", "x")]
+            == before.loc[key, ("synth", "individual1", "neck", "x")]
+        )
+        page.keyboard.press("i")  # back to the first individual
+        assert page.evaluate("state.ind") == 0
+        page.close()
