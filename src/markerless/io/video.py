@@ -17,8 +17,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
-import cv2
 import numpy as np
+
+# FFmpeg's own log lines ("moov atom not found", "partial file"...) would repeat what our errors say
+# more clearly; set OPENCV_FFMPEG_LOGLEVEL yourself (e.g. 24 = warnings) to see them.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+import cv2  # imported after setting the variable above
 
 from markerless.errors import VideoError
 from markerless.io.atomic import atomic_path
@@ -108,7 +113,7 @@ class VideoReader:
         if not self._cap.isOpened():
             self._cap.release()
             raise VideoError(
-                f"Cannot open {self.path} as a video: it is not a video, or it is damaged or truncated. {_FIX_IT}"
+                f"Cannot open {self.path} as a video: it is not a video, has no frames, or is damaged or truncated. {_FIX_IT}"
             )
         self.width = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH))
         self.height = int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
