@@ -435,7 +435,7 @@ window.addEventListener("mouseup", (ev) => {
     afterEdit();
   } else if (d.hit && d.hit.kind === "suggestion") {
     acceptSuggestions([[d.hit.i, d.hit.k]]);
-  } else if (!d.hit && !d.moved && ev.target === canvas) {
+  } else if (!d.hit && !d.moved && !state.space && ev.target === canvas) {
     const [x, y] = toImage(...eventPos(ev));
     const img = state.image;
     if (x < -0.5 || y < -0.5 || x > img.naturalWidth - 0.5 || y > img.naturalHeight - 0.5) return;
