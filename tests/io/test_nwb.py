@@ -178,4 +178,19 @@ def test_to_xarray_matches_movement_layout() -> None:
         for key, value in theirs.attrs.items():
             assert ours.attrs[key] == value, key
         assert all(v is not None for v in ours.attrs.values())  # netCDF cannot store None attributes
-        _assert_same(poses, Poses.from_xarray(ours).with_data(poses.data, scorer=poses.scorer, layout=poses.layout))
+        back = Poses.from_xarray(ours)
+        np.testing.assert_allclose(back.data, poses.data, rtol=1e-6, equal_nan=True)
+        np.testing.assert_array_equal(back.frames, poses.frames)
+        assert back.fps == poses.fps and back.layout.keypoint_names == poses.layout.keypoint_names
+
+
+def test_movement_writes_dlc_files_we_read(tmp_path) -> None:
+    save_poses = pytest.importorskip("movement.io.save_poses")
+    from markerless.io.dlc import read_predictions
+
+    poses = _single()
+    path = tmp_path / "videoDLC_movement.h5"
+    save_poses.to_dlc_file(poses.to_xarray(), path, split_individuals=False)
+    back = read_predictions(path)
+    assert back.layout.keypoint_names == poses.layout.keypoint_names
+    np.testing.assert_allclose(back.data, poses.data, rtol=1e-6, equal_nan=True)
