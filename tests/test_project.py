@@ -274,3 +274,12 @@ def test_openfield_opens_unchanged(tmp_path: Path) -> None:
     assert labels.images == direct.images and len(labels) == 116
     np.testing.assert_array_equal(labels.xy, direct.xy)
     assert project.image_path(labels.images[0]).is_file()
+
+
+def test_label_file_of_another_scorer_is_reported(tmp_path: Path, videos: list[Path]) -> None:
+    config = create_project("t", "a", videos[:1], working_directory=tmp_path)
+    project = load_project(config)
+    labels = labels_for(project, "mouse1", 2, 0)
+    write_labels(labels, project.labeled_data_dir("mouse1") / "CollectedData_someone.h5")
+    with pytest.warns(UserWarning, match="CollectedData_someone.h5"):
+        assert len(project.load_labels()) == 0

@@ -166,6 +166,13 @@ class Project:
             if not path.is_file() and path.with_suffix(".csv").is_file():
                 path = path.with_suffix(".csv")
             if not path.is_file():
+                others = sorted(p.name for p in self.labeled_data_dir(stem).glob("CollectedData_*.h5"))
+                if others:
+                    warnings.warn(
+                        f"{self.labeled_data_dir(stem)} has {others} but no {path.name}: labels are read for the "
+                        f"config's scorer {self.scorer!r}; rename the file or change 'scorer' in config.yaml.",
+                        stacklevel=2,
+                    )
                 continue
             labels = read_labels(path, self.layout)
             # rows point at the folder they live in, even if it was renamed

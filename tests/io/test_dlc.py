@@ -388,3 +388,10 @@ def test_large_metadata_is_kept_and_invisible_to_pandas(tmp_path: Path) -> None:
     assert pd.read_hdf(path).shape == (3, 3)
     back = read_predictions(path)
     assert len(back.metadata["occluded"]) == 50_000 and back.metadata["model"] == [0, 1, 2]
+
+
+def test_body_parts_missing_from_the_layout_are_reported(tmp_path: Path) -> None:
+    h5 = write_labels(sa_labels(), tmp_path / "CollectedData_alice.h5")
+    with pytest.warns(UserWarning, match=r"\['tail'\]"):
+        labels = read_labels(h5, PoseLayout.single_animal(["snout"]))
+    np.testing.assert_array_equal(labels.xy[:, 0, 0], sa_labels().xy[:, 0, 0])

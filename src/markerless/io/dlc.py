@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -246,6 +247,15 @@ def read_labels(path: PathLike, layout: PoseLayout | None = None) -> Labels:
     ]
     df = df.copy()
     df.index = pd.Index(images, dtype=object)
+    if layout is not None:
+        in_file = set(map(str, df.columns.get_level_values(-2)))
+        extra = sorted(in_file - set(layout.keypoint_names))
+        if extra and len(extra) < len(in_file):  # none in common: an error below
+            warnings.warn(
+                f"{path}: body parts {extra} are not in the project's config and are left out; "
+                "add them to config.yaml to keep them.",
+                stacklevel=2,
+            )
     try:
         labels = Labels.from_dataframe(df, layout)
     except LabelFileError as err:
