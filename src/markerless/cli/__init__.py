@@ -41,6 +41,7 @@ WORKFLOW: list[tuple[str, str]] = [
     ("extract-outliers", "markerless.cli.app"),
     ("merge", "markerless.cli.app"),
     ("export", "markerless.cli.analysis"),
+    ("create-project-3d", "markerless.cli.threed"),
     ("calibrate", "markerless.cli.threed"),
     ("triangulate", "markerless.cli.threed"),
     ("synthetic", "markerless.cli.project"),
