@@ -17,6 +17,7 @@ How missing points are handled (all methods):
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Literal
@@ -71,24 +72,10 @@ def _savgol(series: np.ndarray, window: int, polyorder: int) -> np.ndarray:
 def _robust_noise(observed: np.ndarray) -> np.ndarray:
     """Robust standard deviation of the second differences of each ``(T, N)`` series (NaN = missing)."""
     d2 = np.diff(observed, n=2, axis=0)
-    with np.errstate(all="ignore"), _quiet_nan_warnings():
+    with np.errstate(all="ignore"), warnings.catch_warnings(action="ignore", category=RuntimeWarning):  # all-NaN
         med = np.nanmedian(d2, axis=0)
         sigma = 1.4826 * np.nanmedian(np.abs(d2 - med), axis=0)
     return np.where(np.isfinite(sigma) & (sigma > 1e-3), sigma, 1.0)
-
-
-class _quiet_nan_warnings:
-    """Silence NumPy's "All-NaN slice" warnings (all-missing series are expected)."""
-
-    def __enter__(self) -> None:
-        import warnings
-
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc: object) -> None:
-        self._ctx.__exit__(*exc)
 
 
 def kalman_smooth(
