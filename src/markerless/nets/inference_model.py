@@ -55,6 +55,11 @@ class InferenceModel(nn.Module):
             mean, std = mean.flip(0), std.flip(0)
         self.register_buffer("gain", (1.0 / (255.0 * std)).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("bias", (-mean / std).view(1, 3, 1, 1), persistent=False)
+        self.eval()
+
+    def train(self, mode: bool = True) -> InferenceModel:
+        """Always eval mode: exporters that restore the "previous" mode must not put the net in training."""
+        return super().train(False)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """Keypoints ``(B, K, 3)`` (x, y in frame pixels, score in [0, 1]) for frames ``(B, H, W, 3)``."""

@@ -1,0 +1,92 @@
+"""Targets and loss: peaks at the keypoint cell, exact encode->decode round trip, masking."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from markerless.nets.decode import LOCREF_STDEV, decode_heatmaps
+from markerless.training.targets import make_targets, pose_loss
+
+
+def _perfect_logits(targets: dict[str, torch.Tensor]) -> torch.Tensor:
+    return torch.logit(targets["heatmaps"].clamp(1e-6, 1 - 1e-6))
+
+
+def test_shapes_and_peak_at_keypoint_cell() -> None:
+    keypoints = torch.tensor([[[20.0, 44.0], [3.0, 3.0]]])  # cell (5, 2) and (0, 0) at stride 8
+    targets = make_targets(keypoints, torch.ones(1, 2), (8, 6), stride=8, sigma=4.0, locref_radius=10.0)
+    assert targets["heatmaps"].shape == (1, 2, 8, 6)
+    assert targets["offsets"].shape == (1, 4, 8, 6)
+    assert targets["offset_mask"].shape == (1, 2, 8, 6)
+    heat = targets["heatmaps"][0, 0]
+    assert divmod(int(heat.argmax()), 6) == (5, 2)
+    # cell centre (20, 44) = (2*8 + 4, 5*8 + 4): exactly on the keypoint
+    assert math.isclose(float(heat[5, 2]), 1.0)
+    assert math.isclose(float(heat[5, 3]), math.exp(-(8.0**2) / (2 * 4.0**2)), rel_tol=1e-5)
+    # offsets of the neighbouring cell point back at the keypoint, in locref_stdev units
+    assert math.isclose(float(targets["offsets"][0, 0, 5, 3]), (20 - 28) / LOCREF_STDEV, rel_tol=1e-5)
+    assert float(targets["offsets"][0, 1, 5, 3]) == 0.0
+    # the mask covers cells within the radius only
+    mask = targets["offset_mask"][0, 0]
+    assert mask[5, 2] == 1 and mask[5, 3] == 1 and mask[5, 4] == 0 and mask[3, 2] == 0
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    b=st.integers(1, 3),
+    k=st.integers(1, 5),
+    stride=st.sampled_from([4, 8]),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_encode_decode_round_trip(b: int, k: int, stride: int, seed: int) -> None:
+    h, w = 9, 7
+    gen = torch.Generator().manual_seed(seed)
+    keypoints = torch.rand(b, k, 2, generator=gen) * torch.tensor([w * stride - 1, h * stride - 1])
+    targets = make_targets(keypoints, torch.ones(b, k), (h, w), stride=stride, sigma=stride * 0.8)
+    decoded = decode_heatmaps(_perfect_logits(targets), targets["offsets"], stride)
+    assert decoded.shape == (b, k, 3)
+    assert torch.allclose(decoded[..., :2], keypoints, atol=0.01)
+    assert torch.all(decoded[..., 2] > 0.5)
+
+
+def test_perfect_prediction_has_near_zero_loss_and_errors_cost() -> None:
+    keypoints = torch.tensor([[[10.0, 12.0], [40.0, 30.0]]])
+    targets = make_targets(keypoints, torch.ones(1, 2), (8, 8), stride=8)
+    perfect = (_perfect_logits(targets), targets["offsets"].clone())
+    loss, parts = pose_loss(perfect, targets)
+    assert float(loss) < 1e-3 and float(parts["locref"]) == 0.0
+    wrong, _ = pose_loss((torch.zeros_like(perfect[0]), torch.zeros_like(perfect[1])), targets)
+    assert float(wrong) > 1.0
+
+
+def test_masked_keypoints_contribute_zero_loss_and_zero_gradient() -> None:
+    keypoints = torch.tensor([[[10.0, 12.0], [40.0, 30.0], [float("nan"), float("nan")]]])
+    weights = torch.tensor([[1.0, 0.0, 1.0]])  # second: occluded/unlabelled; third: NaN (unlabelled)
+    targets = make_targets(keypoints, weights, (8, 8), stride=8)
+    assert torch.equal(targets["weights"], torch.tensor([[1.0, 0.0, 0.0]]))
+    assert not torch.isnan(targets["heatmaps"]).any() and not torch.isnan(targets["offsets"]).any()
+    logits = torch.randn(1, 3, 8, 8, requires_grad=True)
+    offsets = torch.randn(1, 6, 8, 8, requires_grad=True)
+    loss, _ = pose_loss((logits, offsets), targets)
+    loss.backward()
+    assert torch.all(logits.grad[0, 1:] == 0) and torch.all(offsets.grad[0, 2:] == 0)
+    assert logits.grad[0, 0].abs().sum() > 0 and offsets.grad[0, :2].abs().sum() > 0
+    # changing the masked keypoints' outputs leaves the loss unchanged
+    with torch.no_grad():
+        changed, _ = pose_loss((torch.cat([logits[:, :1], logits[:, 1:] + 5], 1), offsets * 3), targets)
+        unchanged_offsets = torch.cat([offsets[:, :2], offsets[:, 2:] * 3], 1)
+        same, _ = pose_loss((torch.cat([logits[:, :1], logits[:, 1:] + 5], 1), unchanged_offsets), targets)
+    assert torch.isclose(same, loss.detach())
+    assert not torch.isclose(changed, loss.detach())
+
+
+def test_all_masked_batch_gives_zero_loss() -> None:
+    targets = make_targets(torch.rand(2, 3, 2) * 30, torch.zeros(2, 3), (4, 4), stride=8)
+    logits = torch.randn(2, 3, 4, 4, requires_grad=True)
+    loss, _ = pose_loss((logits, torch.randn(2, 6, 4, 4)), targets)
+    loss.backward()
+    assert float(loss.detach()) == 0.0 and torch.all(logits.grad == 0)
