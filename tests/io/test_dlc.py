@@ -395,3 +395,22 @@ def test_body_parts_missing_from_the_layout_are_reported(tmp_path: Path) -> None
     with pytest.warns(UserWarning, match=r"\['tail'\]"):
         labels = read_labels(h5, PoseLayout.single_animal(["snout"]))
     np.testing.assert_array_equal(labels.xy[:, 0, 0], sa_labels().xy[:, 0, 0])
+
+
+def test_project_configs_get_deeplabcuts_section_comments(tmp_path: Path) -> None:
+    cfg = {
+        "config_version": 0,
+        "Task": "t",
+        "scorer": "s",
+        "date": "Jan1",
+        "project_path": "/p",
+        "skeleton": [],
+        "TrainingFraction": [0.95],
+    }
+    write_config(cfg, tmp_path / "config.yaml")
+    text = (tmp_path / "config.yaml").read_text()
+    assert "# Project definitions (do not edit)\nTask: t" in text
+    assert "# Plotting configuration\nskeleton: []" in text
+    assert read_config(tmp_path / "config.yaml") == cfg
+    write_config({"a": 1}, tmp_path / "other.yaml")
+    assert (tmp_path / "other.yaml").read_text() == "a: 1\n"

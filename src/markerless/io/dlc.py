@@ -60,9 +60,34 @@ def read_config(path: PathLike) -> dict[str, Any]:
     return cfg
 
 
+#: Section comments DeepLabCut writes above these keys of a project config.yaml.
+_SECTION_COMMENTS = {
+    "Task": "# Project definitions (do not edit)",
+    "project_path": "# Project path (change when moving around)",
+    "engine": "# Default DeepLabCut engine to use for shuffle creation (either pytorch or tensorflow)",
+    "video_sets": "# Annotation data set configuration (and individual video cropping parameters)",
+    "start": "# Fraction of video to start/stop when extracting frames for labeling/refinement",
+    "skeleton": "# Plotting configuration",
+    "TrainingFraction": "# Training,Evaluation and Analysis configuration",
+    "cropping": "# Cropping Parameters (for analysis and outlier frame detection)",
+    "corner2move2": "# Refinement configuration (parameters from annotation dataset configuration also relevant in this stage)",
+}
+
+
 def write_config(cfg: dict[str, Any], path: PathLike) -> None:
-    """Write a config mapping as YAML (keys in the given order), atomically."""
+    """Write a config mapping as YAML (keys in the given order), atomically.
+
+    Project configs (with a ``Task`` key) get DeepLabCut's section comments.
+    """
     text = yaml.safe_dump(_plain(cfg), sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000)
+    if "Task" in cfg:
+        lines = []
+        for line in text.splitlines():
+            key = line.split(":", 1)[0] if line[:1].isalpha() else None
+            if key in _SECTION_COMMENTS:
+                lines += (["", ""] if lines else []) + [_SECTION_COMMENTS[key]]
+            lines.append(line)
+        text = "\n".join(lines) + "\n"
     write_text(path, text)
 
 
