@@ -122,7 +122,7 @@ def test_extract_frames_and_check_labels(tmp_path: Path, capsys: pytest.CaptureF
     labels = Labels.empty(project.layout, [f"labeled-data/v/{name}" for name in images], scorer="e")
     labels.xy[:, 0, 0] = (10.0, 20.0)
     project.save_labels(labels, "v")
-    code, out, err = run(capsys, "check-labels", str(config))
+    code, out, err = run(capsys, "check-labels", str(config), "--color-by", "individual")
     assert code == 0, err
     assert "3 labelled frames" in out
     assert sorted(p.name for p in (project.root / "labeled-data" / "v_labeled").glob("*.png")) == images

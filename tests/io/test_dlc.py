@@ -144,6 +144,9 @@ def test_reads_reference_csv_forms(tmp_path: Path) -> None:
         "labeled-data,video1,img017.png,101.5,200.25,150.0,220.0\nlabeled-data,video1,img042.png,,,160.0,230.5\n"
     )
     assert_same_labels(sa_labels(), read_labels(sa))
+    excel = tmp_path / "excel.csv"
+    excel.write_bytes(b"\xef\xbb\xbf" + sa.read_bytes())  # byte-order mark, as spreadsheets save
+    assert_same_labels(sa_labels(), read_labels(excel))
     legacy = tmp_path / "legacy.csv"
     legacy.write_text(
         "scorer,alice,alice,alice,alice\nbodyparts,snout,snout,tail,tail\ncoords,x,y,x,y\n"

@@ -128,12 +128,18 @@ def _extract_frames_run(args: argparse.Namespace) -> int:
 def _check_labels_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", metavar="CONFIG", help="the project's config.yaml")
     p.add_argument("--no-skeleton", action="store_true", help="draw only the points, not the skeleton lines")
+    p.add_argument(
+        "--color-by",
+        choices=("bodypart", "individual"),
+        default="bodypart",
+        help="one colour per body part (default) or per animal (multi-animal projects)",
+    )
 
 
 def _check_labels_run(args: argparse.Namespace) -> int:
     from markerless.viz.check_labels import check_labels
 
-    written = check_labels(args.config, draw_skeleton=not args.no_skeleton)
+    written = check_labels(args.config, draw_skeleton=not args.no_skeleton, color_by=args.color_by)
     folders = sorted({str(p.parent) for p in written})
     print(f"{len(written)} labelled frames drawn into: " + ", ".join(folders))
     return 0

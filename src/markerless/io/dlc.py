@@ -144,7 +144,7 @@ def _read_hdf_table(path: Path) -> pd.DataFrame:
 def _read_csv_table(path: Path) -> pd.DataFrame:
     """Parse a DeepLabCut CSV by hand: pandas' header sniffing mistakes all-empty first rows for index names."""
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.reader(handle))
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise LabelFileError(f"Cannot read {path} as CSV: {err}.") from None
