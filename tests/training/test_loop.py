@@ -1,0 +1,103 @@
+"""The training loop: a tiny model learns, a seed fixes the first epoch, SIGKILL then resume continues."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from markerless.errors import TrainingError
+from markerless.training.dataset import create_training_dataset
+from markerless.training.loop import lr_factor, train
+from markerless.training.shuffle import Shuffle
+from training.tiny_project import make_tiny_project, tiny_recipe
+
+TESTS = Path(__file__).resolve().parents[1]
+
+
+def _stats(sh: Shuffle) -> list[dict[str, str]]:
+    with open(sh.train_dir / "learning_stats.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_schedule_warms_up_then_decays() -> None:
+    assert lr_factor(0.0, 0.1, 0.01) == pytest.approx(0.01)
+    assert lr_factor(0.05, 0.1, 0.01) == pytest.approx(0.5)
+    assert lr_factor(0.1, 0.1, 0.01) == pytest.approx(1.0)
+    assert lr_factor(0.55, 0.1, 0.01) == pytest.approx(0.505)
+    assert lr_factor(1.0, 0.1, 0.01) == pytest.approx(0.01)
+    assert lr_factor(2.0, 0.1, 0.01) == pytest.approx(0.01)
+
+
+@pytest.mark.slow
+def test_tiny_model_learns_and_writes_snapshots(tiny_config: Path) -> None:
+    sh = create_training_dataset(tiny_config, shuffle=1, seed=0)
+    tiny_recipe(tiny_config, keep_snapshots=2)
+    best = train(tiny_config, 1, epochs=6)
+    rows = _stats(sh)
+    assert [int(r["epoch"]) for r in rows] == list(range(1, 7))
+    losses = [float(r["loss"]) for r in rows]
+    assert sum(losses[-2:]) < 0.8 * sum(losses[:2]), losses
+    assert float(rows[0]["lr"]) > float(rows[-1]["lr"])
+    assert rows[-1]["test_error_px"] and rows[-1]["train_error_px"]
+    names = [p.name for p in sh.snapshots()]
+    assert names[:2] == ["snapshot-005.pt", "snapshot-006.pt"] and len(names) == 3  # keep 2 + best
+    assert best == sh.snapshots()[-1] and best.name.startswith("snapshot-best-")
+    assert (sh.train_dir / "markerless.yaml").exists()
+
+
+@pytest.mark.slow
+def test_same_seed_same_first_epoch_loss(tiny_config: Path) -> None:
+    sh = create_training_dataset(tiny_config, shuffle=1, seed=0)
+    tiny_recipe(tiny_config)
+    train(tiny_config, 1, epochs=1, seed=11, resume=False)
+    first = float(_stats(sh)[0]["loss"])
+    train(tiny_config, 1, epochs=1, seed=11, resume=False)
+    assert float(_stats(sh)[0]["loss"]) == pytest.approx(first, rel=1e-5)
+    train(tiny_config, 1, epochs=1, seed=12, resume=False)
+    assert float(_stats(sh)[0]["loss"]) != pytest.approx(first, rel=1e-5)
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_continues_from_the_last_snapshot(tiny_config: Path) -> None:
+    sh = create_training_dataset(tiny_config, shuffle=1, seed=0)
+    tiny_recipe(tiny_config, eval_every_epochs=0)
+    code = (
+        f"import sys; sys.path.insert(0, {str(TESTS)!r});"
+        "from markerless.training.loop import train;"
+        f"train({str(tiny_config)!r}, 1, epochs=200)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not (sh.train_dir / "snapshot-002.pt").exists():
+            time.sleep(0.2)
+        assert (sh.train_dir / "snapshot-002.pt").exists(), "training wrote no snapshot in time"
+        time.sleep(0.3)  # somewhere in a later epoch
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    regular = [p for p in sh.snapshots() if "best" not in p.name]
+    last = int(regular[-1].stem.split("-")[-1])
+    assert 2 <= last < 200
+    best = train(tiny_config, 1, epochs=last + 2)
+    payload = torch.load(sh.train_dir / f"snapshot-{last + 2:03d}.pt", weights_only=True)
+    assert payload["state"]["resumed_from"] == [last]
+    assert payload["state"]["epoch"] == last + 2
+    assert payload["state"]["elapsed_s"] > 0
+    assert [int(r["epoch"]) for r in _stats(sh)] == list(range(1, last + 3))
+    assert best.exists()
+
+
+def test_multi_animal_projects_are_refused(tmp_path: Path) -> None:
+    config = make_tiny_project(tmp_path, n_per_video=2, videos=("v",), multi_animal=True)
+    create_training_dataset(config, shuffle=1)
+    with pytest.raises(TrainingError, match="multi-animal"):
+        train(config, 1, epochs=1)
