@@ -51,7 +51,6 @@ def _tiny_project(root: Path) -> tuple[Path, Path, Poses]:
     return root / "config.yaml", video, poses
 
 
-@pytest.mark.slow
 def test_filter_labeled_video_and_plots_end_to_end(tmp_path, capsys) -> None:
     from markerless.io.dlc import read_predictions
     from markerless.io.nwb import read_nwb

@@ -141,3 +141,31 @@ def test_label_a_real_video(tmp_path) -> None:
     out = label_video(video, Poses(data[:, None], layout), tmp_path / "dog_labeled.mp4", trail=10)
     labeled = video_info(out)
     assert (labeled.n_frames, labeled.width, labeled.height) == (info.n_frames, info.width, info.height)
+
+
+def test_multi_animal_coloured_by_individual(tmp_path) -> None:
+    from markerless.model.skeleton import Skeleton
+
+    layout = PoseLayout(Skeleton.from_names(["head", "tail"]), ("m1", "m2"), ("led",), multi_animal=True)
+    data = np.full((N, 3, 3, 3), np.nan)
+    data[:, 0, :2] = [[20.0, 20.0, 0.9], [20.0, 60.0, 0.9]]
+    data[:, 1, :2] = [[70.0, 20.0, 0.9], [70.0, 60.0, 0.9]]
+    data[:, 2, 2] = [48.0, 40.0, 0.9]
+    poses = Poses(data, layout)
+    out = label_video(
+        _grey_video(tmp_path / "clip.mp4"),
+        poses,
+        tmp_path / "o.avi",
+        pcutoff=0.5,
+        dot_size=10,
+        color_by="individual",
+        draw_skeleton=False,
+        codec="MJPG",
+    )
+    frame = _read_all(out)[N // 2].astype(float)
+    colors = pose_colors(layout, by="individual").astype(float)
+    for ind in range(3):
+        for kp in np.flatnonzero(layout.valid[ind]):
+            x, y = data[0, ind, kp, :2].astype(int)
+            patch = frame[y - 1 : y + 2, x - 1 : x + 2].reshape(-1, 3).mean(axis=0)
+            assert np.abs(patch - colors[ind, kp]).max() < 40, (ind, kp, patch)
