@@ -172,6 +172,11 @@ def test_prediction_file_lookup(tmp_path) -> None:
     assert prediction_file(video) == main
     assert prediction_file(video, filtered=True).name.endswith("_100_filtered.h5")
     assert prediction_file(video, scorer="DLC_Resnet50_x_shuffle1_100") == main
+    scorer = "DLC_Resnet50_TaskNov24shuffle2_snapshot_best-40"
+    with pytest.raises(ProjectError, match="shuffle"):  # only files of another model/shuffle
+        prediction_file(video, scorer=scorer)
+    (tmp_path / "mouseDLC_Resnet50_TaskNov24shuffle2_snapshot_30.h5").touch()
+    assert prediction_file(video, scorer=scorer).name == "mouseDLC_Resnet50_TaskNov24shuffle2_snapshot_30.h5"
     other = tmp_path / "out"
     other.mkdir()
     (other / "mouseDLC_b.h5").touch()

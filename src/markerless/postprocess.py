@@ -266,7 +266,7 @@ def _project_scorer(project: object, shuffle: int) -> str | None:
         sh = Shuffle(project, shuffle)  # type: ignore[arg-type]
         snapshot = sh.best_snapshot()
         return str(sh.scorer(snapshot))
-    except (ImportError, MarkerlessError, FileNotFoundError, AttributeError, IndexError, TypeError, ValueError):
+    except (ImportError, MarkerlessError, OSError, AttributeError, IndexError, KeyError, TypeError, ValueError):
         return None
 
 
@@ -279,22 +279,34 @@ def prediction_file(
 ) -> Path:
     """The prediction file ``<stem><scorer>[_filtered].h5`` of a video (in ``dest`` or beside it).
 
-    Without ``scorer`` (or when that file is missing) the newest ``<stem>DLC*.h5`` prediction file is used.
-    Raises :class:`~markerless.errors.ProjectError` when there is none.
+    With a ``scorer`` (``DLC_<net>_<Task><date>shuffle<k>_snapshot_<n>``) its file is used, else the
+    newest file of the same model and shuffle with another snapshot. Without one, the newest
+    ``<stem>DLC*.h5`` prediction file is used. Raises :class:`~markerless.errors.ProjectError` when
+    there is none.
     """
+    from markerless.io.dlc import find_prediction_files
+
     video = Path(video)
     folder = Path(dest) if dest is not None else video.parent
     suffix = "_filtered" if filtered else ""
+    what = "filtered predictions" if filtered else "predictions"
+    hint = "run `markerless filter` first" if filtered else "run `markerless analyze` first"
+    candidates = find_prediction_files(folder, video.stem, suffix)
     if scorer is not None:
         path = folder / f"{video.stem}{scorer}{suffix}.h5"
         if path.exists():
             return path
-    from markerless.io.dlc import find_prediction_files
-
-    candidates = find_prediction_files(folder, video.stem, suffix)
+        model = f"{video.stem}{scorer.split('_snapshot')[0]}_snapshot"
+        same_model = [c for c in candidates if c.name.startswith(model)]
+        if same_model:
+            return same_model[0]
+        if candidates:
+            raise ProjectError(
+                f"No {what} of this shuffle's model ({scorer}) for {video.name} in {folder}; found only "
+                f"{', '.join(c.name for c in candidates)}. {hint.capitalize()} with this shuffle, or pick the "
+                "shuffle those files come from."
+            )
     if not candidates:
-        what = "filtered predictions" if filtered else "predictions"
-        hint = "run `markerless filter` first" if filtered else "run `markerless analyze` first"
         raise ProjectError(
             f"No {what} for {video.name} in {folder} (expected {video.stem}{scorer or '<scorer>'}"
             f"{suffix}.h5); {hint} or pass the folder they are in as dest."
