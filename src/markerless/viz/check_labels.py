@@ -17,16 +17,18 @@ from markerless.viz.draw import draw_poses, pose_colors
 
 
 def _legend(image: np.ndarray, names: list[str], colors: np.ndarray) -> None:
-    """Body-part names in their colours in the top-left corner (drawn in place)."""
+    """A key in the top-left corner, drawn in place: a dot of each colour and its name."""
     scale = max(image.shape[0] / 900, 0.35)
     sizes = [cv2.getTextSize(n, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0] for n in names]
     step = max(h for _, h in sizes) + 6
-    width = max(w for w, _ in sizes) + 10
+    dot = max(step // 3, 2)
+    width = max(w for w, _ in sizes) + 3 * dot + 10
     box = image[: step * len(names) + 6, :width]
-    box[:] = (0.4 * box + 0.6 * 255).astype(np.uint8)  # light panel behind the names
+    box[:] = (0.3 * box + 0.7 * 255).astype(np.uint8)  # light panel behind the key
     for row, (name, color) in enumerate(zip(names, colors, strict=True)):
-        org = (5, step * (row + 1))
-        cv2.putText(image, name, org, cv2.FONT_HERSHEY_SIMPLEX, scale, tuple(int(c) for c in color), 1, cv2.LINE_AA)
+        y = step * (row + 1)
+        cv2.circle(image, (4 + dot, y - step // 3), dot, tuple(int(c) for c in color), cv2.FILLED, cv2.LINE_AA)
+        cv2.putText(image, name, (8 + 2 * dot, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
 
 
 def check_labels(
