@@ -246,3 +246,26 @@ def test_openfield_video_metadata() -> None:
         idx, frames = next(reader.iter_batches(4, start=100))
         np.testing.assert_array_equal(idx, [100, 101, 102, 103])
         np.testing.assert_array_equal(reader.read(102), frames[2])
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        ("dlclive-dog-clip", "dog_clip.avi"),
+        pytest.param(("lightning-pose-mirror-mouse", "videos", "test_vid.mp4"), marks=pytest.mark.slow),
+    ],
+)
+def test_real_video_random_access_by_seeking(parts: tuple[str, ...], monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    import markerless.io.video as video_module
+
+    path = shared_path(*parts)
+    with VideoReader(path, color="bgr") as reader:
+        digests = [hashlib.sha1(f).hexdigest() for _, batch in reader.iter_batches(64) for f in batch]
+        assert len(digests) == reader.n_frames
+    monkeypatch.setattr(video_module, "MAX_DECODE_GAP", 0)
+    indices = np.random.default_rng(2).choice(len(digests), 12, replace=False)
+    with VideoReader(path, color="bgr") as reader:
+        got = [hashlib.sha1(np.ascontiguousarray(reader.read(int(i)))).hexdigest() for i in indices]
+    assert got == [digests[i] for i in indices]
