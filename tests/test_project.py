@@ -283,3 +283,39 @@ def test_label_file_of_another_scorer_is_reported(tmp_path: Path, videos: list[P
     write_labels(labels, project.labeled_data_dir("mouse1") / "CollectedData_someone.h5")
     with pytest.warns(UserWarning, match="CollectedData_someone.h5"):
         assert len(project.load_labels()) == 0
+
+
+def test_multi_animal_labels_with_unique_parts_round_trip(tmp_path: Path, videos: list[Path]) -> None:
+    config = create_project(
+        "t",
+        "a",
+        videos[:1],
+        working_directory=tmp_path,
+        multi_animal=True,
+        individuals=["m1", "m2"],
+        bodyparts=["nose", "tail"],
+    )
+    project = load_project(config)
+    project.config["uniquebodyparts"] = ["corner"]
+    project.save()
+    project = load_project(config)
+    assert project.layout.individual_names == ("m1", "m2", "single")
+    labels = labels_for(project, "mouse1", 3, 0)
+    labels.xy[:, ~project.layout.valid] = np.nan
+    project.save_labels(labels, "mouse1")
+    back = load_project(config).load_labels()
+    np.testing.assert_array_equal(back.xy, labels.xy)
+    np.testing.assert_array_equal(back.occluded, labels.occluded)
+    csv_back = read_labels(project.label_file("mouse1").with_suffix(".csv"), project.layout)
+    np.testing.assert_array_equal(csv_back.xy, labels.xy)
+
+
+def test_api_mirrors_the_command_line() -> None:
+    import markerless
+    from markerless import project as project_module
+    from markerless.viz import check_labels as check_module
+
+    assert markerless.create_project is project_module.create_project
+    assert markerless.add_videos is project_module.add_videos
+    assert markerless.load_project is project_module.load_project
+    assert markerless.check_labels is check_module.check_labels
