@@ -78,7 +78,7 @@ def random_board_poses(
         # the board's +z axis points away from the cameras it faces (OpenCV boards are seen from -z)
         rot_cam, _ = look_at(target, pos)
         spin = rodrigues_to_matrix(np.array([0, 0, rng.uniform(-0.4, 0.4)]))
-        tilt = rodrigues_to_matrix(rng.normal(0, 0.15, 3) * np.array([1, 1, 0]))
+        tilt = rodrigues_to_matrix(rng.normal(0, 0.35, 3) * np.array([1, 1, 0]))
         # board frame axes expressed in world: x right, y down, z away from the viewer
         rot = rot_cam.T @ tilt @ spin
         poses[f, :3] = matrix_to_rodrigues(rot)
@@ -246,11 +246,10 @@ def make_multicamera_scene(
     return MultiCameraScene(group, board, poses, images, corners, animal3d, group.project(animal3d))
 
 
-def compare_rigs(estimated: CameraGroup, true: CameraGroup) -> tuple[np.ndarray, np.ndarray]:
-    """Orientation errors (degrees) and position errors (length unit) of each estimated camera.
+def rig_alignment(estimated: CameraGroup, true: CameraGroup) -> tuple[np.ndarray, np.ndarray]:
+    """Rigid motion ``x_est = R @ x_true + t`` that best maps the true rig onto the estimated one.
 
-    The estimate's world frame is first aligned to the truth by the rigid motion that best maps the
-    true cameras onto the estimated ones (a calibration fixes its own origin, e.g. at camera 0).
+    A calibration fixes its own world frame (e.g. camera 0); this brings the truth into it.
     """
     r_est = np.stack([c.rotation_matrix for c in estimated])
     r_true = np.stack([c.rotation_matrix for c in true])
@@ -261,12 +260,19 @@ def compare_rigs(estimated: CameraGroup, true: CameraGroup) -> tuple[np.ndarray,
         align = u @ vt
     c_est = np.stack([c.center for c in estimated])
     c_true = np.stack([c.center for c in true])
-    moved = c_true @ align  # true centres in the estimate's frame (rotation part)
-    shift = (c_est - moved).mean(axis=0)
-    pos_err = np.linalg.norm(c_est - moved - shift, axis=1)
-    rel = np.einsum("cij,jk->cik", r_true, align) @ np.transpose(r_est, (0, 2, 1))
+    rot = align.T
+    return rot, (c_est - c_true @ rot.T).mean(axis=0)
+
+
+def compare_rigs(estimated: CameraGroup, true: CameraGroup) -> tuple[np.ndarray, np.ndarray]:
+    """Orientation errors (degrees) and position errors (length unit) of each estimated camera,
+    after aligning the truth to the estimate's world frame (:func:`rig_alignment`)."""
+    rot, shift = rig_alignment(estimated, true)
+    c_est = np.stack([c.center for c in estimated])
+    c_true = np.stack([c.center for c in true]) @ rot.T + shift
+    rel = np.stack([t.rotation_matrix @ rot.T @ e.rotation_matrix.T for e, t in zip(estimated, true)])
     cos = np.clip((np.trace(rel, axis1=1, axis2=2) - 1) / 2, -1, 1)
-    return np.degrees(np.arccos(cos)), pos_err
+    return np.degrees(np.arccos(cos)), np.linalg.norm(c_est - c_true, axis=1)
 
 
 __all__ = [
@@ -280,4 +286,5 @@ __all__ = [
     "make_multicamera_scene",
     "random_board_poses",
     "render_board",
+    "rig_alignment",
 ]

@@ -112,7 +112,7 @@ def _reprojection_errors(group: CameraGroup, points3d: np.ndarray, points2d: np.
 def _smooth(points3d: np.ndarray, window: int) -> np.ndarray:
     """NaN-aware centred rolling median over frames (axis 0)."""
     flat = points3d.reshape(len(points3d), -1)
-    smoothed = pd.DataFrame(flat).rolling(window, center=True, min_periods=1).median().to_numpy()
+    smoothed = pd.DataFrame(flat).rolling(window, center=True, min_periods=1).median().to_numpy().copy()
     smoothed[~np.isfinite(flat)] = np.nan  # do not invent points where none were triangulated
     return smoothed.reshape(points3d.shape)
 

@@ -1,0 +1,94 @@
+"""Triangulation: exact on clean data, graceful with noise, robust to a corrupted view; real DANNCE labels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import shared_path
+from markerless.errors import CalibrationError
+from markerless.synthetic.cameras import make_multicamera_scene
+from markerless.threed.triangulation import Triangulation, dlt, triangulate
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return make_multicamera_scene(4, n_animal_frames=30, n_keypoints=6, n_individuals=2, render=False, seed=3)
+
+
+def test_exact_points_are_recovered_with_individuals_axis(scene) -> None:
+    pts = triangulate(scene.animal2d, scene.cameras)
+    assert pts.shape == scene.animal3d.shape  # (frames, individuals, keypoints, 3)
+    assert np.abs(pts - scene.animal3d).max() < 1e-3
+    single = triangulate(scene.animal2d[:, :, 0], scene.cameras)  # (cameras, frames, keypoints, 2)
+    assert single.shape == scene.animal3d[:, 0].shape
+
+
+def test_error_grows_with_pixel_noise(scene) -> None:
+    rng = np.random.default_rng(0)
+    errors = []
+    for sigma in (0.5, 2.0, 8.0):
+        noisy = scene.animal2d + rng.normal(0, sigma, scene.animal2d.shape)
+        errors.append(np.median(np.linalg.norm(triangulate(noisy, scene.cameras) - scene.animal3d, axis=-1)))
+    assert errors[0] < errors[1] < errors[2]
+    assert errors[2] / errors[0] > 5  # roughly linear in the noise
+
+
+def test_ransac_drops_a_corrupted_view(scene) -> None:
+    bad = scene.animal2d.copy()
+    bad[2] += 60.0  # camera 3 is off by 85 px everywhere
+    plain = triangulate(bad, scene.cameras)
+    robust = triangulate(bad, scene.cameras, ransac_threshold=10.0, full_output=True)
+    assert isinstance(robust, Triangulation)
+    assert np.abs(robust.points3d - scene.animal3d).max() < 1e-3
+    assert np.median(np.abs(plain - scene.animal3d)) > 1.0
+    assert not robust.used[2].any() and robust.used[[0, 1, 3]].all()
+    assert robust.per_camera_error()["cam1"] < 1e-3
+    assert (robust.n_views == 3).all()
+
+
+def test_scores_cut_off_and_missing_views(scene) -> None:
+    pts2d = scene.animal2d.copy()
+    scores = np.ones(pts2d.shape[:-1])
+    scores[1:, 0] = 0.1  # frame 0 seen well by camera 1 only
+    pts2d[0, 1] = np.nan  # frame 1 lost by camera 1
+    out = triangulate(pts2d, scene.cameras, scores, min_score=0.5, full_output=True)
+    assert np.isnan(out.points3d[0]).all()
+    assert np.abs(out.points3d[1:] - scene.animal3d[1:]).max() < 1e-3
+    assert np.isnan(out.reprojection_error[0, 1]).all()
+    assert (out.n_views[1] == 3).all()
+
+
+def test_smoothing_reduces_jitter(scene) -> None:
+    rng = np.random.default_rng(1)
+    noisy = scene.animal2d + rng.normal(0, 3.0, scene.animal2d.shape)
+    raw = triangulate(noisy, scene.cameras)
+    smooth = triangulate(noisy, scene.cameras, smooth=5)
+    err = lambda p: np.median(np.linalg.norm(p - scene.animal3d, axis=-1))  # noqa: E731
+    assert err(smooth) < err(raw)
+
+
+def test_dlt_needs_two_views_and_shapes_are_checked(scene) -> None:
+    extr = np.stack([c.extrinsics for c in scene.cameras])
+    norm = np.zeros((4, 2, 2))
+    weights = np.array([[1, 1], [0, 1], [0, 0], [0, 0]], float)
+    out = dlt(norm, weights, extr)
+    assert np.isnan(out[0]).all() and np.isfinite(out[1]).all()
+    with pytest.raises(CalibrationError, match="cameras"):
+        triangulate(scene.animal2d[:2], scene.cameras)
+
+
+@pytest.mark.shared_data
+def test_dannce_human_labels_triangulate_to_the_3d_labels() -> None:
+    import scipy.io
+
+    from markerless.threed.calibration_io import read_dannce_mat
+
+    for session in ("markerless_mouse_1", "markerless_mouse_2"):
+        path = shared_path("dannce-markerless-mouse", session, "label3d_dannce.mat")
+        group = read_dannce_mat(path)
+        labels = scipy.io.loadmat(path, squeeze_me=True, struct_as_record=False)["labelData"]
+        pts2d = np.stack([lab.data_2d.reshape(-1, 22, 2) for lab in labels])
+        truth = labels[0].data_3d.reshape(-1, 22, 3)
+        err = np.linalg.norm(triangulate(pts2d, group) - truth, axis=-1)
+        assert np.nanmedian(err) < 0.5 and np.nanpercentile(err, 95) < 2.0  # mm
