@@ -248,7 +248,10 @@ def test_openfield_project_frames(openfield_project: Path, tmp_path: Path) -> No
 
 def test_serve_url_names_token_and_port() -> None:
     assert serve_url("127.0.0.1", 8765, "abc") == "http://127.0.0.1:8765/?token=abc"
-    assert serve_url("0.0.0.0", 80, "t").startswith("http://127.0.0.1:80/")
+    import socket
+
+    assert serve_url("0.0.0.0", 80, "t") == f"http://{socket.gethostname()}:80/?token=t"
+    assert serve_url("::1", 80, "t") == "http://[::1]:80/?token=t"
 
 
 def test_new_outlier_frames_appear_while_serving_without_disturbing_others(

@@ -138,7 +138,11 @@ def create_app(config: str | Path, token: str) -> FastAPI:
 
 def serve_url(host: str, port: int, token: str) -> str:
     """The URL to open (token included)."""
-    shown = "127.0.0.1" if host in ("0.0.0.0", "") else (f"[{host}]" if ":" in host else host)
+    if host in ("0.0.0.0", "::", ""):
+        import socket
+
+        host = socket.gethostname()  # reachable name of this machine, for serving on a cluster
+    shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}/?token={token}"
 
 
