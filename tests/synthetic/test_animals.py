@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from markerless.synthetic import BODYPARTS, make_scene, render_animals
-from markerless.synthetic.render import draw_frames, render_scene
+from markerless.synthetic.render import draw_frames, render_scene, render_view
 
 SIZE = (160, 120)
 
@@ -113,3 +113,34 @@ def test_animals_sometimes_occlude_each_other() -> None:
     assert np.all((above & near).any(axis=1))
     top = order[:, -1]
     assert not occluded[np.arange(len(top)), top].any()
+
+
+def test_render_view_top_down_matches_render_scene() -> None:
+    scene = make_scene(10, SIZE, n_animals=2, seed=4)
+    frames, keypoints, occluded = render_view(scene, lambda p: p[..., :2], SIZE, noise=False)
+    expected, expected_occluded = render_scene(scene, noise=False)
+    np.testing.assert_array_equal(keypoints, scene.keypoints()[..., :2])
+    np.testing.assert_array_equal(occluded, expected_occluded)
+    assert np.abs(frames.astype(int) - expected).mean() < 1.0
+
+
+def test_render_view_through_a_pinhole_camera_above() -> None:
+    scene = make_scene(8, (320, 240), n_animals=1, seed=6)
+    f, cam_height, size = 300.0, 600.0, (200, 150)
+
+    def depth(p: np.ndarray) -> np.ndarray:
+        return cam_height + p[..., 2]  # the camera looks straight down; z points down
+
+    def project(p: np.ndarray) -> np.ndarray:
+        d = depth(p)[..., None]
+        return f * (p[..., :2] - np.array([160.0, 120.0])) / d + np.array([100.0, 75.0])
+
+    frames, keypoints, occluded = render_view(scene, project, size, depth=depth, noise=False)
+    assert frames.shape == (8, 150, 200, 3) and not occluded.any()
+    snout = np.rint(keypoints[:, 0, BODYPARTS.index("snout")]).astype(int)
+    pixels = frames[np.arange(8), snout[:, 1], snout[:, 0]]
+    np.testing.assert_array_equal(pixels, np.broadcast_to(scene.looks[0].head_color, pixels.shape))
+    # raised body parts project farther from the image centre than their floor point would
+    floor = project(scene.keypoints() * np.array([1, 1, 0]))
+    centre = np.array([100.0, 75.0])
+    assert np.all(np.linalg.norm(keypoints - centre, axis=-1) >= np.linalg.norm(floor - centre, axis=-1) - 1e-9)

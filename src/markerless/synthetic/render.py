@@ -7,7 +7,7 @@ scene's 3D keypoints and outlines, orders animals by distance, and calls it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -163,6 +163,44 @@ def scene_poses(scene: Scene) -> Poses:
     )
 
 
+def render_view(
+    scene: Scene,
+    project: Callable[[np.ndarray], np.ndarray],
+    size: tuple[int, int],
+    depth: Callable[[np.ndarray], np.ndarray] | None = None,
+    noise: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The scene seen through any camera; returns ``(frames, keypoints (F, I, K, 2) pixels, occluded)``.
+
+    ``project`` maps world points ``(..., 3)`` to pixels ``(..., 2)`` (e.g. ``Camera.project`` of
+    :mod:`markerless.threed.cameras`); ``depth`` maps them to distances from the camera (e.g.
+    ``lambda p: camera.to_camera(p)[..., 2]``): nearer animals are drawn over farther ones, and
+    outlines with a point behind the camera are skipped. Without ``depth`` the scene's own stacking
+    order is used. The floor texture is mapped onto the floor plane (``z = 0``) by its homography.
+    """
+    rng = np.random.default_rng([scene.seed, 7])
+    floor = floor_texture(scene.size, rng)
+    bank = noise_bank(size, rng) if noise else None
+    width, height = scene.size
+    corners = np.array([[0, 0, 0], [width, 0, 0], [width, height, 0], [0, height, 0]], dtype=np.float64)
+    homography = cv2.getPerspectiveTransform(corners[:, :2].astype(np.float32), project(corners).astype(np.float32))
+    background = cv2.warpPerspective(floor, homography, size, flags=cv2.INTER_LINEAR, borderValue=(40, 40, 45))
+    shapes = scene.shapes()
+    polygons = [project(s.points) for s in shapes]
+    world = scene.keypoints()
+    keypoints = project(world)
+    if depth is None:
+        order = scene.depth_order()
+    else:
+        order = np.argsort(-depth(world).mean(axis=2), axis=1, kind="stable")  # far first
+        for s, poly in zip(shapes, polygons, strict=True):
+            poly[(depth(s.points) <= 0).any(axis=1)] = np.nan
+    frames, occluded = draw_frames(
+        background, polygons, [s.color for s in shapes], [s.animal for s in shapes], order, keypoints, bank
+    )
+    return frames, keypoints, occluded
+
+
 def render_animals(
     n_frames: int,
     size: tuple[int, int] = (320, 240),
@@ -189,6 +227,7 @@ __all__ = [
     "noise_bank",
     "render_animals",
     "render_scene",
+    "render_view",
     "scene_poses",
     "top_down_keypoints",
 ]
