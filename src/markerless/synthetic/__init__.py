@@ -2,6 +2,8 @@
 
 ``render_animals`` gives frames, ground-truth poses and occlusion flags; ``make_synthetic_project``
 writes a DeepLabCut-layout project with a video, labelled frames and the ground truth of every frame.
+``make_scene`` describes animals in world coordinates; ``render_view`` shows a scene through any
+camera (multi-camera rigs project the same scene into each camera).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from markerless.synthetic.animals import BODYPARTS, EDGES, SYMMETRIC_PAIRS, Scene, make_scene
-from markerless.synthetic.render import iter_render, render_animals, render_scene, scene_poses
+from markerless.synthetic.render import iter_render, render_animals, render_scene, render_view, scene_poses
 
 
 def __getattr__(name: str) -> Any:
@@ -30,5 +32,6 @@ __all__ = [
     "make_synthetic_project",
     "render_animals",
     "render_scene",
+    "render_view",
     "scene_poses",
 ]
