@@ -59,14 +59,21 @@ def test_single_animal_round_trip(tmp_path) -> None:
         subject_id="m1",
     )
     assert path.is_file() and not list(tmp_path.glob(".*tmp*"))
+    import pynwb
+
+    assert pynwb.validate(path=str(path)) == []  # schema-valid NWB + ndx-pose
     back = read_nwb(path)
     _assert_same(poses, back)
     assert back.layout.skeleton.edges == poses.layout.skeleton.edges
 
 
 def test_multi_animal_round_trip(tmp_path) -> None:
+    import pynwb
+
     poses = _multi()
-    _assert_same(poses, read_nwb(write_nwb(poses, tmp_path / "multi.nwb", session_start_time=START)))
+    path = write_nwb(poses, tmp_path / "multi.nwb", session_start_time=START)
+    assert pynwb.validate(path=str(path)) == []
+    _assert_same(poses, read_nwb(path))
 
 
 def test_unknown_fps_and_frame_offsets_round_trip(tmp_path) -> None:
