@@ -350,18 +350,16 @@ def random_look(rng: np.random.Generator, index: int, length: float) -> AnimalLo
     """A random animal look of about ``length`` (snout to tail base); the body colour cycles by ``index``."""
     scale = length * rng.uniform(0.92, 1.08)
     jitter = rng.integers(-12, 13, 3)
-    body = tuple(int(v) for v in np.clip(np.array(_BODY_COLORS[index % len(_BODY_COLORS)]) + jitter, 0, 255))
-    stripe = tuple(int(v) for v in np.clip(np.array(body) * 0.45, 0, 255))
+    body = _color(np.array(_BODY_COLORS[index % len(_BODY_COLORS)]) + jitter)
     n_stripes = int(rng.integers(1, 4))
-    stripes = tuple(np.sort(rng.uniform(0.45, 0.9, n_stripes)).round(3).tolist())
-    return AnimalLook(
-        scale,
-        scale * rng.uniform(0.36, 0.42),
-        scale * rng.uniform(0.55, 0.7),
-        body,  # type: ignore[arg-type]
-        stripe_color=stripe,
-        stripes=stripes,
-    )  # type: ignore[arg-type]
+    stripes = tuple(float(v) for v in np.sort(rng.uniform(0.45, 0.9, n_stripes)).round(3))
+    width, tail = scale * rng.uniform(0.36, 0.42), scale * rng.uniform(0.55, 0.7)
+    return AnimalLook(scale, width, tail, body, stripe_color=_color(np.array(body) * 0.45), stripes=stripes)
+
+
+def _color(values: np.ndarray) -> Color:
+    r, g, b = (int(v) for v in np.clip(values, 0, 255))
+    return r, g, b
 
 
 def random_motion(
