@@ -234,3 +234,32 @@ def test_synthetic_round_trip_extract_refine_merge(tmp_path: Path) -> None:
     merged = pd.read_hdf(dataset)
     assert any(name in "/".join(map(str, row)) for row in merged.index)
     assert len(merged) == 5 + 1
+
+
+def test_merge_folds_in_deeplabcut_refined_labels(analysed_project: tuple[Path, Path]) -> None:
+    from markerless.io.dlc import write_labels
+    from markerless.model import Labels
+    from markerless.project import Project
+
+    config, video = analysed_project
+    extract_outliers(config, [video], algo="list", frames=[3, 6, 9, 12, 15, 18])
+    project = Project.load(config)
+    images = [f"labeled-data/mouse1/img{i:02d}.png" for i in (3, 6, 9, 12, 15, 18)]
+    xy = _track()[[3, 6, 9, 12, 15, 18], ..., :2]
+    folder = project.labeled_data_dir("mouse1")
+    project.save_labels(Labels(project.layout, images[:1], xy[:1] + 1, scorer="tester"), "mouse1")
+    write_labels(Labels(project.layout, images, xy, scorer="tester"), folder / "MachineLabelsRefine.h5")
+    assert merge(config) == 1
+    merged = Project.load(config).load_labels("mouse1")
+    assert merged.images == images
+    assert np.allclose(merged.xy[0], xy[0] + 1)  # rows already in CollectedData are kept as they are
+    assert np.allclose(merged.xy[1:], xy[1:])
+
+
+def test_merge_without_labels_leaves_the_iteration(analysed_project: tuple[Path, Path]) -> None:
+    from markerless.project import Project
+
+    config, _ = analysed_project
+    with pytest.raises(ProjectError, match="no labels"):
+        merge(config)
+    assert Project.load(config).iteration == 0

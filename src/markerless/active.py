@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from markerless.errors import ConfigError, LabelFileError, ProjectError
+from markerless.errors import ConfigError, ProjectError
 from markerless.io.atomic import atomic_path
 from markerless.model import Labels, PoseLayout, Poses, image_key
 from markerless.model.tables import array_to_frame, frame_to_array
@@ -206,7 +206,7 @@ def _prediction_file(video: Path, shuffle: int) -> Path:
     """The predictions of ``video`` (``<stem><scorer>.h5`` beside it)."""
     from markerless.io.dlc import find_prediction_files
 
-    found = find_prediction_files(video.parent, video.stem)
+    found = find_prediction_files(video.parent, video.stem) or find_prediction_files(video.parent, video.stem, "_el")
     if not found:
         raise ProjectError(f"No predictions found for {video}: run 'markerless analyze' on it first.")
     preferred = [p for p in found if f"shuffle{shuffle}" in p.name]
@@ -326,6 +326,7 @@ def merge(config: str | Path, shuffle: int = 1) -> int:
     ``iteration`` in config.yaml is incremented and ``create_training_dataset`` run for ``shuffle``.
     Returns the new iteration.
     """
+    from markerless.io.dlc import read_labels
     from markerless.project import Project
     from markerless.training.dataset import create_training_dataset
 
@@ -333,35 +334,33 @@ def merge(config: str | Path, shuffle: int = 1) -> int:
     unreviewed = 0
     for video in project.video_folders():
         folder = Path(project.labeled_data_dir(video))
-        collected = folder / f"CollectedData_{project.scorer}.h5"
-        labels = project.load_labels(video) if collected.exists() else None
+        labels = project.load_labels(video)
         refined = folder / "MachineLabelsRefine.h5"
         if refined.exists():
-            try:
-                extra = Labels.from_dataframe(pd.read_hdf(refined), project.layout)
-            except Exception as err:
-                raise LabelFileError(f"Cannot read {refined}: {err}. Fix or delete it, then merge again.") from err
-            extra.scorer = project.scorer
-            new = [p for p in extra.images if labels is None or p not in labels.images]
+            extra = read_labels(refined, project.layout)
+            images = [f"labeled-data/{video}/{p.rsplit('/', 1)[-1]}" for p in extra.images]
+            extra = Labels(project.layout, images, extra.xy, extra.occluded, project.scorer)
+            new = [p for p in extra.images if p not in set(labels.images)]
             if new:
-                extra = extra.select(new)
-                labels = extra if labels is None else labels.with_images(extra)
+                labels = labels.with_images(extra.select(new)) if len(labels) else extra.select(new)
                 project.save_labels(labels, video)
         machine = read_machine_labels(folder, project.layout)
         if machine is not None:
-            done = (
-                set()
-                if labels is None
-                else {p for p, ok in zip(labels.images, labels.labelled.any(axis=(1, 2)), strict=True) if ok}
-            )
+            done = {p for p, ok in zip(labels.images, labels.labelled.any(axis=(1, 2)), strict=True) if ok}
             unreviewed += sum(p not in done for p in machine[0])
+    if not project.load_labels().labelled.any():
+        raise ProjectError(f"{project.root} has no labels yet: label frames (markerless label) before merging.")
     if unreviewed:
         log.warning(
             "%d extracted outlier frames have no labels yet; they are left out of the training set.", unreviewed
         )
-    new_iteration = int(project.iteration) + 1
-    project.config["iteration"] = new_iteration
-    project.iteration = new_iteration
+    old_iteration = int(project.iteration)
+    project.config["iteration"] = project.iteration = old_iteration + 1
     project.save()
-    create_training_dataset(project.root / "config.yaml", shuffle=shuffle)
-    return new_iteration
+    try:
+        create_training_dataset(project.config_path, shuffle=shuffle)
+    except BaseException:
+        project.config["iteration"] = project.iteration = old_iteration  # leave the project as it was
+        project.save()
+        raise
+    return old_iteration + 1
