@@ -193,6 +193,16 @@ class AppServer:
         self.sock.close()
 
 
+def _has_display() -> bool:
+    """Whether a graphical browser can open here (not over SSH on a headless Linux machine, where
+    ``webbrowser`` would start a text browser in the terminal)."""
+    import os
+
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def label(
     config: str | Path, host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True, token: str | None = None
 ) -> None:
@@ -204,7 +214,7 @@ def label(
     """
     server = AppServer(config, host, port, token)
     print(f"markerless label: open {server.url}", flush=True)
-    if open_browser:
+    if open_browser and _has_display():
         threading.Timer(0.5, webbrowser.open, args=(server.url,)).start()
     try:
         server.run()
