@@ -133,18 +133,40 @@ def test_writer_round_trip_lossy_codecs_stay_close(videos: dict[str, Path]) -> N
         assert np.abs(decoded - expected).mean() < 6, codec
 
 
-def test_writer_lossless_round_trip_is_exact(tmp_path: Path) -> None:
-    frames = _frames(12)
+@settings(max_examples=6, deadline=None)
+@given(
+    n=st.integers(1, 5),
+    width=st.integers(8, 48),
+    height=st.integers(8, 40),
+    seed=st.integers(0, 2**16),
+    batched=st.booleans(),
+)
+def test_writer_lossless_round_trip_is_exact(
+    tmp_path_factory: pytest.TempPathFactory, n: int, width: int, height: int, seed: int, batched: bool
+) -> None:
+    frames = np.random.default_rng(seed).integers(0, 256, (n, height, width, 3), dtype=np.uint8)
+    target = tmp_path_factory.mktemp("lossless") / "clip.avi"
     try:
-        writer = VideoWriter(tmp_path / "lossless.avi", 10, (W, H), codec="FFV1")
+        writer = VideoWriter(target, 10, (width, height), codec="FFV1")
     except VideoError:
         pytest.skip("OpenCV's FFmpeg has no FFV1 encoder here")
     with writer:
-        writer.write_batch(frames[:5])
-        for frame in frames[5:]:
-            writer.write(frame)
-    assert writer.n_written == 12
-    np.testing.assert_array_equal(_all_frames(tmp_path / "lossless.avi"), frames)
+        if batched:
+            writer.write_batch(frames)
+        else:
+            for frame in frames:
+                writer.write(frame)
+    assert writer.n_written == n
+    assert writer.encoded_size == (width + width % 2, height + height % 2)
+    with VideoReader(target) as reader:
+        assert (reader.n_frames, reader.size) == (n, writer.encoded_size)
+        np.testing.assert_array_equal(reader.read_frames(np.arange(n)[::-1])[:, :height, :width], frames[::-1])
+    decoded = _all_frames(target)
+    np.testing.assert_array_equal(decoded[:, :height, :width], frames)
+    if width % 2:  # odd sizes are padded by repeating the last column / row
+        np.testing.assert_array_equal(decoded[:, :height, width], frames[:, :, -1])
+    if height % 2:
+        np.testing.assert_array_equal(decoded[:, height, :width], frames[:, -1])
 
 
 def test_bgr_is_rgb_reversed(videos: dict[str, Path]) -> None:
@@ -236,6 +258,9 @@ def test_writer_is_atomic_and_checks_shapes(tmp_path: Path) -> None:
     assert not target.exists() and not list(tmp_path.iterdir())
     with pytest.raises(VideoError, match=r"(?i)codec"):
         VideoWriter(tmp_path / "bad.mp4", 25, (W, H), codec="xx")
+    with pytest.raises(VideoError, match=r"(?i)codec"):  # a FourCC with no encoder: no file left behind
+        VideoWriter(tmp_path / "none.mp4", 25, (W, H), codec="ZZZZ")
+    assert not list(tmp_path.iterdir())
 
 
 def test_openfield_video_metadata() -> None:

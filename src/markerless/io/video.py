@@ -81,6 +81,12 @@ def _running_mean(previous: float | None, value: float, weight: float = 0.3) -> 
     return value if previous is None else (1 - weight) * previous + weight * value
 
 
+def _open_capture(path: Path) -> cv2.VideoCapture:
+    """An FFmpeg capture with timeouts (a file on a stalled network share fails instead of hanging)."""
+    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, TIMEOUT_MS]
+    return cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, params)
+
+
 def _fourcc(value: float) -> str:
     code = int(value)
     text = "".join(chr((code >> (8 * i)) & 0xFF) for i in range(4))
@@ -107,9 +113,7 @@ class VideoReader:
             raise VideoError(f"{self.path} is not a file; give the path of a video file.")
         if self.path.stat().st_size == 0:
             raise VideoError(f"Video {self.path} is empty (0 bytes). Copy the video again from its source.")
-        # timeouts: a file on a stalled network share raises instead of hanging forever
-        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, TIMEOUT_MS]
-        self._cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG, params)
+        self._cap = _open_capture(self.path)
         if not self._cap.isOpened():
             self._cap.release()
             raise VideoError(
@@ -150,6 +154,11 @@ class VideoReader:
     def duration(self) -> float:
         """Length in seconds (0 when the frame rate is unknown)."""
         return self.info.duration
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)``."""
+        return self.width, self.height
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -239,8 +248,34 @@ class VideoReader:
         actual = self._cap.get(cv2.CAP_PROP_POS_FRAMES)
         if index > 0 and math.isfinite(actual) and round(actual) != index:
             # the backend landed elsewhere: decode forward from the start (slow but exact)
-            self._backend_seek(0)
+            self._reopen()
             self._decode_forward_to(index)
+
+    def _reopen(self) -> None:
+        """Start decoding again from frame 0 with a fresh decoder."""
+        self._cap.release()
+        self._cap = _open_capture(self.path)
+        if not self._cap.isOpened():
+            raise VideoError(f"{self.path} can no longer be opened; was it moved or deleted while being read?")
+        self._pos = 0
+        self._decoded_since_seek = 1  # positions counted from the start are exact
+
+    def _read_into(self, index: int, out: np.ndarray) -> bool:
+        """Decode frame ``index`` (BGR) into ``out``; False when it cannot be decoded."""
+        self._seek(index)
+        if self._decode_next(out) is not None:
+            return True
+        if self._decoded_since_seek == 0 and index < self.n_frames:
+            # some files (very short ones, some AVIs) do not survive a backend seek: decode from the start
+            self._reopen()
+            try:
+                self._decode_forward_to(index)
+            except VideoError:
+                return False
+            if self._decode_next(out) is not None:
+                return True
+        self._mark_end(index)
+        return False
 
     def _past_end(self, index: int) -> VideoError:
         if self.n_frames_verified and index >= self.n_frames:
@@ -285,11 +320,12 @@ class VideoReader:
         if start >= stop:
             return
         buffer = np.empty((batch_size, self.height, self.width, 3), dtype=np.uint8)
-        self._seek(start)
-        index = start
+        if not self._read_into(start, buffer[0]):
+            return
+        index, primed = start, 1
         while index < stop:
             n = min(batch_size, stop - index)
-            got = 0
+            got, primed = primed, 0
             while got < n and self._decode_next(buffer[got]) is not None:
                 got += 1
             if got:
@@ -326,9 +362,7 @@ class VideoReader:
         order = np.argsort(idx, kind="stable")
         unique, first = np.unique(idx[order], return_index=True)
         for frame_index, row in zip(unique.tolist(), order[first].tolist(), strict=True):
-            self._seek(frame_index)
-            if self._decode_next(out[row]) is None:
-                self._mark_end(frame_index)
+            if not self._read_into(frame_index, out[row]):
                 raise self._past_end(frame_index)
         # repeated indices: copy from the first occurrence
         dup = np.ones(len(idx), dtype=bool)
@@ -345,6 +379,10 @@ class VideoWriter:
     Use as a context manager; ``write(frame)`` takes ``uint8 (H, W, 3)`` RGB, ``write_batch(frames)``
     takes ``(B, H, W, 3)``. ``size`` is ``(width, height)``. ``codec`` is a FourCC such as ``mp4v``
     (``.mp4``), ``MJPG`` (``.avi``) or ``FFV1`` (lossless, ``.avi``/``.mkv``).
+
+    Encoders need even frame sizes (OpenCV would silently rescale odd ones): an odd width or height
+    is padded by repeating the last column or row, so pixel coordinates stay the same;
+    ``encoded_size`` is the size in the file.
     """
 
     def __init__(
@@ -367,15 +405,19 @@ class VideoWriter:
         self.n_written = 0
         if self.fps <= 0 or min(self.size) <= 0:
             raise VideoError(f"Cannot write {self.path}: fps ({fps}) and frame size ({size}) must be positive.")
+        self._pad = (self.size[0] % 2, self.size[1] % 2)
+        self.encoded_size = (self.size[0] + self._pad[0], self.size[1] + self._pad[1])
         self._stack = contextlib.ExitStack()
         tmp = self._stack.enter_context(atomic_path(self.path))
-        self._writer = cv2.VideoWriter(str(tmp), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*codec), self.fps, self.size)
+        fourcc = cv2.VideoWriter_fourcc(*codec)
+        self._writer = cv2.VideoWriter(str(tmp), cv2.CAP_FFMPEG, fourcc, self.fps, self.encoded_size)
         if not self._writer.isOpened():
-            self._stack.close()
-            raise VideoError(
+            error = VideoError(
                 f"Cannot write {self.path} with codec {codec!r}: OpenCV's FFmpeg has no such encoder for "
                 f"{self.path.suffix or 'this'} files. Try codec='mp4v' with .mp4 or 'MJPG' with .avi."
             )
+            self._stack.__exit__(VideoError, error, None)  # removes the temporary file
+            raise error
         self._closed = False
 
     def write(self, frame: np.ndarray) -> None:
@@ -395,8 +437,12 @@ class VideoWriter:
         if frames.dtype != np.uint8:
             frames = np.clip(frames, 0, 255).astype(np.uint8)
         frames = np.ascontiguousarray(frames)
+        pad_x, pad_y = self._pad
         for frame in frames:
-            self._writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR) if self.color == "rgb" else frame)
+            bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR) if self.color == "rgb" else frame
+            if pad_x or pad_y:
+                bgr = cv2.copyMakeBorder(bgr, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE)
+            self._writer.write(bgr)
         self.n_written += len(frames)
 
     def close(self) -> None:
