@@ -200,6 +200,8 @@ def test_refine_accept_one_then_all(tiny_project: Path) -> None:
     assert res.json()["points"][0] == [[4.0, 4.5], [7.0, 8.0], None, [20.0, 21.0]]
     df = pd.read_hdf(tiny_project.parent / "labeled-data" / "mouse1" / "CollectedData_tester.h5")
     assert df.loc[("labeled-data", "mouse1", "img14.png"), ("tester", "tailbase", "x")] == 20.0
+    frames = client.get("/api/videos/mouse1/frames", headers=AUTH).json()
+    assert not frames[2]["suggested"]  # only the suggestion without a position is left: nothing to refine
     assert "likelihood" not in df.columns.get_level_values("coords")
 
 

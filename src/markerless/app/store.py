@@ -160,7 +160,7 @@ class LabelStore:
                         "name": video,
                         "n_frames": len(state.frames),
                         "n_labelled": len(labelled & set(state.frames)),
-                        "n_suggested": len(set(state.suggestions) & set(state.frames)),
+                        "n_suggested": sum(self._pending(video, n, state) for n in state.frames),
                     }
                 )
             return out
@@ -170,7 +170,7 @@ class LabelStore:
         return {p.rsplit("/", 1)[-1] for p, keep in zip(state.labels.images, any_label, strict=True) if keep}
 
     def frames(self, video: str) -> list[dict[str, Any]]:
-        """The frames of one folder: name, version, number of labelled points, whether it has suggestions."""
+        """The frames of one folder: name, version, number of labelled points, whether suggestions are pending."""
         with self._lock:
             state = self._state(video)
             rows = {p.rsplit("/", 1)[-1]: i for i, p in enumerate(state.labels.images)}
@@ -180,7 +180,7 @@ class LabelStore:
                     "name": n,
                     "version": state.versions[n],
                     "n_points": int(counts[rows[n]]) if n in rows else 0,
-                    "suggested": n in state.suggestions,
+                    "suggested": self._pending(video, n, state),
                 }
                 for n in state.frames
             ]
@@ -191,6 +191,15 @@ class LabelStore:
             self.image_path(video, name)
             state = self._state(video)
             return self._frame_payload(video, name, state)
+
+    def _pending(self, video: str, name: str, state: _Video) -> bool:
+        """Whether a frame has suggestions for points not labelled yet."""
+        sugg = state.suggestions.get(name)
+        if sugg is None:
+            return False
+        row = state.row(self._key(video, name))
+        unlabelled = ~state.labels.labelled[row] if row is not None else True
+        return bool((np.isfinite(sugg[..., :2]).all(-1) & unlabelled & self.layout.valid).any())
 
     def _content(self, video: str, name: str, state: _Video) -> str:
         """What the page shows of a frame (labels and suggestions), for change detection."""
