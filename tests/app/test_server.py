@@ -267,3 +267,20 @@ def test_new_outlier_frames_appear_while_serving_without_disturbing_others(
     assert frames["img14.png"]["suggested"] and frames["img07.png"]["version"] == frame["version"]
     frame["points"][0][1] = [2.0, 2.0]
     assert _put(client, frame).status_code == 200  # the unchanged frame's version still holds
+
+
+def test_rows_of_deleted_images_are_kept_but_not_listed(client: TestClient, tiny_project: Path) -> None:
+    first = _frame(client, "img00.png")
+    first["points"][0][0] = [1.0, 1.0]
+    assert _put(client, first, "img00.png").status_code == 200
+    folder = tiny_project.parent / "labeled-data" / "mouse1"
+    (folder / "img00.png").unlink()
+    assert [f["name"] for f in client.get("/api/videos/mouse1/frames", headers=AUTH).json()] == [
+        "img07.png",
+        "img14.png",
+    ]
+    frame = _frame(client)
+    frame["points"][0][0] = [2.0, 2.0]
+    assert _put(client, frame).status_code == 200
+    df = pd.read_hdf(folder / "CollectedData_tester.h5")
+    assert [row[-1] for row in df.index] == ["img00.png", "img07.png"]

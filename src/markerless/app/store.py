@@ -122,7 +122,7 @@ class LabelStore:
             return state
         labels = self.project.load_labels(video)
         names = {p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")}
-        names |= {p.rsplit("/", 1)[-1] for p in labels.images}
+        # rows of images missing on disk stay in the label file untouched but are not shown
         frames = sorted(names)
         fresh = _Video(labels, frames, {}, stamp, self._read_suggestions(folder))
         # a frame keeps its version when its content did not change, so open tabs are not disturbed

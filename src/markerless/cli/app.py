@@ -87,13 +87,13 @@ def _merge_run(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "label": Command("label frames in the browser (prints the URL with its access token)", _label_args, _label_run),
+    "label": Command("Label frames in the browser (prints the URL with its access token).", _label_args, _label_run),
     "extract-outliers": Command(
-        "extract frames the model gets wrong, with its predictions to refine",
+        "Extract frames the model gets wrong, with its predictions to refine in the labelling app.",
         _extract_outliers_args,
         _extract_outliers_run,
     ),
     "merge": Command(
-        "fold refined labels in, start the next iteration and create its training dataset", _merge_args, _merge_run
+        "Fold refined labels in, start the next iteration and create its training dataset.", _merge_args, _merge_run
     ),
 }
