@@ -263,3 +263,37 @@ def test_merge_without_labels_leaves_the_iteration(analysed_project: tuple[Path,
     with pytest.raises(ProjectError, match="no labels"):
         merge(config)
     assert Project.load(config).iteration == 0
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    n_images=st.integers(1, 5),
+    multi=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_machine_labels_round_trip_property(
+    tmp_path_factory: pytest.TempPathFactory, n_images: int, multi: bool, seed: int
+) -> None:
+    from markerless.model import Skeleton
+
+    layout = (
+        PoseLayout(Skeleton.from_names(["a", "b"]), ("m1", "m2"), ("corner",), multi_animal=True)
+        if multi
+        else PoseLayout.single_animal(["a", "b", "c"])
+    )
+    rng = np.random.default_rng(seed)
+    data = rng.uniform(0, 500, (n_images, *layout.shape, 3))
+    data[rng.random(data.shape[:-1]) < 0.3] = np.nan
+    data[:, ~layout.valid] = np.nan
+    images = [f"labeled-data/vid/img{i:03d}.png" for i in range(n_images)]
+    folder = tmp_path_factory.mktemp("ml")
+    write_machine_labels(folder, 0, images, data, layout, SCORER)
+    got_images, got = read_machine_labels(folder, layout)
+    assert got_images == images
+    np.testing.assert_array_equal(got, data)
+    assert pd.read_csv(
+        folder / "machinelabels.csv", header=list(range(4 if multi else 3)), index_col=[0, 1, 2]
+    ).shape == (
+        n_images,
+        int(layout.valid.sum()) * 3,
+    )
