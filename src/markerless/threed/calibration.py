@@ -154,13 +154,12 @@ def _fix_flipped_checkerboards(
     intr = group_intrinsics(group)
     pred = project_observations(cam_params, board_poses, obs, object_points, intr)
     out = corners.copy()
-    n_k = corners.shape[2]
     err = np.full(corners.shape[:3], np.nan)
     err[obs.camera, obs.frame, obs.corner] = np.linalg.norm(pred - obs.xy, axis=1)
     flipped = corners[:, :, ::-1]
     err_flip = np.full(corners.shape[:3], np.nan)
-    err_flip[obs.camera, obs.frame, n_k - 1 - obs.corner] = np.linalg.norm(
-        pred - flipped[obs.camera, obs.frame, n_k - 1 - obs.corner], axis=1
+    err_flip[obs.camera, obs.frame, obs.corner] = np.linalg.norm(
+        pred - flipped[obs.camera, obs.frame, obs.corner], axis=1
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # views without corners

@@ -1,0 +1,88 @@
+"""The 3D commands: create-project-3d, calibrate (board options), triangulate (files)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from markerless.cli import main
+from markerless.threed.api import read_3d
+from markerless.threed.calibration_io import load_calibration
+from markerless.threed.config3d import load_config3d
+from threed.scene_project import make_scene_project
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_create_project_3d(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys,
+        "create-project-3d",
+        "reach",
+        "bob",
+        "cam1",
+        "cam2",
+        "cam3",
+        "--working-directory",
+        str(tmp_path),
+        "--board",
+        "charuco",
+        "--rows",
+        "5",
+        "--cols",
+        "7",
+        "--square-size",
+        "20",
+    )
+    assert code == 0
+    cfg = load_config3d(out.strip())
+    assert cfg.camera_names == ["cam1", "cam2", "cam3"]
+    assert cfg.board.kind == "charuco" and cfg.board.square_size == 20.0
+    assert cfg.data["config_file_cam2"] is None and cfg.data["shuffle_cam2"] == 1
+
+
+@pytest.mark.slow
+def test_calibrate_and_triangulate_two_cameras_checkerboard(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config, _ = make_scene_project(tmp_path, n_cameras=2, kind="checkerboard")
+    cfg = load_config3d(config)
+    cfg.data["calibration_board"] = {"kind": "charuco", "rows": 5, "cols": 7, "square_size": 1.0}
+    cfg.save()  # the command line overrides the board written in the config
+    code, out, err = run(
+        capsys, "calibrate", str(config), "--board", "checkerboard", "--rows", "6", "--cols", "9", "--square-size", "40"
+    )
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[-1].endswith("calibration.toml") and len(lines) == 4  # header, 2 cameras, path
+    group = load_calibration(lines[-1])
+    assert float(lines[1].split()[1]) == pytest.approx(group.metadata["camera_errors"][0], abs=1e-3)
+    files = sorted(tmp_path.glob("trial1_*.h5"))
+    code, out, err = run(
+        capsys, "triangulate", str(config), *map(str, files), "--dest", str(tmp_path / "out"), "--save-as-csv"
+    )
+    assert code == 0, err
+    out_path = Path(out.strip())
+    assert out_path == tmp_path / "out" / "trial1_3D.h5" and out_path.with_suffix(".csv").exists()
+    df, _ = read_3d(out_path)
+    assert df.shape == (20, 30) and np.isfinite(df.to_numpy()).mean() > 0.95
+
+
+def test_errors_are_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import cv2
+
+    from markerless.threed.config3d import create_project_3d
+
+    config = create_project_3d("t", "me", ["cam1", "cam2"], tmp_path)
+    for name in ("cam1-01.png", "cam2-01.png"):
+        cv2.imwrite(str(config.parent / "calibration_images" / name), np.full((120, 160), 128, np.uint8))
+    code, _, err = run(capsys, "triangulate", str(config))
+    assert code == 1 and "prediction files" in err
+    code, _, err = run(capsys, "calibrate", str(config), "--rows", "3", "--cols", "4")
+    assert code == 1 and "was not found" in err and "cam1" in err
+    code, _, err = run(capsys, "triangulate", str(config), str(tmp_path / "trial_cam1.h5"), str(tmp_path / "x.h5"))
+    assert code == 1
