@@ -297,3 +297,20 @@ def test_machine_labels_round_trip_property(
         n_images,
         int(layout.valid.sum()) * 3,
     )
+
+
+def test_predictions_of_the_requested_shuffle_are_used(tmp_path: Path) -> None:
+    import os
+
+    from markerless.active import _prediction_file
+
+    video = tmp_path / "mouse1.mp4"
+    video.touch()
+    one = tmp_path / "mouse1DLC_resnet50_tinyOct1shuffle1_100.h5"
+    ten = tmp_path / "mouse1DLC_resnet50_tinyOct1shuffle10_100.h5"
+    for i, path in enumerate((one, ten)):
+        path.touch()
+        os.utime(path, (1000 + i, 1000 + i))
+    assert _prediction_file(video, 1) == one
+    assert _prediction_file(video, 10) == ten
+    assert _prediction_file(video, 3) == ten  # none of that shuffle: the newest

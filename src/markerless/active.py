@@ -209,7 +209,7 @@ def _prediction_file(video: Path, shuffle: int) -> Path:
     found = find_prediction_files(video.parent, video.stem) or find_prediction_files(video.parent, video.stem, "_el")
     if not found:
         raise ProjectError(f"No predictions found for {video}: run 'markerless analyze' on it first.")
-    preferred = [p for p in found if f"shuffle{shuffle}" in p.name]
+    preferred = [p for p in found if re.search(rf"shuffle{shuffle}(_|\.|$)", p.stem + ".")]
     return max(preferred or found, key=lambda p: p.stat().st_mtime)
 
 
