@@ -210,6 +210,8 @@ def _prediction_file(video: Path, shuffle: int) -> Path:
     if not found:
         raise ProjectError(f"No predictions found for {video}: run 'markerless analyze' on it first.")
     preferred = [p for p in found if re.search(rf"shuffle{shuffle}(_|\.|$)", p.stem + ".")]
+    if not preferred:
+        log.warning("No predictions of shuffle %d for %s; using %s.", shuffle, video, found[0].name)
     return max(preferred or found, key=lambda p: p.stat().st_mtime)
 
 
