@@ -202,33 +202,73 @@ def analyze(
     *,
     overwrite: bool = False,
     precision: str = "auto",
-    chunk_frames: int = CHUNK_FRAMES,
-    range_frames: int = DEFAULT_RANGE_FRAMES,
-    backend_options: dict[str, Any] | None = None,
+    **options: Any,
 ) -> list[Path]:
     """Predict poses in ``videos`` (files or folders) with shuffle ``shuffle``'s model.
 
     Writes ``<video stem><scorer>.h5`` (and ``.csv`` with ``save_as_csv``) plus ``_meta.pickle`` beside
     each video (or in ``dest``) and returns the ``.h5`` paths, in the order of the videos. ``backend``:
-    ``auto`` (fastest available), ``torch``, ``openvino`` or ``onnxruntime``; ``scheduler``: a Dask
-    scheduler address, or ``"local"`` for a local cluster. Videos whose results exist are skipped
-    unless ``overwrite``; interrupted analyses resume.
+    ``auto`` (fastest available), ``torch``, ``openvino`` or ``onnxruntime``; ``device``: ``auto``,
+    ``cpu`` or ``cuda``; ``scheduler``: a Dask scheduler address, or ``"local"`` for a local cluster.
+    Videos whose results exist are skipped unless ``overwrite``; interrupted analyses resume. Further
+    ``options`` go to :func:`analyze_videos`.
     """
     paths = find_videos(videos)
     device = resolve_device(device)
     backend_name = resolve_backend(backend, device)
     model = resolve_model(config, shuffle, snapshot)
+    return analyze_videos(
+        model,
+        paths,
+        backend=backend_name,
+        batch_size=batch_size,
+        device=device,
+        scheduler=scheduler,
+        dest=dest,
+        save_as_csv=save_as_csv,
+        overwrite=overwrite,
+        precision=precision,
+        **options,
+    )
+
+
+def analyze_videos(
+    model: AnalysisModel,
+    videos: Iterable[str | Path],
+    *,
+    backend: str = "auto",
+    batch_size: int | None = None,
+    device: str = "auto",
+    scheduler: str | None = None,
+    dest: str | Path | None = None,
+    save_as_csv: bool = False,
+    overwrite: bool = False,
+    precision: str = "auto",
+    chunk_frames: int = CHUNK_FRAMES,
+    range_frames: int = DEFAULT_RANGE_FRAMES,
+    backend_options: dict[str, Any] | None = None,
+    stop: int | None = None,
+) -> list[Path]:
+    """:func:`analyze` with a resolved model (benchmarks and tools that build their own).
+
+    ``stop`` analyses only the first ``stop`` frames of each video (previews, benchmarks);
+    ``backend_options`` go to the backend (OpenVINO: ``hint``, ``streams``, ``threads``).
+    """
+    device = resolve_device(device)
+    backend_name = resolve_backend(backend, device)
     batch_size = int(batch_size or DEFAULT_BATCH[device])
     precision = resolved_precision(backend_name, device, precision)
     outputs: list[Path] = []
     runs: list[_VideoRun] = []
-    for video in paths:
+    for video in map(Path, videos):
         out = output_path(video, model.scorer, dest)
         outputs.append(out)
         if out.exists() and not overwrite:
             _log(f"{out} exists: skipping {video.name} (pass overwrite=True / --overwrite to analyse again).")
             continue
         info = _video_info(video)
+        if stop is not None:
+            info["n_frames"] = min(info["n_frames"], int(stop))
         spec = model.spec(backend_name, device, (info["width"], info["height"]), precision, backend_options)
         runs.append(_VideoRun(video, out, model, spec, info, batch_size, chunk_frames))
     if not runs:
@@ -238,24 +278,28 @@ def analyze(
     done = sum(int(r.partial.done[: r.partial.n_valid].sum()) for r in runs)
     with tqdm(total=total, initial=done, unit="frames", desc="analyze", disable=None, smoothing=0.1) as bar:
         if scheduler:
-            by_key = {str(r.output): r for r in runs}
-            tasks = [
-                RangeTask(str(r.video), a, b, r.spec, batch_size, str(r.output))
-                for r in runs
-                for a, b in split_ranges(r.partial.missing(), range_frames)
-            ]
-            with dask_client(scheduler) as client:
-                for task, indices, values in run_tasks(client, tasks):
-                    run = by_key[task.key]
-                    if len(indices):
-                        run.add(indices, values)
-                    run.partial.flush()  # one chunk per task: resumable at task granularity
-                    if len(indices) < task.stop - task.start and task.stop >= run.partial.n_valid:
-                        run.partial.mark_end(task.start + len(indices))
-                    bar.update(len(indices))
+            _analyze_on_dask(runs, scheduler, batch_size, range_frames, bar)
         for run in runs:
             if not scheduler:
                 bar.set_description(run.video.name)
                 _analyze_locally(run, cached_backend(run.spec), bar)
             run.finish(save_as_csv, backend_name, precision)
     return outputs
+
+
+def _analyze_on_dask(runs: list[_VideoRun], scheduler: str, batch_size: int, range_frames: int, bar: tqdm) -> None:
+    by_key = {str(r.output): r for r in runs}
+    tasks = [
+        RangeTask(str(r.video), a, b, r.spec, batch_size, str(r.output))
+        for r in runs
+        for a, b in split_ranges(r.partial.missing(), range_frames)
+    ]
+    with dask_client(scheduler) as client:
+        for task, indices, values in run_tasks(client, tasks):
+            run = by_key[task.key]
+            if len(indices):
+                run.add(indices, values)
+            run.partial.flush()  # one chunk per task: resumable at task granularity
+            if len(indices) < task.stop - task.start and task.stop >= run.partial.n_valid:
+                run.partial.mark_end(task.start + len(indices))
+            bar.update(len(indices))

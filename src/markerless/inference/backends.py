@@ -211,6 +211,9 @@ class OpenVINOBackend:
         return config
 
     def _compiled_for(self, batch: int, height: int, width: int) -> tuple[Any, Any, int]:
+        fits = [k for k in self._compiled if k[1:] == (height, width) and k[0] >= batch]
+        if fits:  # a smaller (last) batch reuses a compiled model, padded
+            return self._compiled[min(fits)]
         key = (batch, height, width)
         if key not in self._compiled:
             n_requests = self.streams or 1

@@ -1,0 +1,295 @@
+"""Video analysis speed: end-to-end frames/s, model-only frames/s and peak memory per backend and batch size.
+
+End to end = ``markerless.inference.analyze.analyze_videos`` from opening the video to the last row
+written (``.h5`` + ``_meta.pickle``), the backend already built and compiled (its set-up time is reported
+separately as ``setup_s``). Model only = the backend on batches of real frames already in memory.
+Decode only = the video reader alone (the ceiling of the end-to-end figure). Each configuration runs in
+its own process, so ``peak_rss_mb`` is that configuration's peak resident memory.
+
+Usage:
+    python bench/analyze_speed.py                      # full openfield video, default grid
+    python bench/analyze_speed.py --frames 300 --quick # smoke test (numbers not meaningful)
+    python bench/analyze_speed.py --snapshot PATH      # a trained snapshot (else the default net, untrained)
+    python bench/analyze_speed.py --input-scale 0.5    # smaller network input (320x240 for 640x480)
+    python bench/analyze_speed.py --configs openvino:8 openvino:16:THROUGHPUT:2 torch:8
+
+A configuration is ``backend:batch[:hint[:streams[:threads]]]`` (hint/streams/threads: OpenVINO only).
+Results: a table on stdout and JSON in ``bench/results/analyze_speed-<time>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_VIDEO = ROOT.parent / "shared" / "data" / "openfield-Pranav-2018-10-30" / "videos" / "m3v1mp4.mp4"
+BODYPARTS = ["snout", "leftear", "rightear", "tailbase"]
+DEFAULT_CONFIGS = [
+    "openvino:1",
+    "openvino:4",
+    "openvino:8",
+    "openvino:16",
+    "openvino:8:THROUGHPUT",
+    "openvino:16:THROUGHPUT:2:1",
+    "onnxruntime:8",
+    "torch:8",
+]
+QUICK_CONFIGS = ["openvino:8", "onnxruntime:8", "torch:8"]
+
+
+def parse_config(text: str) -> dict[str, Any]:
+    """``backend:batch[:hint[:streams[:threads]]]`` -> dict."""
+    parts = text.split(":")
+    config: dict[str, Any] = {"backend": parts[0], "batch_size": int(parts[1]) if len(parts) > 1 else 8}
+    options: dict[str, Any] = {}
+    if len(parts) > 2 and parts[2]:
+        options["hint"] = parts[2].upper()
+    if len(parts) > 3 and parts[3]:
+        options["streams"] = int(parts[3])
+    if len(parts) > 4 and parts[4]:
+        options["threads"] = int(parts[4])
+    config["options"] = options
+    return config
+
+
+def make_snapshot(folder: Path, net_name: str) -> Path:
+    """The default network with random weights (same speed as trained) saved as a snapshot."""
+    import torch
+
+    from markerless.nets import create_model, save_checkpoint
+
+    torch.manual_seed(0)
+    net = create_model(net_name, len(BODYPARTS), pretrained=False)
+    return save_checkpoint(folder / "snapshot-000.pt", net, extra={"bodyparts": BODYPARTS})
+
+
+def build_model(snapshot: Path, scale: float, project_root: Path) -> Any:
+    """An AnalysisModel for ``snapshot`` in a scratch project folder."""
+    import torch
+
+    from markerless.inference.model_source import AnalysisModel
+    from markerless.model.skeleton import PoseLayout
+
+    extra = torch.load(snapshot, map_location="cpu", weights_only=True)
+    bodyparts = list(extra.get("bodyparts") or BODYPARTS)
+    project = SimpleNamespace(root=project_root, task="bench", date="Nov24", iteration=0)
+    return AnalysisModel(
+        project=project,
+        shuffle=1,
+        snapshot=snapshot,
+        scorer="DLC_bench_snapshot",
+        layout=PoseLayout.single_animal(bodyparts),
+        scale=scale,
+        net_name="bench",
+        recipe=dict(extra.get("recipe") or {}),
+    )
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process (MiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_one(args: argparse.Namespace) -> dict[str, Any]:
+    """Measure one configuration in this process."""
+    import torch
+
+    from markerless.inference.analyze import analyze_videos
+    from markerless.inference.model_source import cached_backend
+    from markerless.io.video import VideoReader
+
+    torch.set_flush_denormal(True)
+    config = parse_config(args.one)
+    work = Path(args.work)
+    model = build_model(Path(args.snapshot_path), args.input_scale, work)
+    with VideoReader(args.video, color="bgr") as reader:
+        n_total, size = reader.n_frames, (reader.width, reader.height)
+        sample = next(reader.iter_batches(config["batch_size"], 0, config["batch_size"]))[1].copy()
+    n_frames = min(n_total, args.frames) if args.frames else n_total
+
+    t0 = time.perf_counter()
+    spec = model.spec(config["backend"], "cpu", size, args.precision, config["options"])
+    backend = cached_backend(spec)
+    backend(sample)  # compile for this batch shape
+    setup = time.perf_counter() - t0
+
+    reps = max(2, args.model_frames // len(sample))
+    backend(sample)
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        backend(sample)
+    model_fps = reps * len(sample) / (time.perf_counter() - t0)
+
+    t0 = time.perf_counter()
+    [out] = analyze_videos(
+        model,
+        [args.video],
+        backend=config["backend"],
+        batch_size=config["batch_size"],
+        device="cpu",
+        dest=work / "out",
+        overwrite=True,
+        precision=args.precision,
+        backend_options=config["options"],
+        stop=n_frames,
+    )
+    e2e = time.perf_counter() - t0
+    return {
+        "config": args.one,
+        **config,
+        "precision": getattr(backend, "precision", args.precision),
+        "frames": n_frames,
+        "e2e_fps": n_frames / e2e,
+        "e2e_s": e2e,
+        "model_fps": model_fps,
+        "setup_s": setup,
+        "peak_rss_mb": peak_rss_mb(),
+        "output": str(out),
+    }
+
+
+def decode_only(video: Path, frames: int | None, batch_size: int = 8) -> float:
+    """Frames/s of the reader alone (BGR, sequential)."""
+    from markerless.io.video import VideoReader
+
+    with VideoReader(video, color="bgr") as reader:
+        t0 = time.perf_counter()
+        n = sum(len(i) for i, _ in reader.iter_batches(batch_size, 0, frames))
+    return n / (time.perf_counter() - t0)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
+    parser.add_argument(
+        "--snapshot", type=Path, default=None, help="a trained snapshot (default: untrained default net)"
+    )
+    parser.add_argument("--net", default="mobilenetv2", help="network built when no --snapshot (default mobilenetv2)")
+    parser.add_argument(
+        "--input-scale", type=float, default=None, help="network input scale (default: the snapshot's recipe, else 1.0)"
+    )
+    parser.add_argument("--frames", type=int, default=None, help="analyse only the first N frames (quick runs)")
+    parser.add_argument("--model-frames", type=int, default=256, help="frames timed for the model-only figure")
+    parser.add_argument("--precision", default="auto", help="auto|fp32|bf16 (default auto)")
+    parser.add_argument("--configs", nargs="+", default=None, help="backend:batch[:hint[:streams[:threads]]] ...")
+    parser.add_argument("--quick", action="store_true", help="smoke test: 3 configurations")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--work", help=argparse.SUPPRESS)
+    parser.add_argument("--snapshot-path", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.one:  # child process: one configuration
+        print("RESULT " + json.dumps(run_one(args)), flush=True)
+        return 0
+
+    if not args.video.exists():
+        print(f"video {args.video} not found (it lives in ../shared/data); pass --video", file=sys.stderr)
+        return 1
+    configs = args.configs or (QUICK_CONFIGS if args.quick else DEFAULT_CONFIGS)
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="markerless-bench-") as tmp:
+        work = Path(tmp)
+        untrained = args.snapshot is None
+        snapshot = make_snapshot(work, args.net) if untrained else args.snapshot.resolve()
+        scale = args.input_scale
+        if scale is None:
+            import torch
+
+            recipe = torch.load(snapshot, map_location="cpu", weights_only=True).get("recipe") or {}
+            scale = float(recipe.get("input_scale", 1.0) or 1.0)
+        what = f"{args.net} untrained (same speed as trained)" if untrained else str(snapshot)
+        print(f"model: {what}; input scale {scale}; video {args.video.name}; frames {args.frames or 'all'}")
+        from markerless.io.video import video_info
+
+        model = build_model(snapshot, scale, work)
+        size = video_info(args.video).size
+        for fmt in sorted(
+            {"onnx" if c.startswith("onnx") else "openvino" for c in configs if not c.startswith("torch")}
+        ):
+            model.exported(fmt, size)  # once, here: the children measure analysis, not export
+        decode_fps = decode_only(args.video, args.frames)
+        print(f"decode only (BGR, one thread): {decode_fps:.1f} frames/s")
+        for text in configs:
+            cmd = [
+                sys.executable,
+                __file__,
+                "--one",
+                text,
+                "--work",
+                str(work),
+                "--snapshot-path",
+                str(snapshot),
+                "--video",
+                str(args.video),
+                "--input-scale",
+                str(scale),
+                "--precision",
+                args.precision,
+                "--model-frames",
+                str(args.model_frames),
+            ]
+            if args.frames:
+                cmd += ["--frames", str(args.frames)]
+            proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
+            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+            if proc.returncode or not lines:
+                print(f"{text}: FAILED\n{proc.stderr[-2000:]}", file=sys.stderr)
+                results.append({"config": text, "error": proc.stderr[-2000:]})
+                continue
+            result = json.loads(lines[-1][7:])
+            results.append(result)
+            print(
+                f"{text:<28} e2e {result['e2e_fps']:7.1f} fr/s | model {result['model_fps']:7.1f} fr/s | "
+                f"{result['precision']:<4} | setup {result['setup_s']:5.1f} s | peak RSS {result['peak_rss_mb']:6.0f} MiB",
+                flush=True,
+            )
+
+    print("\n| backend | batch | options | precision | end-to-end fr/s | model-only fr/s | peak RSS MiB |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        if "error" in r:
+            print(f"| {r['config']} | FAILED | | | | | |")
+            continue
+        opts = ",".join(f"{k}={v}" for k, v in r["options"].items()) or "-"
+        print(
+            f"| {r['backend']} | {r['batch_size']} | {opts} | {r['precision']} | {r['e2e_fps']:.1f} | "
+            f"{r['model_fps']:.1f} | {r['peak_rss_mb']:.0f} |"
+        )
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    report = {
+        "benchmark": "analyze_speed",
+        "time": stamp,
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+        },
+        "video": str(args.video),
+        "model": what,
+        "input_scale": scale,
+        "frames": args.frames,
+        "decode_only_fps": decode_fps,
+        "results": results,
+    }
+    path = args.out / f"analyze_speed-{stamp}.json"
+    path.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    print(f"\nsaved {path}")
+    return 0 if all("error" not in r for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
