@@ -169,6 +169,7 @@ class _Run:
         self.autocast = _autocast(str(recipe.get("amp", "auto")), device)
         self.state = TrainState()
         self.stats: list[dict[str, Any]] = []
+        self._last_validation: tuple[int, dict[str, Any]] = (-1, {})
         sh.train_dir.mkdir(parents=True, exist_ok=True)
         if resume:
             self._resume()
@@ -263,9 +264,14 @@ class _Run:
             self.state.epoch += 1
             row = self._stats_row(losses, parts, self.lr())
             final = self.done()
-            if final or (eval_every and self.state.epoch % eval_every == 0):
+            if self._last_validation[0] == self.state.step:  # validated at a mark in this very step
+                row.update(self._last_validation[1])
+            elif final or (eval_every and self.state.epoch % eval_every == 0):
                 row.update(self._validate(with_train=final))
-            self.stats.append(row)
+            if self.stats and self.stats[-1]["step"] == row["step"]:
+                self.stats[-1] = row  # the mark's row of this very step becomes the epoch's row
+            else:
+                self.stats.append(row)
             self._write_stats()
             if (
                 final
@@ -329,6 +335,7 @@ class _Run:
                 result.update(test_error_px=test["error_px"], test_error_px_pcutoff=test["error_px_pcutoff"])
             if with_train or self.test_data is None:
                 result["train_error_px"] = self._predict_errors(self.train_data)["error_px"]
+        self._last_validation = (self.state.step, result)
         metric = result.get("test_error_px", result.get("train_error_px", math.nan))
         if epoch_loss is not None:  # a validation inside an epoch (benchmark marks) gets its own stats row
             row = self._stats_row(epoch_loss, parts or [], lr or self.lr())
