@@ -66,6 +66,27 @@ def _dist5(dist: Sequence[float] | np.ndarray) -> np.ndarray:
     return d
 
 
+def _refine_undistorted(
+    xy: np.ndarray, pixels: np.ndarray, matrix: np.ndarray, dist: np.ndarray, iterations: int = 4
+) -> np.ndarray:
+    """Newton steps so that distorting ``xy`` gives back ``pixels`` to machine precision (OpenCV stops early)."""
+    fx, fy, cx, cy, skew = matrix[0, 0], matrix[1, 1], matrix[0, 2], matrix[1, 2], matrix[0, 1]
+    yd = (pixels[:, 1] - cy) / fy
+    target = np.stack([(pixels[:, 0] - cx - skew * yd) / fx, yd], axis=1)
+    eps = 1e-7
+    for _ in range(iterations):
+        resid = distort_normalized(xy, dist) - target
+        jx = (distort_normalized(xy + [eps, 0], dist) - distort_normalized(xy, dist)) / eps
+        jy = (distort_normalized(xy + [0, eps], dist) - distort_normalized(xy, dist)) / eps
+        det = jx[:, 0] * jy[:, 1] - jy[:, 0] * jx[:, 1]
+        ok = np.abs(det) > 1e-12
+        safe = np.where(ok, det, 1.0)
+        step_x = (jy[:, 1] * resid[:, 0] - jy[:, 0] * resid[:, 1]) / safe
+        step_y = (-jx[:, 1] * resid[:, 0] + jx[:, 0] * resid[:, 1]) / safe
+        xy = xy - np.where(ok[:, None], np.stack([step_x, step_y], axis=1), 0.0)
+    return xy
+
+
 @dataclass
 class Camera:
     """One calibrated camera.
@@ -137,7 +158,7 @@ class Camera:
         if ok.any():
             criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-10)
             und = cv2.undistortPoints(flat[ok].reshape(-1, 1, 2), self.matrix, self.distortions, criteria=criteria)
-            out[ok] = und.reshape(-1, 2)
+            out[ok] = _refine_undistorted(und.reshape(-1, 2), flat[ok], self.matrix, self.distortions)
         return out.reshape(pts.shape)
 
     def copy(self) -> Camera:
