@@ -75,9 +75,10 @@ def _refine_undistorted(
     target = np.stack([(pixels[:, 0] - cx - skew * yd) / fx, yd], axis=1)
     eps = 1e-7
     for _ in range(iterations):
-        resid = distort_normalized(xy, dist) - target
-        jx = (distort_normalized(xy + [eps, 0], dist) - distort_normalized(xy, dist)) / eps
-        jy = (distort_normalized(xy + [0, eps], dist) - distort_normalized(xy, dist)) / eps
+        here = distort_normalized(xy, dist)
+        resid = here - target
+        jx = (distort_normalized(xy + np.array([eps, 0.0]), dist) - here) / eps
+        jy = (distort_normalized(xy + np.array([0.0, eps]), dist) - here) / eps
         det = jx[:, 0] * jy[:, 1] - jy[:, 0] * jx[:, 1]
         ok = np.abs(det) > 1e-12
         safe = np.where(ok, det, 1.0)
