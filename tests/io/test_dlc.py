@@ -13,7 +13,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import shared_path
 from markerless.errors import ConfigError, LabelFileError
 from markerless.io.dlc import (
     find_prediction_files,
@@ -27,6 +26,7 @@ from markerless.io.dlc import (
     write_predictions,
 )
 from markerless.model import Labels, PoseLayout, Poses, Skeleton
+from markerless_testdata import shared_path
 
 # names with spaces, punctuation, CSV-special characters and non-ASCII letters
 NAME = st.text(alphabet="abcXYZ019 _-.,'\"éü()", min_size=1, max_size=8).filter(

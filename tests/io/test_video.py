@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import shared_path
 from markerless.errors import VideoError
 from markerless.io.video import VideoReader, VideoWriter, video_info
+from markerless_testdata import shared_path
 
 N_FRAMES, W, H = 60, 96, 64
 

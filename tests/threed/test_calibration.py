@@ -7,12 +7,12 @@ import glob
 import numpy as np
 import pytest
 
-from conftest import shared_path
 from markerless.errors import CalibrationError
 from markerless.synthetic.cameras import compare_rigs, make_multicamera_scene, rig_alignment
 from markerless.threed.boards import Board, align_detections, detect_board
 from markerless.threed.calibration import calibrate_cameras
 from markerless.threed.triangulation import triangulate
+from markerless_testdata import shared_path
 
 
 @pytest.mark.parametrize("n_cameras", [2, 3, 6])

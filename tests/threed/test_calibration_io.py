@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import shared_path
 from markerless.errors import CalibrationError
 from markerless.threed.calibration_io import (
     calibration_to_toml,
@@ -20,6 +19,7 @@ from markerless.threed.calibration_io import (
     save_calibration,
 )
 from markerless.threed.cameras import Camera, CameraGroup
+from markerless_testdata import shared_path
 
 finite = st.floats(-1e4, 1e4, allow_nan=False)
 names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=12)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import shared_path
 from markerless.errors import CalibrationError
 from markerless.synthetic.cameras import make_multicamera_scene
 from markerless.threed.triangulation import Triangulation, dlt, triangulate
+from markerless_testdata import shared_path
 
 
 @pytest.fixture(scope="module")

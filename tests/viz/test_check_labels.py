@@ -9,13 +9,13 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import shared_path
 from markerless.errors import ConfigError, ProjectError
 from markerless.io.dlc import write_config
 from markerless.model import Labels, PoseLayout, Skeleton
 from markerless.project import load_project
 from markerless.viz.check_labels import check_labels
 from markerless.viz.draw import colormap_colors, draw_poses, named_color, pose_colors
+from markerless_testdata import shared_path
 
 LAYOUT = PoseLayout(
     Skeleton.from_names(["nose", "tail"], [("nose", "tail")]), ("m1", "m2"), ("corner",), multi_animal=True
