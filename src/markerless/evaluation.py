@@ -183,7 +183,15 @@ def evaluate(
         kp.to_csv(tmp)
     write_text(out / "results.json", json.dumps(_jsonable(results), indent=1) + "\n")
     if plot:
-        _plot_images(out / f"LabeledImages_{scorer}", data, pred, is_train, names, pcutoff)
+        _plot_images(
+            out / f"LabeledImages_{scorer}",
+            data,
+            pred,
+            is_train,
+            project.layout,
+            pcutoff,
+            str(project.config.get("colormap") or "rainbow"),
+        )
     results["evaluation_dir"] = str(out)
     return results
 
@@ -242,32 +250,46 @@ def _write_results_csv(
 
 
 def _plot_images(
-    folder: Path, data: Any, pred: np.ndarray, is_train: np.ndarray, names: list[str], pcutoff: float
+    folder: Path,
+    data: Any,
+    pred: np.ndarray,
+    is_train: np.ndarray,
+    layout: Any,
+    pcutoff: float,
+    colormap: str = "rainbow",
 ) -> None:
-    """Each image with ground truth (circles) and predictions (crosses; thin when below the p-cutoff)."""
+    """Each image with ground truth (rings) and predictions (dots; faint below the p-cutoff), colour by body part."""
     import cv2
-    from matplotlib import colormaps
 
-    colours = (np.asarray(colormaps["jet"](np.linspace(0, 1, max(len(names), 1))))[:, :3] * 255).astype(int)
+    from markerless.viz.draw import colormap_colors, draw_poses
+
+    n_kp = len(layout.keypoint_names)
+    colours = colormap_colors(n_kp, colormap)
     folder.mkdir(parents=True, exist_ok=True)
     for i, (path, image) in enumerate(zip(data.paths, data.images)):
-        canvas = np.ascontiguousarray(image.copy())
-        for k in range(len(names)):
-            colour = tuple(int(c) for c in colours[k])
-            gt = data.ground_truth[i, k]
-            if np.isfinite(gt).all():
-                cv2.circle(canvas, (round(gt[0]), round(gt[1])), 4, colour, 1, cv2.LINE_AA)
-            p = pred[i, k]
-            if np.isfinite(p[:2]).all():
-                cv2.drawMarker(
-                    canvas,
-                    (round(p[0]), round(p[1])),
-                    colour,
-                    cv2.MARKER_CROSS,
-                    8,
-                    2 if p[2] >= pcutoff else 1,
-                    cv2.LINE_AA,
-                )
+        above = (pred[i, :, 2] >= pcutoff)[None]
+        canvas = draw_poses(
+            image,
+            data.ground_truth[i][None],
+            layout,
+            colors=colours,
+            dot_size=12,
+            skeleton=False,
+            hollow=np.ones((1, n_kp), dtype=bool),
+            line_width=1,
+        )
+        draw_poses(canvas, pred[i, :, :2][None], layout, visible=above, colors=colours, dot_size=6, copy=False)
+        draw_poses(
+            canvas,
+            pred[i, :, :2][None],
+            layout,
+            visible=~above,
+            colors=colours,
+            dot_size=6,
+            skeleton=False,
+            alpha=0.4,
+            copy=False,
+        )
         split = "train" if is_train[i] else "test"
         name = f"{split}-{path.replace('/', '_')}"
         with atomic_path(folder / Path(name).with_suffix(".png")) as tmp:
