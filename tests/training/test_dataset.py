@@ -9,6 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from markerless.errors import ProjectError
 from markerless.training.dataset import create_training_dataset, random_split
@@ -102,3 +104,19 @@ def test_snapshots_sorted_best_last_and_scorer(tiny_config: Path) -> None:
     assert sh.scorer(sh.snapshot()) == "DLC_Mobilenetv2_tinyNov24shuffle1_snapshot_best-5"
     with pytest.raises(ProjectError, match="out of range"):
         sh.snapshot(7)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    names=st.sets(st.text("abcdefgh", min_size=1, max_size=6), min_size=1, max_size=40),
+    fraction=st.floats(0.05, 1.0),
+    seed=st.integers(0, 2**31),
+)
+def test_random_split_partitions_reproducibly(names: set[str], fraction: float, seed: int) -> None:
+    images = [f"labeled-data/v/{n}.png" for n in names]
+    train, test = random_split(images, fraction, seed)
+    assert sorted(train + test) == sorted(images) and not set(train) & set(test)
+    assert train == sorted(train) and test == sorted(test) and len(train) >= 1
+    if len(images) >= 2 and fraction < 1:
+        assert len(test) >= 1
+    assert (train, test) == random_split(list(reversed(images)), fraction, seed)  # input order does not matter
