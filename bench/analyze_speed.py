@@ -37,12 +37,13 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_VIDEO = ROOT.parent / "shared" / "data" / "openfield-Pranav-2018-10-30" / "videos" / "m3v1mp4.mp4"
 BODYPARTS = ["snout", "leftear", "rightear", "tailbase"]
 DEFAULT_CONFIGS = [
-    "openvino:1",
     "openvino:4",
     "openvino:8",
     "openvino:16",
-    "openvino:8:THROUGHPUT",
-    "openvino:16:THROUGHPUT:2:1",
+    "openvino:32",
+    "openvino:8:LATENCY",
+    "openvino:8:THROUGHPUT:2:1",
+    "openvino:8:THROUGHPUT:1:2",
     "onnxruntime:8",
     "torch:8",
 ]
@@ -98,7 +99,16 @@ def build_model(snapshot: Path, scale: float, project_root: Path) -> Any:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process (MiB)."""
+    """Peak resident memory of this process (MiB).
+
+    Linux's ``VmHWM`` (reset by exec, unlike ``ru_maxrss``, which a child inherits from its parent).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

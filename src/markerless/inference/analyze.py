@@ -175,6 +175,7 @@ def _video_info(video: Path) -> dict[str, Any]:
 def _analyze_locally(run: _VideoRun, backend: Any, bar: tqdm) -> None:
     from markerless.io.video import VideoReader
 
+    run.started, run.clock = datetime.now(), time.perf_counter()
     with VideoReader(run.video, color=run.spec.color) as reader:
         for start, stop in run.partial.missing():
             end = start
