@@ -94,6 +94,13 @@ def read_curve(stats_file: Path) -> list[dict[str, float]]:
     return rows
 
 
+def median_throughput(stats_file: Path) -> float | None:
+    """Median training images/s over the epochs of ``learning_stats.csv``."""
+    with open(stats_file) as f:
+        values = [v for row in csv.DictReader(f) if (v := _num(row.get("images_per_s", ""))) is not None]
+    return sorted(values)[len(values) // 2] if values else None
+
+
 def _num(text: str) -> float | None:
     try:
         value = float(text)
@@ -157,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.time() - start
     final = evaluate(config, 1, snapshot=best, device=args.device)
     curve = read_curve(sh.train_dir / "learning_stats.csv")
+    speed = median_throughput(sh.train_dir / "learning_stats.csv")
 
     print("\n minutes   test px  test px(p-cutoff)  train px")
     for r in curve:
@@ -167,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         f"best snapshot {best.name}: test {final['test_error_px']:.2f} px, "
         f"with p-cutoff {final['test_error_px_pcutoff'] or float('nan'):.2f} px, train {final['train_error_px']:.2f} px"
     )
+    print(f"training throughput: {speed or float('nan'):.1f} images/s (median over epochs)")
     for m, px in TARGETS.items():
         reached = [r for r in curve if r["minutes"] <= m * 1.02 and r["test_px"] is not None]
         if m <= args.minutes and reached:
@@ -206,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "recipe": recipe,
         "wall_s": wall,
+        "train_images_per_s": speed,
         "machine": machine,
         "references_px": {"human": HUMAN_PX, "dlc_resnet50_gpu": 2.01},
         "targets_px": {f"{k}min": v for k, v in TARGETS.items()},

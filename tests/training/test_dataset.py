@@ -120,3 +120,11 @@ def test_random_split_partitions_reproducibly(names: set[str], fraction: float, 
     if len(images) >= 2 and fraction < 1:
         assert len(test) >= 1
     assert (train, test) == random_split(list(reversed(images)), fraction, seed)  # input order does not matter
+
+
+def test_shuffle_made_by_deeplabcut_reads_its_documentation_pickle(tiny_config: Path) -> None:
+    made = create_training_dataset(tiny_config, shuffle=1, seed=5)
+    train, test = made.train_images(), made.test_images()
+    made.split_file.unlink()  # DeepLabCut writes no JSON split: only the Documentation pickle
+    again = Shuffle(tiny_config, 1)
+    assert again.train_images() == train and again.test_images() == test

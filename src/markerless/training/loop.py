@@ -42,6 +42,7 @@ STATS_COLUMNS = [
     "loss",
     "heatmap_loss",
     "locref_loss",
+    "images_per_s",
     "test_error_px",
     "test_error_px_pcutoff",
     "train_error_px",
@@ -170,6 +171,7 @@ class _Run:
         self.state = TrainState()
         self.stats: list[dict[str, Any]] = []
         self._last_validation: tuple[int, dict[str, Any]] = (-1, {})
+        self._epoch_start = 0.0
         sh.train_dir.mkdir(parents=True, exist_ok=True)
         if resume:
             self._resume()
@@ -224,6 +226,7 @@ class _Run:
         while not self.done():
             rng = np.random.default_rng([self.seed, self.state.epoch])
             losses, parts = [], []
+            self._epoch_start = self.state.elapsed_s
             t0 = time.perf_counter()
             for crops, keypoints in self.sampler.epoch(rng):
                 lr = self.lr()
@@ -288,6 +291,7 @@ class _Run:
 
     def _stats_row(self, losses: list[float], parts: list[list[float]], lr: float) -> dict[str, Any]:
         part = np.mean(parts, axis=0) if parts else [math.nan, math.nan]
+        spent = self.state.elapsed_s - self._epoch_start
         return {
             "epoch": self.state.epoch,
             "step": self.state.step,
@@ -296,6 +300,7 @@ class _Run:
             "loss": float(np.mean(losses)) if losses else math.nan,
             "heatmap_loss": float(part[0]),
             "locref_loss": float(part[1]),
+            "images_per_s": round(len(losses) * self.sampler.batch_size / spent, 2) if spent > 0 else math.nan,
         }
 
     # --- validation and snapshots --------------------------------------------------------------

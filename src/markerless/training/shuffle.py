@@ -139,7 +139,11 @@ class Shuffle:
 
     @property
     def recipe(self) -> dict[str, Any]:
-        """The training recipe (defaults filled in)."""
+        """The training recipe (defaults filled in; the default recipe for a shuffle DeepLabCut created)."""
+        if not self.recipe_file.exists() and (self.train_dir / "pytorch_config.yaml").exists():
+            from markerless.training.recipe import default_recipe
+
+            return default_recipe()
         return read_recipe(self.recipe_file)
 
     # --- split -------------------------------------------------------------------------------
@@ -148,12 +152,39 @@ class Shuffle:
         try:
             return json.loads(self.split_file.read_text(encoding="utf-8"))
         except FileNotFoundError:
+            split = self._split_from_documentation()
+            if split is not None:
+                return split
             raise ProjectError(
                 f"The split file {self.split_file} of shuffle {self.index} is missing; "
                 "run `markerless create-training-dataset` again."
             ) from None
         except json.JSONDecodeError as err:
             raise ProjectError(f"The split file {self.split_file} is not valid JSON ({err}).") from None
+
+    def _split_from_documentation(self) -> dict[str, Any] | None:
+        """The split of a shuffle DeepLabCut created: its Documentation pickle's indices into the merged labels."""
+        import pickle
+
+        import pandas as pd
+
+        from markerless.model.labels import image_key
+
+        pct = training_fraction_pct(self.train_fraction)
+        doc = self.dataset_dir / f"Documentation_data-{self.project.task}_{pct}shuffle{self.index}.pickle"
+        merged = self.dataset_dir / f"CollectedData_{self.project.scorer}.h5"
+        if not (doc.exists() and merged.exists()):
+            return None
+        try:
+            with open(doc, "rb") as f:
+                _, train_idx, test_idx, _ = pickle.load(f)
+            index = pd.read_hdf(merged).index
+        except Exception as err:
+            raise ProjectError(
+                f"Cannot read DeepLabCut's split {doc} ({err}); create the training dataset again."
+            ) from None
+        paths = [image_key("/".join(map(str, row)) if isinstance(row, tuple) else str(row)) for row in index]
+        return {"train": [paths[int(i)] for i in train_idx], "test": [paths[int(i)] for i in test_idx]}
 
     def train_images(self) -> list[str]:
         """Project-relative paths of the training images."""
