@@ -69,6 +69,8 @@ def _calibrate_run(args: argparse.Namespace) -> int:
     print("camera  reprojection error (px, mean)")
     for cam, err in zip(group.names, errors):
         print(f"{cam}  {err:.3f}")
+    if group.metadata.get("warning"):
+        print(f"warning: {group.metadata['warning']}")
     print(path)
     return 0
 

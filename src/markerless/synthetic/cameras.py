@@ -71,9 +71,12 @@ def random_board_poses(
     centers = np.stack([c.center for c in group])
     poses = np.empty((n_frames, 6))
     for f in range(n_frames):
-        # face a random point between the cameras, tilted and spun a little
-        w = rng.dirichlet(np.ones(len(group)) * 0.5)
-        target = w @ centers
+        # face a point between two neighbouring cameras (each camera in turn), tilted and spun a little
+        n = len(group)
+        first = f % n
+        second = min(first + 1, n - 1) if first < n - 1 else max(first - 1, 0)
+        share = rng.uniform(0.3, 0.7)
+        target = share * centers[first] + (1 - share) * centers[second]
         pos = rng.normal(0, spread, 3) * np.array([1, 1, 0.5])
         # the board's +z axis points away from the cameras it faces (OpenCV boards are seen from -z)
         rot_cam, _ = look_at(target, pos)
@@ -135,6 +138,8 @@ def render_board(
     map_x = affine[0, 0] * local[:, 0] + np.float32(affine[0, 2])
     map_y = affine[1, 1] * local[:, 1] + np.float32(affine[1, 2])
     behind = ~(depth > 0)
+    if normal @ t_bc <= 0:  # the camera looks at the board's back: boards are opaque
+        behind[:] = True
     map_x[behind] = -1e4
     map_y[behind] = -1e4
     image = cv2.remap(

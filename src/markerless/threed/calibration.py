@@ -21,6 +21,8 @@ from markerless.threed.bundle_adjust import Observations, bundle_adjust, group_i
 from markerless.threed.cameras import Camera, CameraGroup, matrix_to_rodrigues, rodrigues_to_matrix
 
 MIN_CORNERS = 6
+POOR_ERROR = 3.0  # pixels: a camera reprojecting worse than this is flagged
+FEW_VIEWS = 8  # below this many board views a camera's intrinsics are simplified
 
 
 def _usable(corners: np.ndarray, object_points: np.ndarray, board: Board) -> np.ndarray:
@@ -49,7 +51,9 @@ def calibrate_intrinsics(
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """One camera's matrix, distortion ``(k1, k2, p1, p2, k3)`` and RMS error from ``(frames, n_corners, 2)``.
 
-    ``fix_k3`` keeps the sixth-order radial term at 0 (it is poorly determined by a few board views).
+    ``fix_k3`` keeps the sixth-order radial term at 0 (it is poorly determined by a few board views). With
+    fewer than ``FEW_VIEWS`` views the principal point stays at the image centre and only k1 is estimated
+    (bundle adjustment may refine them later).
     """
     obj = board.object_points()
     usable = np.flatnonzero(_usable(corners, obj, board))
@@ -66,6 +70,8 @@ def calibrate_intrinsics(
         imgpts.append(corners[f, seen].astype(np.float32).reshape(-1, 1, 2))
     try:
         flags = cv2.CALIB_FIX_K3 if fix_k3 else 0
+        if len(chosen) < FEW_VIEWS:  # too few views for every parameter: centred principal point, radial only
+            flags |= cv2.CALIB_FIX_PRINCIPAL_POINT | cv2.CALIB_ZERO_TANGENT_DIST | cv2.CALIB_FIX_K2 | cv2.CALIB_FIX_K3
         rms, mtx, dist, _, _ = cv2.calibrateCamera(objpts, imgpts, tuple(int(s) for s in size), None, None, flags=flags)
     except cv2.error as err:
         raise CalibrationError(f"OpenCV could not calibrate a camera: {err}") from None
@@ -252,6 +258,12 @@ def calibrate_cameras(
     camera_errors = [
         float(np.mean(errors[obs.camera == c])) if np.any(obs.camera == c) else float("nan") for c in range(n_cams)
     ]
+    poor = [n for n, e in zip(names, camera_errors) if not e < POOR_ERROR]
+    if poor:
+        metadata["warning"] = (
+            f"cameras {poor} reproject the board corners poorly (> {POOR_ERROR} px): record more board views "
+            "with these cameras, including views shared with their neighbours, and calibrate again"
+        )
     group.metadata = {
         **metadata,
         "adjusted": bool(bundle_adjustment),
