@@ -19,8 +19,8 @@ def spot_model() -> SpotModel:
 
 @pytest.fixture(scope="session")
 def tiny_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 45-frame 96x64 video."""
-    return write_video(tmp_path_factory.mktemp("videos") / "mouse1.avi")
+    """A 24-frame 96x64 video."""
+    return write_video(tmp_path_factory.mktemp("videos") / "mouse1.avi", n_frames=24)
 
 
 @pytest.fixture(scope="session")

@@ -34,24 +34,23 @@ def test_outputs_are_dlc_files_and_independent_of_batch_size(analysis_model, tin
         [tiny_video.parent],
         backend="torch",
         device="cpu",
-        batch_size=1,
-        dest=tmp_path / "b1",
+        batch_size=3,
+        dest=tmp_path / "b3",
         save_as_csv=True,
     )
     assert out.name == f"mouse1{analysis_model.scorer}.h5"
     assert out.with_suffix(".csv").exists() and not partial_dir(out).exists()
     poses = read_predictions(out)
-    assert poses.data.shape == (45, 1, 4, 3) and poses.scorer == analysis_model.scorer
+    assert poses.data.shape == (24, 1, 4, 3) and poses.scorer == analysis_model.scorer
     assert np.isfinite(poses.data).all()
     meta = pickle.loads(out.with_name(out.stem + "_meta.pickle").read_bytes())["data"]
-    assert meta["nframes"] == 45 and meta["frame_dimensions"] == (96, 64) and meta["batch_size"] == 1
+    assert meta["nframes"] == 24 and meta["frame_dimensions"] == (96, 64) and meta["batch_size"] == 3
     assert (
         meta["backend"] == "torch" and meta["precision"] == "fp32" and meta["bodyparts"] == list(poses.layout.bodyparts)
     )
-    for batch_size in (7, 16):
-        np.testing.assert_allclose(
-            _run(tiny_video, tmp_path / f"b{batch_size}", batch_size=batch_size), poses.data, atol=1e-3, rtol=0
-        )
+    other = _run(tiny_video, tmp_path / "b10", batch_size=10)
+    np.testing.assert_array_equal(other[..., :2], poses.data[..., :2])  # the same pixels...
+    np.testing.assert_allclose(other[..., 2], poses.data[..., 2], atol=1e-6, rtol=0)  # ...scores to float rounding
 
 
 def test_existing_results_are_skipped_unless_overwrite(analysis_model, tiny_video, tmp_path, capsys):
@@ -63,12 +62,17 @@ def test_existing_results_are_skipped_unless_overwrite(analysis_model, tiny_vide
     assert out.stat().st_mtime_ns != stamp
 
 
-def test_onnxruntime_backend_exports_once_and_agrees(analysis_model, tiny_video, tmp_path):
+@pytest.mark.slow
+def test_exported_backends_export_once_and_agree(analysis_model, tiny_video, tmp_path):
     reference = _run(tiny_video, tmp_path / "torch")
     onnx = _run(tiny_video, tmp_path / "ort", backend="onnxruntime")
     assert np.abs(onnx[..., :2] - reference[..., :2]).max() <= 0.5
+    # random weights: fp32, where arg-max ties cannot flip (bf16 agreement: test_backends.py)
+    openvino = _run(tiny_video, tmp_path / "ov", backend="openvino", precision="fp32")
+    assert np.abs(openvino[..., :2] - reference[..., :2]).max() <= 0.5
     [exported] = (analysis_model.export_dir).glob("*.onnx")
     assert exported.name == "snapshot-005_96x64.onnx"
+    assert (analysis_model.export_dir / "snapshot-005_96x64.xml").exists()
     stamp = exported.stat().st_mtime_ns
     _run(tiny_video, tmp_path / "ort2", backend="onnxruntime")
     assert exported.stat().st_mtime_ns == stamp  # the cached export is reused
