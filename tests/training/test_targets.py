@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from markerless.nets import InferenceModel, create_model
 from markerless.nets.decode import LOCREF_STDEV, decode_heatmaps
 from markerless.training.targets import make_targets, pose_loss
 
@@ -90,3 +92,47 @@ def test_all_masked_batch_gives_zero_loss() -> None:
     loss, _ = pose_loss((logits, torch.randn(2, 6, 4, 4)), targets)
     loss.backward()
     assert float(loss.detach()) == 0.0 and torch.all(logits.grad == 0)
+
+
+def _blob_images(n: int, gen: torch.Generator, size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """RGB images (n, size, size, 3) with a red and a blue blob at the two keypoints (n, 2, 2)."""
+    keypoints = torch.rand(n, 2, 2, generator=gen) * (size - 16) + 8
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    images = torch.zeros(n, size, size, 3)
+    for k, channel in ((0, 0), (1, 2)):
+        dist2 = (xx - keypoints[:, k, 0, None, None]) ** 2 + (yy - keypoints[:, k, 1, None, None]) ** 2
+        images[..., channel] = 255 * torch.exp(-dist2 / 8)
+    return images, keypoints
+
+
+@pytest.fixture
+def one_thread() -> object:
+    """Run torch on one thread (two threads beside other busy processes slow tiny batches badly)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("one_thread")
+def test_tiny_model_learns_to_find_keypoints() -> None:
+    """End to end: targets + loss + PoseNet + InferenceModel learn two blobs to a few pixels."""
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(0)
+    net = create_model("mobilenetv2", 2, pretrained=True, head_channels=32)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    for _ in range(100):
+        images, keypoints = _blob_images(8, gen)
+        outputs = net(net.normalize(images.permute(0, 3, 1, 2)))
+        targets = make_targets(keypoints, torch.ones(8, 2), outputs[0].shape[-2:], net.stride, sigma=4.0)
+        loss, _ = pose_loss(outputs, targets)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    images, keypoints = _blob_images(32, gen)
+    with torch.inference_mode():
+        predicted = InferenceModel(net, color="rgb")(images)
+    errors = (predicted[..., :2] - keypoints).norm(dim=-1)
+    assert float(errors.median()) < 2.5  # chance level is ~20 px
+    assert float(predicted[..., 2].median()) > 0.3
