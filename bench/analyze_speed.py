@@ -12,6 +12,8 @@ Usage:
     python bench/analyze_speed.py --snapshot PATH      # a trained snapshot (else the default net, untrained)
     python bench/analyze_speed.py --input-scale 0.5    # smaller network input (320x240 for 640x480)
     python bench/analyze_speed.py --configs openvino:8 openvino:16:THROUGHPUT:2 torch:8
+    python bench/analyze_speed.py --agreement          # keypoint agreement with PyTorch fp32 (automatic
+                                                       # with --snapshot: untrained nets have ambiguous peaks)
 
 A configuration is ``backend:batch[:hint[:streams[:threads]]]`` (hint/streams/threads: OpenVINO only).
 Results: a table on stdout and JSON in ``bench/results/analyze_speed-<time>.json``.
@@ -32,6 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_VIDEO = ROOT.parent / "shared" / "data" / "openfield-Pranav-2018-10-30" / "videos" / "m3v1mp4.mp4"
@@ -135,6 +139,12 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
     backend(sample)  # compile for this batch shape
     setup = time.perf_counter() - t0
 
+    agreement = agreement_frames(Path(args.video))
+    step = len(sample)
+    predictions = np.concatenate([backend(agreement[i : i + step]) for i in range(0, len(agreement), step)])
+    agreement_file = work / f"agree-{os.getpid()}.npy"
+    np.save(agreement_file, predictions)
+
     reps = max(2, args.model_frames // len(sample))
     backend(sample)
     t0 = time.perf_counter()
@@ -167,7 +177,26 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
         "setup_s": setup,
         "peak_rss_mb": peak_rss_mb(),
         "output": str(out),
+        "agreement_file": str(agreement_file),
     }
+
+
+def agreement_frames(video: Path, n: int = 32) -> np.ndarray:
+    """``n`` BGR frames spread over the video (the same for every configuration)."""
+    from markerless.io.video import VideoReader
+
+    with VideoReader(video, color="bgr") as reader:
+        return reader.read_frames(np.linspace(0, reader.n_frames - 1, n).astype(int))
+
+
+def torch_reference(snapshot: Path, scale: float, video: Path) -> np.ndarray:
+    """PyTorch fp32 keypoints of the agreement frames (the reference every backend is compared with)."""
+    from markerless.inference.backends import TorchBackend
+    from markerless.inference.model_source import load_torch_inference_model
+
+    backend = TorchBackend(load_torch_inference_model(snapshot, scale), precision="fp32")
+    frames = agreement_frames(video)
+    return np.concatenate([backend(frames[i : i + 8]) for i in range(0, len(frames), 8)])
 
 
 def decode_only(video: Path, frames: int | None, batch_size: int = 8) -> float:
@@ -195,6 +224,9 @@ def main() -> int:
     parser.add_argument("--precision", default="auto", help="auto|fp32|bf16 (default auto)")
     parser.add_argument("--configs", nargs="+", default=None, help="backend:batch[:hint[:streams[:threads]]] ...")
     parser.add_argument("--quick", action="store_true", help="smoke test: 3 configurations")
+    parser.add_argument(
+        "--agreement", action="store_true", help="compare keypoints with PyTorch fp32 even for the untrained net"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
@@ -231,6 +263,8 @@ def main() -> int:
         ):
             model.exported(fmt, size)  # once, here: the children measure analysis, not export
         decode_fps = decode_only(args.video, args.frames)
+        # agreement with PyTorch fp32 means something only for a trained model (clear peaks)
+        reference = torch_reference(snapshot, scale, args.video) if (args.agreement or not untrained) else None
         print(f"decode only (BGR, one thread): {decode_fps:.1f} frames/s")
         for text in configs:
             cmd = [
@@ -260,23 +294,30 @@ def main() -> int:
                 results.append({"config": text, "error": proc.stderr[-2000:]})
                 continue
             result = json.loads(lines[-1][7:])
+            predictions = np.load(result.pop("agreement_file"))
+            if reference is not None:
+                diff = np.abs(predictions[..., :2] - reference[..., :2])
+                result["max_px_vs_torch_fp32"] = float(diff.max())
+                result["median_px_vs_torch_fp32"] = float(np.median(diff))
             results.append(result)
+            agree = result.get("max_px_vs_torch_fp32")
             print(
                 f"{text:<28} e2e {result['e2e_fps']:7.1f} fr/s | model {result['model_fps']:7.1f} fr/s | "
-                f"{result['precision']:<4} | setup {result['setup_s']:5.1f} s | peak RSS {result['peak_rss_mb']:6.0f} MiB",
+                f"{result['precision']:<4} | setup {result['setup_s']:5.1f} s | peak RSS {result['peak_rss_mb']:6.0f} MiB"
+                + (f" | max {agree:.2f} px vs torch fp32" if agree is not None else ""),
                 flush=True,
             )
 
-    print("\n| backend | batch | options | precision | end-to-end fr/s | model-only fr/s | peak RSS MiB |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| backend | batch | options | precision | end-to-end fr/s | model-only fr/s | peak RSS MiB | max px |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in results:
         if "error" in r:
-            print(f"| {r['config']} | FAILED | | | | | |")
+            print(f"| {r['config']} | FAILED | | | | | | |")
             continue
         opts = ",".join(f"{k}={v}" for k, v in r["options"].items()) or "-"
         print(
             f"| {r['backend']} | {r['batch_size']} | {opts} | {r['precision']} | {r['e2e_fps']:.1f} | "
-            f"{r['model_fps']:.1f} | {r['peak_rss_mb']:.0f} |"
+            f"{r['model_fps']:.1f} | {r['peak_rss_mb']:.0f} | {r.get('max_px_vs_torch_fp32', float('nan')):.2f} |"
         )
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
