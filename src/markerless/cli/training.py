@@ -103,12 +103,18 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Command] = {
     "create-training-dataset": Command(
-        "split the labelled images into train/test sets (a shuffle) and write its recipe",
+        "Split the labelled images into train/test sets (a shuffle) and write its training recipe.",
         _add_dataset_args,
         _run_dataset,
     ),
-    "train": Command("train a shuffle's network (resumes after an interruption)", _add_train_args, _run_train),
+    "train": Command(
+        "Train a shuffle's network (resumes after an interruption); prints the best snapshot.",
+        _add_train_args,
+        _run_train,
+    ),
     "evaluate": Command(
-        "pixel errors of a trained shuffle on its train and test images", _add_evaluate_args, _run_evaluate
+        "Pixel errors of a trained shuffle on its train and test images; prints the results folder last.",
+        _add_evaluate_args,
+        _run_evaluate,
     ),
 }
