@@ -128,3 +128,23 @@ def test_shuffle_made_by_deeplabcut_reads_its_documentation_pickle(tiny_config: 
     made.split_file.unlink()  # DeepLabCut writes no JSON split: only the Documentation pickle
     again = Shuffle(tiny_config, 1)
     assert again.train_images() == train and again.test_images() == test
+
+
+def test_openfield_benchmark_split(openfield_project: Path, tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / openfield_project.name
+    root.mkdir()
+    shutil.copy(openfield_project / "config.yaml", root / "config.yaml")
+    for folder in (openfield_project / "labeled-data").iterdir():  # label files only: no images needed here
+        (root / "labeled-data" / folder.name).mkdir(parents=True)
+        for f in folder.glob("CollectedData_*"):
+            shutil.copy(f, root / "labeled-data" / folder.name / f.name)
+    sh = create_training_dataset(
+        root / "config.yaml", shuffle=1, split_file=openfield_project / "benchmark-split-50.json"
+    )
+    split = json.loads((openfield_project / "benchmark-split-50.json").read_text())
+    assert sh.name == "openfieldOct30-trainset50shuffle1" and sh.train_fraction == 0.5
+    assert sh.train_images() == sorted(split["train"]) and sh.test_images() == sorted(split["test"])
+    assert len(sh.train_images()) == 58 and len(sh.test_images()) == 58
+    assert Shuffle(root, 1).recipe["net"] == "mobilenetv2"
