@@ -37,7 +37,8 @@ def _usable(corners: np.ndarray, object_points: np.ndarray, board: Board) -> np.
         warnings.simplefilter("ignore", RuntimeWarning)  # frames without corners
         spread_x = np.nanmax(xs, axis=1) - np.nanmin(xs, axis=1)
         spread_y = np.nanmax(ys, axis=1) - np.nanmin(ys, axis=1)
-    return (count >= MIN_CORNERS) & (np.nan_to_num(spread_x) > 0) & (np.nan_to_num(spread_y) > 0)
+    enough = np.maximum(MIN_CORNERS, board.n_corners // 4)  # few corners give unreliable poses
+    return (count >= enough) & (np.nan_to_num(spread_x) > 0) & (np.nan_to_num(spread_y) > 0)
 
 
 def _spread_subset(indices: np.ndarray, limit: int) -> np.ndarray:
@@ -78,14 +79,18 @@ def calibrate_intrinsics(
     return mtx, dist.ravel()[:5], float(rms)
 
 
-def board_poses_in_camera(corners: np.ndarray, board: Board, camera: Camera) -> np.ndarray:
-    """``(frames, 6)`` board pose (rvec, tvec) in the camera's frame; NaN where not usable."""
+def board_poses_in_camera(corners: np.ndarray, board: Board, camera: Camera, max_error: float = 3.0) -> np.ndarray:
+    """``(frames, 6)`` board pose (rvec, tvec) in the camera's frame; NaN where not usable or fitting worse
+    than ``max_error`` pixels (RMS)."""
     obj = board.object_points()
     poses = np.full((len(corners), 6), np.nan)
     for f in np.flatnonzero(_usable(corners, obj, board)):
         seen = np.isfinite(corners[f, :, 0])
         ok, rvec, tvec = cv2.solvePnP(obj[seen], corners[f, seen], camera.matrix, camera.distortions)
-        if ok:
+        if not ok:
+            continue
+        proj, _ = cv2.projectPoints(obj[seen], rvec, tvec, camera.matrix, camera.distortions)
+        if np.sqrt(np.mean(np.sum((proj.reshape(-1, 2) - corners[f, seen]) ** 2, axis=1))) < max_error:
             poses[f] = np.concatenate([rvec.ravel(), tvec.ravel()])
     return poses
 
@@ -110,15 +115,23 @@ def _mean_rotation(rotations: np.ndarray) -> np.ndarray:
 
 
 def _relative_pose(poses_i: np.ndarray, poses_j: np.ndarray, shared: np.ndarray) -> np.ndarray:
-    """Robust 4x4 transform from camera i's frame to camera j's frame, from frames both saw."""
+    """Robust 4x4 transform from camera i's frame to camera j's frame, from frames both saw.
+
+    Each shared frame gives a candidate; the candidate closest to all others (the medoid) and those
+    agreeing with it (flipped boards and bad poses disagree) are averaged.
+    """
     ti, tj = _pose_matrix(poses_i[shared]), _pose_matrix(poses_j[shared])
     cands = tj @ np.linalg.inv(ti)
-    # keep the candidates that agree with the median translation (flipped boards, bad detections)
-    trans = cands[:, :3, 3]
-    dev = np.linalg.norm(trans - np.median(trans, axis=0), axis=1)
-    keep = dev <= max(np.median(dev) * 3, 1e-9)
+    rot, trans = cands[:, :3, :3], cands[:, :3, 3]
+    cos = (np.einsum("aij,bij->ab", rot, rot) - 1) / 2  # cos of the angle between candidate rotations
+    angle = np.arccos(np.clip(cos, -1, 1))
+    scale = max(float(np.median(np.linalg.norm(trans, axis=1))), 1e-9)
+    dist = np.linalg.norm(trans[:, None] - trans[None], axis=-1) / scale
+    score = angle / np.radians(5) + dist / 0.05  # 5 degrees ~ 5 % of the distance
+    medoid = int(np.argmin(np.median(score, axis=1)))
+    keep = score[medoid] < 1.0
     out = np.eye(4)
-    out[:3, :3] = _mean_rotation(cands[keep, :3, :3])
+    out[:3, :3] = _mean_rotation(rot[keep])
     out[:3, 3] = np.median(trans[keep], axis=0)
     return out
 

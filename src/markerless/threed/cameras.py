@@ -33,11 +33,17 @@ def rodrigues_to_matrix(rvecs: np.ndarray) -> np.ndarray:
 
 
 def matrix_to_rodrigues(rotations: np.ndarray) -> np.ndarray:
-    """Rotation matrices ``(..., 3, 3)`` -> rotation vectors ``(..., 3)``."""
+    """Rotation matrices ``(..., 3, 3)`` -> rotation vectors ``(..., 3)`` (exact for small angles too)."""
     rotations = np.asarray(rotations, dtype=np.float64)
     flat = rotations.reshape(-1, 3, 3)
-    out = np.array([cv2.Rodrigues(r)[0].ravel() for r in flat]).reshape(*rotations.shape[:-2], 3)
-    return out
+    vee = np.stack([flat[:, 2, 1] - flat[:, 1, 2], flat[:, 0, 2] - flat[:, 2, 0], flat[:, 1, 0] - flat[:, 0, 1]], 1) / 2
+    sin = np.linalg.norm(vee, axis=1)
+    cos = (np.trace(flat, axis1=1, axis2=2) - 1) / 2
+    theta = np.arctan2(sin, cos)
+    out = vee * np.where(sin > 1e-12, theta / np.where(sin > 1e-12, sin, 1.0), 1.0)[:, None]
+    for i in np.flatnonzero(cos < -0.9):  # near 180 degrees the skew part loses the axis
+        out[i] = cv2.Rodrigues(flat[i])[0].ravel()
+    return out.reshape(*rotations.shape[:-2], 3)
 
 
 def distort_normalized(xy: np.ndarray, dist: np.ndarray) -> np.ndarray:
