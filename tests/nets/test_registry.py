@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from markerless.errors import ModelError
-from markerless.nets import ModelSpec, create_model, list_models
+from markerless.nets import Backbone, ModelSpec, create_model, list_models, register_model
+from markerless.nets.registry import REGISTRY
 
 
 def test_list_models_has_required_names() -> None:
@@ -80,3 +81,16 @@ def test_spec_round_trips_through_dict() -> None:
     assert again.stride == 4 and len(again.mean) == 3 and len(again.std) == 3
     with pytest.raises(ModelError, match="Unknown model spec keys"):
         ModelSpec.from_dict({**spec.to_dict(), "colour": 1})
+
+
+def test_register_model_adds_a_timm_backbone() -> None:
+    register_model("mobilenetv3-test", Backbone("mobilenetv3_small_100"))
+    try:
+        assert "mobilenetv3-test" in list_models()
+        net = create_model("mobilenetv3-test", 2, pretrained=False, head_channels=8).eval()
+        with torch.no_grad():
+            assert net(torch.randn(1, 3, 64, 64))[0].shape == (1, 2, 8, 8)
+        with pytest.raises(ModelError, match="already registered"):
+            register_model("mobilenetv3-test", Backbone("resnet18"))
+    finally:
+        REGISTRY.pop("mobilenetv3-test", None)

@@ -49,6 +49,13 @@ REGISTRY: dict[str, Backbone] = {
 ALIASES = {"mobilenet_v2": "mobilenetv2", "efficientnet_lite0": "efficientnet-lite0", "resnet_50": "resnet50"}
 
 
+def register_model(name: str, backbone: Backbone, *, replace: bool = False) -> None:
+    """Add a backbone to the registry under ``name`` (e.g. another timm architecture)."""
+    if name in REGISTRY and not replace:
+        raise ModelError(f"Model name {name!r} is already registered; pass replace=True to override it.")
+    REGISTRY[name] = backbone
+
+
 def list_models() -> list[str]:
     """Registered model names (aliases excluded)."""
     return sorted(REGISTRY)
