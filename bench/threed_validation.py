@@ -139,6 +139,21 @@ def synthetic_triangulation() -> None:
     )
 
 
+def throughput(n_frames: int) -> None:
+    scene = make_multicamera_scene(6, n_animal_frames=n_frames, n_keypoints=20, render=False, seed=2)
+    noisy = scene.animal2d + np.random.default_rng(0).normal(0, 1.0, scene.animal2d.shape)
+    n_points = scene.animal3d.shape[0] * scene.animal3d.shape[1] * scene.animal3d.shape[2]
+    for threshold in (None, 10.0):
+        t0 = time.perf_counter()
+        triangulate(noisy, scene.cameras, ransac_threshold=threshold)
+        dt = time.perf_counter() - t0
+        label = "plain DLT" if threshold is None else "RANSAC over 15 camera pairs"
+        print(
+            f"throughput, 6 cameras, {n_points} points ({n_frames} frames x 20 keypoints), {label}: {dt:.2f} s "
+            f"({n_points / dt / 1000:.0f} k points/s)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="synthetic rigs of 2 and 3 cameras only")
@@ -147,6 +162,7 @@ def main() -> None:
     stereo_checkerboard()
     dannce()
     synthetic_triangulation()
+    throughput(1000 if args.quick else 10000)
     synthetic_calibration([2, 3] if args.quick else [2, 3, 4, 5, 6])
     print(f"total {time.perf_counter() - start:.0f} s")
 

@@ -71,3 +71,21 @@ def test_align_detections_and_missing_files(tmp_path: Path) -> None:
     assert np.isnan(corners[1, 0]).all() and np.isfinite(corners[1, 1]).all()
     with pytest.raises(CalibrationError, match="does not exist"):
         detect_board([tmp_path / "nope.png"], board)
+
+
+def test_boards_in_a_video_are_found_every_nth_frame(tmp_path: Path) -> None:
+    from markerless.io.video import VideoWriter
+
+    board = Board("charuco", 5, 7, 30.0)
+    image, _ = board.render(40, margin=30)
+    frame = np.ascontiguousarray(np.repeat(image[..., None], 3, axis=-1))
+    blank = np.full_like(frame, 128)
+    video = tmp_path / "calib_camB.mp4"
+    with VideoWriter(video, 10, (frame.shape[1], frame.shape[0])) as writer:
+        for i in range(6):
+            writer.write(frame if i != 2 else blank)
+    det = detect_board(video, board, camera="camB", every=2, cache_dir=tmp_path / "cache")
+    assert det.keys == ["0", "4"]  # frames 0, 2, 4 looked at; frame 2 shows no board
+    assert det.corners.shape == (2, board.n_corners, 2) and np.isfinite(det.corners).all()
+    assert det.size == (frame.shape[1], frame.shape[0])
+    assert detect_board(video, board, camera="camB", every=2, cache_dir=tmp_path / "cache").keys == ["0", "4"]

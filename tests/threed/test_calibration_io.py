@@ -101,3 +101,17 @@ def test_dannce_calibration_reprojects_the_3d_labels() -> None:
         pts2d = labels[c].data_2d.reshape(-1, 22, 2)
         err = np.linalg.norm(cam.project(pts3d) - pts2d, axis=-1)
         assert np.nanmedian(err) < 1.0
+
+
+def test_dlc_intrinsics_pickle(tmp_path: Path) -> None:
+    from markerless.threed.calibration_io import read_dlc_intrinsics_pickle
+
+    k = np.array([[500.0, 0, 320], [0, 500, 240], [0, 0, 1]])
+    data = {"camera-1": {"mtx": k, "dist": np.array([[-0.2, 0.05, 0, 0, 0]]), "objpoints": [], "imgpoints": []}}
+    path = tmp_path / "camera-1_intrinsic_params.pickle"
+    path.write_bytes(pickle.dumps(data))
+    cams = read_dlc_intrinsics_pickle(path)
+    assert np.array_equal(cams["camera-1"].matrix, k) and cams["camera-1"].distortions[0] == -0.2
+    path.write_bytes(b"not a pickle")
+    with pytest.raises(CalibrationError, match="Cannot read"):
+        read_dlc_intrinsics_pickle(path)

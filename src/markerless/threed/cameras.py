@@ -143,7 +143,11 @@ class Camera:
 
     def to_camera(self, points3d: np.ndarray) -> np.ndarray:
         """World points ``(..., 3)`` -> camera coordinates ``(..., 3)``."""
-        return np.asarray(points3d, dtype=np.float64) @ self.rotation_matrix.T + self.translation
+        pts = np.asarray(points3d, dtype=np.float64)
+        r, t = self.rotation_matrix, self.translation
+        x, y, z = pts[..., 0], pts[..., 1], pts[..., 2]
+        # explicit multiply-adds: BLAS calls with an inner size of 3 are slow for many points
+        return np.stack([r[i, 0] * x + r[i, 1] * y + r[i, 2] * z + t[i] for i in range(3)], axis=-1)
 
     def project(self, points3d: np.ndarray) -> np.ndarray:
         """World points ``(..., 3)`` -> distorted pixel positions ``(..., 2)`` (NaN in, NaN out)."""

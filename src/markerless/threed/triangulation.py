@@ -1,7 +1,7 @@
 """Triangulation of 2D keypoints seen by several calibrated cameras.
 
 Everything is vectorised over frames x individuals x keypoints: the linear (DLT) systems of all points
-are stacked and solved by one batched SVD; RANSAC loops only over the few camera subsets.
+are stacked (as 4x4 normal matrices per view) and solved in closed form for all points at once; RANSAC loops only over the few camera subsets.
 """
 
 from __future__ import annotations
@@ -76,6 +76,41 @@ def _load_calibration(calibration: CameraGroup | str | os.PathLike[str]) -> Came
     return load_calibration(calibration)
 
 
+def dlt_systems(normalized: np.ndarray, extrinsics: np.ndarray) -> tuple[np.ndarray, float]:
+    """Per-view normal matrices ``(cameras, points, 4, 4)`` of the DLT rows, and the length scale used.
+
+    Translations are divided by the scale (the cameras' mean distance from the origin) so that the
+    four unknowns have similar magnitudes; :func:`solve_dlt` multiplies it back.
+    """
+    scale = float(np.mean(np.linalg.norm(extrinsics[:, :, 3], axis=1))) or 1.0
+    p = extrinsics.copy()
+    p[:, :, 3] /= scale
+    xy = np.nan_to_num(normalized)
+    p0, p1, p2 = p[:, None, 0, :], p[:, None, 1, :], p[:, None, 2, :]  # (C, 1, 4)
+    row_x = xy[..., 0:1] * p2 - p0  # (C, N, 4)
+    row_y = xy[..., 1:2] * p2 - p1
+    normal = row_x[..., :, None] * row_x[..., None, :] + row_y[..., :, None] * row_y[..., None, :]
+    return normal, scale
+
+
+def solve_dlt(normal: np.ndarray, weights: np.ndarray, scale: float) -> np.ndarray:
+    """3D points ``(points, 3)`` from per-view normal matrices weighted by ``weights (cameras, points)``.
+
+    NaN where fewer than two views have weight.
+    """
+    if normal.shape[1] == 0:
+        return np.zeros((0, 3))
+    m = np.einsum("cn,cnij->nij", weights**2, normal)
+    # minimise |A [X, 1]|^2: B X = -b with B = M[:3, :3], b = M[:3, 3]; 3x3 inverses in closed form
+    b_mat, rhs = m[:, :3, :3], -m[:, :3, 3]
+    cof = np.cross(b_mat[:, [1, 2, 0]], b_mat[:, [2, 0, 1]])  # rows: cofactors (adjugate of symmetric B)
+    det = np.einsum("ni,ni->n", b_mat[:, 0], cof[:, 0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pts = np.einsum("nij,nj->ni", cof, rhs) / det[:, None] * scale
+    pts[(weights > 0).sum(axis=0) < 2] = np.nan
+    return pts
+
+
 def dlt(normalized: np.ndarray, weights: np.ndarray, extrinsics: np.ndarray) -> np.ndarray:
     """Weighted linear triangulation of many points at once.
 
@@ -88,20 +123,8 @@ def dlt(normalized: np.ndarray, weights: np.ndarray, extrinsics: np.ndarray) -> 
     Returns:
         ``(points, 3)`` world coordinates (NaN where fewer than two views have weight).
     """
-    n_cams, n_pts = weights.shape
-    if n_pts == 0:
-        return np.zeros((0, 3))
-    xy = np.where(weights[..., None] > 0, normalized, 0.0)
-    p = extrinsics[:, None]  # (C, 1, 3, 4)
-    rows = xy[..., :, None] * p[:, :, 2:3, :] - p[:, :, :2, :]  # (C, N, 2, 4)
-    rows = rows * weights[..., None, None]
-    a = rows.transpose(1, 0, 2, 3).reshape(n_pts, 2 * n_cams, 4)
-    _, _, vh = np.linalg.svd(a, full_matrices=False)
-    hom = vh[:, -1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pts = hom[:, :3] / hom[:, 3:4]
-    pts[(weights > 0).sum(axis=0) < 2] = np.nan
-    return pts
+    normal, scale = dlt_systems(normalized, extrinsics)
+    return solve_dlt(normal, weights, scale)
 
 
 def _reprojection_errors(group: CameraGroup, points3d: np.ndarray, points2d: np.ndarray) -> np.ndarray:
@@ -177,7 +200,8 @@ def triangulate(
     extr = np.stack([c.extrinsics for c in group.cameras])
 
     used = valid.copy()
-    points3d = dlt(normalized, weights, extr)
+    normal, scale = dlt_systems(normalized, extr)
+    points3d = solve_dlt(normal, weights, scale)
     observed = np.where(valid[..., None], flat, np.nan)
     if ransac_threshold is not None and n_cams >= 3:
         best_count = np.full(flat.shape[1], -1)
@@ -186,7 +210,7 @@ def triangulate(
         for pair in itertools.combinations(range(n_cams), 2):
             mask = np.zeros(n_cams, dtype=bool)
             mask[list(pair)] = True
-            cand = dlt(normalized, weights * mask[:, None], extr)
+            cand = solve_dlt(normal, weights * mask[:, None], scale)
             err = _reprojection_errors(group, cand, observed)
             inl = valid & (err < ransac_threshold)
             count = inl.sum(axis=0)
@@ -196,7 +220,7 @@ def triangulate(
             best_err = np.where(better, mean_err, best_err)
             best_inliers[:, better] = inl[:, better]
         used = best_inliers
-        points3d = dlt(normalized, weights * used, extr)
+        points3d = solve_dlt(normal, weights * used, scale)
     enough = used.sum(axis=0) >= max(min_views, 2)
     points3d[~enough] = np.nan
     used &= enough[None]
@@ -219,4 +243,4 @@ def _pixels_to_normalized(group: CameraGroup, flat: np.ndarray) -> np.ndarray:
     return out
 
 
-__all__ = ["Triangulation", "dlt", "triangulate"]
+__all__ = ["Triangulation", "dlt", "dlt_systems", "solve_dlt", "triangulate"]
