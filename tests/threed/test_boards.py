@@ -89,3 +89,11 @@ def test_boards_in_a_video_are_found_every_nth_frame(tmp_path: Path) -> None:
     assert det.corners.shape == (2, board.n_corners, 2) and np.isfinite(det.corners).all()
     assert det.size == (frame.shape[1], frame.shape[0])
     assert detect_board(video, board, camera="camB", every=2, cache_dir=tmp_path / "cache").keys == ["0", "4"]
+
+
+def test_legacy_charuco_boards_need_the_flag() -> None:
+    legacy = Board("charuco", 6, 8, 30.0, legacy_pattern=True)
+    image, _ = legacy.render(40, margin=20)
+    assert np.isfinite(legacy.detect(image)).all()
+    assert not np.isfinite(Board("charuco", 6, 8, 30.0).detect(image)).any()
+    assert legacy.to_dict()["legacy_pattern"] is True and "legacy_pattern" not in Board().to_dict()

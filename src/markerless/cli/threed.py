@@ -41,6 +41,12 @@ def _board_args(p: argparse.ArgumentParser, defaults: bool = False) -> None:
     )
     p.add_argument("--square-size", type=float, default=None, help=f"side of a square, in your length unit{where}")
     p.add_argument("--marker-size", type=float, default=None, help="ChArUco marker side (default 0.75 square)")
+    p.add_argument(
+        "--legacy-pattern",
+        action="store_true",
+        default=None,
+        help="ChArUco board printed by OpenCV < 4.6 or aniposelib",
+    )
 
 
 def _calibrate_args(p: argparse.ArgumentParser) -> None:

@@ -31,6 +31,7 @@ def _board_with_overrides(
     cols: int | None,
     square_size: float | None,
     marker_size: float | None,
+    legacy_pattern: bool | None = None,
 ) -> Board:
     spec = dict(cfg.data.get("calibration_board") or {})
     for key, value in (
@@ -39,6 +40,7 @@ def _board_with_overrides(
         ("cols", cols),
         ("square_size", square_size),
         ("marker_size", marker_size),
+        ("legacy_pattern", legacy_pattern),
     ):
         if value is not None:
             spec[key] = value
@@ -73,6 +75,7 @@ def calibrate(
     cols: int | None = None,
     square_size: float | None = None,
     marker_size: float | None = None,
+    legacy_pattern: bool | None = None,
     every: int | None = None,
     bundle_adjustment: bool = True,
 ) -> Path:
@@ -83,7 +86,7 @@ def calibrate(
     ``[metadata]`` (``camera_errors``, pixels).
     """
     cfg = load_config3d(config3d)
-    spec = _board_with_overrides(cfg, board, rows, cols, square_size, marker_size)
+    spec = _board_with_overrides(cfg, board, rows, cols, square_size, marker_size, legacy_pattern)
     stride = int(every or cfg.data.get("calibration_every") or 1)
     sources = calibration_sources(cfg)
     detections = [

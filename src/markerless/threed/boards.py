@@ -37,6 +37,8 @@ class Board:
         square_size: side of one square, in the unit the calibration should use (e.g. mm).
         marker_size: ChArUco marker side (default 0.75 of a square).
         dictionary: ChArUco ArUco dictionary name (``cv2.aruco`` constant without prefix).
+        legacy_pattern: ChArUco boards printed with OpenCV < 4.6 or aniposelib (they differ from newer
+            ones when the number of rows is even).
     """
 
     kind: str = "checkerboard"
@@ -45,6 +47,7 @@ class Board:
     square_size: float = 1.0
     marker_size: float | None = None
     dictionary: str = "DICT_4X4_50"
+    legacy_pattern: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in BOARD_KINDS:
@@ -82,7 +85,10 @@ class Board:
         """The OpenCV ChArUco board."""
         dictionary = cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, self.dictionary))
         marker = self.marker_size if self.marker_size else 0.75 * self.square_size
-        return cv2.aruco.CharucoBoard((self.cols, self.rows), self.square_size, marker, dictionary)
+        board = cv2.aruco.CharucoBoard((self.cols, self.rows), self.square_size, marker, dictionary)
+        if self.legacy_pattern:
+            board.setLegacyPattern(True)
+        return board
 
     def render(self, pixels_per_square: int = 60, margin: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """A grey image of the board and the 2x3 affine map from board units to its pixels.
@@ -132,7 +138,7 @@ class Board:
 
     def to_dict(self) -> dict[str, object]:
         """Plain values (for the 3D config and calibration metadata)."""
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        return {k: v for k, v in asdict(self).items() if v is not None and not (k == "legacy_pattern" and not v)}
 
 
 @dataclass
@@ -256,7 +262,9 @@ def detect_board(
         size = size or shape
     for path in videos:
         frames, found, shape = _cached(path, board, every, cache, lambda path=path: _detect_video(path, board, every))
-        prefix = f"{path.stem}:" if len(videos) > 1 else ""
+        # several videos per camera: pair them across cameras by their name without the camera's
+        recording = path.stem.replace(camera, "") if camera else path.stem
+        prefix = f"{recording}:" if len(videos) > 1 else ""
         keys += [f"{prefix}{int(f)}" for f in frames]
         corners += list(found)
         size = size or shape
