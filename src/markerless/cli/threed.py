@@ -23,7 +23,12 @@ def _create_run(args: argparse.Namespace) -> int:
     from markerless.threed.config3d import create_project_3d
 
     board = Board(
-        args.board or "checkerboard", args.rows or 6, args.cols or 9, args.square_size or 1.0, args.marker_size
+        args.board or "checkerboard",
+        args.rows or 6,
+        args.cols or 9,
+        args.square_size or 1.0,
+        args.marker_size,
+        legacy_pattern=bool(args.legacy_pattern),
     )
     print(create_project_3d(args.task, args.experimenter, args.cameras, args.working_directory, board=board))
     return 0
@@ -67,6 +72,7 @@ def _calibrate_run(args: argparse.Namespace) -> int:
         cols=args.cols,
         square_size=args.square_size,
         marker_size=args.marker_size,
+        legacy_pattern=args.legacy_pattern,
         every=args.every,
         bundle_adjustment=not args.no_bundle_adjustment,
     )
