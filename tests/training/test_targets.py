@@ -55,17 +55,21 @@ def test_encode_decode_round_trip(b: int, k: int, stride: int, seed: int) -> Non
     assert torch.all(decoded[..., 2] > 0.5)
 
 
-def test_perfect_prediction_has_near_zero_loss_and_errors_cost() -> None:
+@pytest.mark.parametrize("kind", ["bce", "mse"])
+def test_perfect_prediction_has_near_zero_loss_and_errors_cost(kind: str) -> None:
     keypoints = torch.tensor([[[10.0, 12.0], [40.0, 30.0]]])
     targets = make_targets(keypoints, torch.ones(1, 2), (8, 8), stride=8)
     perfect = (_perfect_logits(targets), targets["offsets"].clone())
-    loss, parts = pose_loss(perfect, targets)
+    loss, parts = pose_loss(perfect, targets, heatmap_loss=kind)
     assert float(loss) < 1e-3 and float(parts["locref"]) == 0.0
-    wrong, _ = pose_loss((torch.zeros_like(perfect[0]), torch.zeros_like(perfect[1])), targets)
-    assert float(wrong) > 1.0
+    wrong, _ = pose_loss((torch.zeros_like(perfect[0]), torch.zeros_like(perfect[1])), targets, heatmap_loss=kind)
+    assert float(wrong) > 0.5
+    with pytest.raises(ValueError, match="heatmap_loss"):
+        pose_loss(perfect, targets, heatmap_loss="l1")  # type: ignore[arg-type]
 
 
-def test_masked_keypoints_contribute_zero_loss_and_zero_gradient() -> None:
+@pytest.mark.parametrize("kind", ["bce", "mse"])
+def test_masked_keypoints_contribute_zero_loss_and_zero_gradient(kind: str) -> None:
     keypoints = torch.tensor([[[10.0, 12.0], [40.0, 30.0], [float("nan"), float("nan")]]])
     weights = torch.tensor([[1.0, 0.0, 1.0]])  # second: occluded/unlabelled; third: NaN (unlabelled)
     targets = make_targets(keypoints, weights, (8, 8), stride=8)
@@ -73,15 +77,19 @@ def test_masked_keypoints_contribute_zero_loss_and_zero_gradient() -> None:
     assert not torch.isnan(targets["heatmaps"]).any() and not torch.isnan(targets["offsets"]).any()
     logits = torch.randn(1, 3, 8, 8, requires_grad=True)
     offsets = torch.randn(1, 6, 8, 8, requires_grad=True)
-    loss, _ = pose_loss((logits, offsets), targets)
+    loss, _ = pose_loss((logits, offsets), targets, heatmap_loss=kind)
     loss.backward()
     assert torch.all(logits.grad[0, 1:] == 0) and torch.all(offsets.grad[0, 2:] == 0)
     assert logits.grad[0, 0].abs().sum() > 0 and offsets.grad[0, :2].abs().sum() > 0
     # changing the masked keypoints' outputs leaves the loss unchanged
     with torch.no_grad():
-        changed, _ = pose_loss((torch.cat([logits[:, :1], logits[:, 1:] + 5], 1), offsets * 3), targets)
+        changed, _ = pose_loss(
+            (torch.cat([logits[:, :1], logits[:, 1:] + 5], 1), offsets * 3), targets, heatmap_loss=kind
+        )
         unchanged_offsets = torch.cat([offsets[:, :2], offsets[:, 2:] * 3], 1)
-        same, _ = pose_loss((torch.cat([logits[:, :1], logits[:, 1:] + 5], 1), unchanged_offsets), targets)
+        same, _ = pose_loss(
+            (torch.cat([logits[:, :1], logits[:, 1:] + 5], 1), unchanged_offsets), targets, heatmap_loss=kind
+        )
     assert torch.isclose(same, loss.detach())
     assert not torch.isclose(changed, loss.detach())
 
