@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -59,3 +60,23 @@ def test_bad_files_raise_model_error(tmp_path: Path) -> None:
     torch.save(payload, mismatched)
     with pytest.raises(ModelError, match="do not fit"):
         load_checkpoint(mismatched)
+
+
+def test_numpy_and_path_extras_are_stored_as_plain_types(tmp_path: Path) -> None:
+    net = create_model("resnet18", 1, pretrained=False, head_channels=8)
+    extra = {"rmse": np.float32(2.5), "curve": np.arange(3), "video": tmp_path / "a.mp4", "steps": [np.int64(4)]}
+    _, got = load_checkpoint(save_checkpoint(tmp_path / "s.pt", net, extra=extra))
+    assert got["rmse"] == 2.5 and isinstance(got["rmse"], float)
+    assert got["curve"].tolist() == [0, 1, 2]
+    assert got["video"] == (tmp_path / "a.mp4").as_posix() and got["steps"] == [4]
+
+
+def test_unsafe_pickles_are_refused_with_model_error(tmp_path: Path) -> None:
+    path = tmp_path / "unsafe.pt"
+    torch.save({"spec": {}, "model": {}, "thing": _Custom()}, path)
+    with pytest.raises(ModelError, match="cannot be loaded safely"):
+        load_checkpoint(path)
+
+
+class _Custom:
+    """An arbitrary class that weights_only loading must refuse."""

@@ -6,10 +6,12 @@ weights and the snapshot's state dict is loaded over it.
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from markerless.errors import ModelError
@@ -25,11 +27,26 @@ def save_checkpoint(path: str | Path, net: PoseNet, *, extra: Mapping[str, Any] 
     clash = [k for k in RESERVED if k in extra]
     if clash:
         raise ModelError(f"Checkpoint extra keys {clash} are reserved; rename them.")
-    payload = {"spec": net.spec.to_dict(), "model": net.state_dict(), **extra}
+    payload = {"spec": net.spec.to_dict(), "model": net.state_dict(), **_plain(extra)}
     path = Path(path)
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
     return path
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with NumPy scalars/arrays and paths turned into types ``torch.load(weights_only=True)`` reads."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_plain(v) for v in value)
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value)
+    if isinstance(value, Path):
+        return value.as_posix()
+    return value
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[PoseNet, dict[str, Any]]:
@@ -41,7 +58,12 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
         raise ModelError(f"Checkpoint {path} does not exist: check the path or train a model first.")
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
-    except Exception as exc:  # truncated zip, pickle error, not a torch file...
+    except pickle.UnpicklingError as exc:
+        raise ModelError(
+            f"Checkpoint {path} holds objects that cannot be loaded safely ({str(exc).splitlines()[0]}): "
+            "it was not written by markerless.nets.save_checkpoint, or with unsupported extra values."
+        ) from exc
+    except Exception as exc:  # truncated zip, not a torch file...
         raise ModelError(f"Checkpoint {path} is unreadable or corrupt ({exc}): use another snapshot.") from exc
     if not isinstance(payload, dict) or "spec" not in payload or "model" not in payload:
         raise ModelError(f"{path} is not a markerless checkpoint (no 'spec'/'model' entries).")

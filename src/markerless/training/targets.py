@@ -12,9 +12,9 @@ weight, so they are left out of the loss (not trained as "absent").
 
 Heatmap loss: binary cross-entropy with logits against the soft Gaussian target, minus the target's
 own entropy (so a perfect prediction scores 0), summed over the map and averaged over weighted
-keypoints (so each image pixel counts the same whatever the crop size). BCE rather than MSE-on-sigmoid because its gradient (``sigmoid(z) - t``) does not vanish
-where the sigmoid saturates, e.g. at the head's calm initial bias, so early training is faster; the
-decoded score (sigmoid at the peak) is the same quantity the loss calibrates. Offset loss: Huber
+keypoints (so each image pixel counts the same whatever the crop size). BCE rather than
+MSE-on-sigmoid because its gradient (``sigmoid(z) - t``) does not vanish where the sigmoid
+saturates, e.g. at the head's calm initial bias, so early training is faster; the decoded score (sigmoid at the peak) is the same quantity the loss calibrates. Offset loss: Huber
 (smooth L1) summed over masked cells and both channels, averaged over weighted keypoints (the same
 per-keypoint normalisation as the heatmap loss), weighted by ``locref_weight`` (DeepLabCut's 0.05).
 On a toy task (two blobs, MobileNetV2, 250 steps) this per-keypoint sum reached 0.8 px median error
