@@ -57,3 +57,40 @@ def test_project_errors(tmp_path: Path) -> None:
 def test_recording_names() -> None:
     assert recording_name(Path("trial1_cam1DLC_resnet50.h5"), "cam1", "DLC_resnet50") == "trial1"
     assert recording_name(Path("cam2-mouse3-day1DLC_x.h5"), "cam2") == "mouse3-day1"
+
+
+def test_triangulate_videos_runs_each_cameras_2d_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import markerless.inference.analyze
+    from markerless.io.dlc import write_predictions
+    from markerless.model import PoseLayout, Poses
+    from markerless.synthetic.cameras import make_multicamera_scene
+    from markerless.threed.calibration_io import save_calibration
+
+    scene = make_multicamera_scene(3, n_animal_frames=8, n_keypoints=3, render=False)
+    config = create_project_3d(
+        "v",
+        "me",
+        scene.cameras.names,
+        tmp_path,
+        project_configs={n: f"/projects/{n}/config.yaml" for n in scene.cameras.names},
+    )
+    save_calibration(scene.cameras, config.parent / "calibration.toml")
+    calls = []
+
+    def fake_analyze(project, videos, shuffle=1, **kwargs):
+        video = Path(videos[0])
+        cam = scene.cameras.index(video.stem.split("_")[-1])
+        calls.append((str(project), video.name, shuffle))
+        xy = scene.animal2d[cam, :, 0]
+        data = np.concatenate([xy, np.ones((*xy.shape[:-1], 1))], axis=-1)[:, None]
+        out = video.with_name(f"{video.stem}DLC_fake.h5")
+        write_predictions(Poses(data, PoseLayout.single_animal(["a", "b", "c"]), scorer="DLC_fake"), out)
+        return [out]
+
+    monkeypatch.setattr(markerless.inference.analyze, "analyze", fake_analyze)
+    videos = [tmp_path / f"session_{n}.mp4" for n in scene.cameras.names]
+    (out,) = triangulate_project(config, videos=videos)
+    assert out == tmp_path / "session_3D.h5"
+    assert calls[0] == ("/projects/cam1/config.yaml", "session_cam1.mp4", 1) and len(calls) == 3
+    df, _ = read_3d(out)
+    assert np.abs(df.to_numpy().reshape(8, 3, 3) - scene.animal3d[:, 0]).max() < 1e-3

@@ -265,7 +265,7 @@ def triangulate_project(
 def _analyze_videos(cfg: Config3D, videos: list[Path]) -> list[Path]:
     """Run each camera's 2D model on its videos; returns the prediction files."""
     try:
-        from markerless.inference import analyze
+        from markerless.inference.analyze import analyze
     except ImportError as err:
         raise ProjectError(
             f"2D analysis is not available ({err}); analyse the videos first and pass the .h5 files."
