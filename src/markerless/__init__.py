@@ -36,7 +36,10 @@ _API = {
     # 3D
     "calibrate": "markerless.threed.api",
     "calibrate_cameras": "markerless.threed.calibration",
-    "triangulate": "markerless.threed.triangulation",
+    "triangulate": "markerless.threed.api",
+    "triangulate_project": "markerless.threed.api",
+    "create_project_3d": "markerless.threed.config3d",
+    "create_labeled_video_3d": "markerless.threed.plots",
     # data
     "make_synthetic_project": "markerless.synthetic",
     "demo": "markerless.demo",

@@ -18,7 +18,8 @@ from markerless.threed.boards import IMAGE_SUFFIXES, Board, align_detections, de
 from markerless.threed.calibration import calibrate_cameras
 from markerless.threed.calibration_io import load_calibration, save_calibration
 from markerless.threed.config3d import Config3D, load_config3d, match_camera
-from markerless.threed.triangulation import Triangulation, triangulate
+from markerless.threed.triangulation import Triangulation
+from markerless.threed.triangulation import triangulate as triangulate_points
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".mpg", ".mpeg", ".m4v", ".webm"}
 ERROR_KEY = "reprojection_error"
@@ -247,7 +248,7 @@ def triangulate_project(
             )
         poses = [loaded[by_cam[c]] for c in cams]
         points, scores, frames, first = stack_poses(poses, cams)
-        result = triangulate(
+        result = triangulate_points(
             points,
             group.subset(cams),
             scores,
@@ -292,3 +293,17 @@ __all__ = [
     "triangulate_project",
     "write_3d",
 ]
+
+
+def triangulate(data: str | os.PathLike[str] | np.ndarray, *args: object, **kwargs: object) -> object:
+    """Triangulate, as ``markerless triangulate`` does or on plain arrays.
+
+    * ``triangulate(config3d, pred_files=None, videos=None, ...)``: a 3D project and per-camera 2D
+      prediction files -> ``<name>_3D.h5`` files (see :func:`triangulate_project`);
+    * ``triangulate(points2d, calibration, scores=None, ...)``: arrays ``(cameras, frames, [individuals,]
+      keypoints, 2)`` -> a :class:`~markerless.threed.triangulation.Triangulation` (see
+      :func:`markerless.threed.triangulation.triangulate`).
+    """
+    if isinstance(data, str | os.PathLike):
+        return triangulate_project(data, *args, **kwargs)  # type: ignore[arg-type]
+    return triangulate_points(data, *args, **kwargs)  # type: ignore[arg-type]
