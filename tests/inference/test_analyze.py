@@ -162,3 +162,16 @@ def test_dask_local_cluster_gives_the_local_result(analysis_model, tiny_video, t
         )
     assert out == tmp_path / "dask" / f"mouse1{analysis_model.scorer}.h5"
     np.testing.assert_allclose(read_predictions(out).data, local, atol=1e-3, rtol=0)
+
+
+def test_several_decoders_give_the_same_result(analysis_model, tiny_video, tmp_path):
+    one = _run(tiny_video, tmp_path / "one", batch_size=4)
+    np.testing.assert_array_equal(_run(tiny_video, tmp_path / "three", batch_size=4, decoders=3)[..., :2], one[..., :2])
+
+
+def test_truncated_video_keeps_the_frames_it_has(analysis_model, tmp_path):
+    video = write_video(tmp_path / "cut.avi", n_frames=30)
+    data = video.read_bytes()
+    video.write_bytes(data[: int(len(data) * 0.6)])  # the header still promises 30 frames
+    poses = _run(video, tmp_path / "out", batch_size=4)
+    assert 5 < len(poses) < 30 and np.isfinite(poses).all()

@@ -8,6 +8,7 @@ Per video: decode (background thread) -> infer (chosen backend) -> record in cra
 
 from __future__ import annotations
 
+import os
 import pickle
 import sys
 import time
@@ -23,7 +24,7 @@ from markerless.errors import VideoError
 from markerless.inference.backends import resolve_backend, resolve_device, resolved_precision
 from markerless.inference.cluster import DEFAULT_RANGE_FRAMES, RangeTask, dask_client, run_tasks, split_ranges
 from markerless.inference.model_source import AnalysisModel, BackendSpec, cached_backend, resolve_model
-from markerless.inference.pipeline import run_pipeline
+from markerless.inference.pipeline import run_ranges
 from markerless.inference.results_writer import PartialResults
 from markerless.io.atomic import atomic_path
 from markerless.model.poses import Poses
@@ -172,21 +173,25 @@ def _video_info(video: Path) -> dict[str, Any]:
         }
 
 
-def _analyze_locally(run: _VideoRun, backend: Any, bar: tqdm) -> None:
+def _analyze_locally(run: _VideoRun, backend: Any, bar: tqdm, decoders: int = 1) -> None:
     from markerless.io.video import VideoReader
 
     run.started, run.clock = datetime.now(), time.perf_counter()
-    with VideoReader(run.video, color=run.spec.color) as reader:
-        for start, stop in run.partial.missing():
-            end = start
-            for indices, values in run_pipeline(reader, backend, run.batch_size, start, stop):
-                run.add(indices, values)
-                end = int(indices[-1]) + 1
-                bar.update(len(indices))
-            if end < stop and stop >= run.partial.n_valid:
-                run.partial.mark_end(end)  # the header promised more frames than the video has
-                break
+    wanted = run.partial.missing()
+    for indices, values in run_ranges(
+        lambda: VideoReader(run.video, color=run.spec.color), backend, run.batch_size, wanted, decoders=decoders
+    ):
+        run.add(indices, values)
+        bar.update(len(indices))
     run.partial.flush()
+    _note_truncation(run)
+
+
+def _note_truncation(run: _VideoRun) -> None:
+    """When only the tail is missing after decoding, the video ends there (its header promised more)."""
+    missing = run.partial.missing()
+    if len(missing) == 1 and missing[0][1] == run.partial.n_valid and missing[0][0] > 0:
+        run.partial.mark_end(missing[0][0])
 
 
 def analyze(
@@ -249,16 +254,21 @@ def analyze_videos(
     range_frames: int = DEFAULT_RANGE_FRAMES,
     backend_options: dict[str, Any] | None = None,
     stop: int | None = None,
+    decoders: int | None = None,
 ) -> list[Path]:
     """:func:`analyze` with a resolved model (benchmarks and tools that build their own).
 
     ``stop`` analyses only the first ``stop`` frames of each video (previews, benchmarks);
-    ``backend_options`` go to the backend (OpenVINO: ``hint``, ``streams``, ``threads``).
+    ``backend_options`` go to the backend (OpenVINO: ``hint``, ``streams``, ``threads``);
+    ``decoders``: video-decoding threads per video (default 1 on CPU, where inference needs the
+    cores; up to 4 on CUDA, where one decoding thread cannot keep up with the GPU).
     """
     device = resolve_device(device)
     backend_name = resolve_backend(backend, device)
     batch_size = int(batch_size or DEFAULT_BATCH[device])
     precision = resolved_precision(backend_name, device, precision)
+    if decoders is None:
+        decoders = 1 if device == "cpu" else max(1, min(4, (os.cpu_count() or 2) - 1))
     outputs: list[Path] = []
     runs: list[_VideoRun] = []
     for video in map(Path, videos):
@@ -283,7 +293,7 @@ def analyze_videos(
         for run in runs:
             if not scheduler:
                 bar.set_description(run.video.name)
-                _analyze_locally(run, cached_backend(run.spec), bar)
+                _analyze_locally(run, cached_backend(run.spec), bar, decoders)
             run.finish(save_as_csv, backend_name, precision)
     return outputs
 
@@ -301,6 +311,6 @@ def _analyze_on_dask(runs: list[_VideoRun], scheduler: str, batch_size: int, ran
             if len(indices):
                 run.add(indices, values)
             run.partial.flush()  # one chunk per task: resumable at task granularity
-            if len(indices) < task.stop - task.start and task.stop >= run.partial.n_valid:
-                run.partial.mark_end(task.start + len(indices))
             bar.update(len(indices))
+    for run in runs:
+        _note_truncation(run)

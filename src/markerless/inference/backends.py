@@ -232,28 +232,28 @@ class OpenVINOBackend:
             model = self._model.clone()
             model.reshape([sub_batch, height, width, 3])
             compiled = self._core.compile_model(model, "CPU", self._config())
-            queue = self._ov.AsyncInferQueue(compiled, n_requests)
-            self._compiled[key] = (compiled, queue, sub_batch)
+            requests = [compiled.create_infer_request() for _ in range(n_requests)]
+            self._compiled[key] = (compiled, requests, sub_batch)
         return self._compiled[key]
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         batch, height, width = frames.shape[:3]
-        _, queue, sub_batch = self._compiled_for(batch, height, width)
+        _, requests, sub_batch = self._compiled_for(batch, height, width)
         frames = np.ascontiguousarray(frames, dtype=self._dtype)
-        results: dict[int, np.ndarray] = {}
-
-        def done(request: Any, start: int) -> None:
-            results[start] = request.get_output_tensor(0).data.copy()
-
-        queue.set_callback(done)
-        for start in range(0, batch, sub_batch):
+        # plain requests started together and waited for in turn: no Python callbacks in OpenVINO's
+        # threads (callbacks needing the GIL deadlocked now and then beside ONNX Runtime and PyTorch)
+        started = []
+        for request, start in zip(requests, range(0, batch, sub_batch)):
             chunk = frames[start : start + sub_batch]
             if len(chunk) < sub_batch:  # pad the last chunk to the compiled shape
                 chunk = np.concatenate([chunk, np.zeros((sub_batch - len(chunk), *chunk.shape[1:]), chunk.dtype)])
-            queue.start_async({0: chunk}, start)
-        queue.wait_all()
-        out = np.concatenate([results[s] for s in sorted(results)])[:batch]
-        return out.astype(np.float32, copy=False)
+            request.start_async({0: chunk})
+            started.append(request)
+        outputs = []
+        for request in started:
+            request.wait()
+            outputs.append(request.get_output_tensor(0).data.copy())
+        return np.concatenate(outputs)[:batch].astype(np.float32, copy=False)
 
 
 def resolved_precision(backend: str, device: str, precision: str = "auto") -> str:
