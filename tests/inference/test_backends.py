@@ -68,6 +68,7 @@ def test_openvino_splits_batches_over_requests_and_pads(spot_model, tmp_path):
     assert _max_px(two_streams(frames[:2]), reference[:2]) <= 1e-3
 
 
+@pytest.mark.slow
 def test_real_posenet_export_matches_torch_at_fp32(tiny_snapshot, tmp_path):
     from markerless.inference.model_source import load_torch_inference_model
 
