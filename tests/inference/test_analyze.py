@@ -10,7 +10,6 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -18,7 +17,7 @@ from inference_helpers import write_video
 
 from markerless.errors import ModelError, ProjectError, VideoError
 from markerless.inference.analyze import analyze
-from markerless.inference.model_source import _pick_snapshot, clear_backend_cache
+from markerless.inference.model_source import clear_backend_cache
 from markerless.inference.results_writer import partial_dir
 from markerless.io.dlc import read_predictions
 
@@ -84,17 +83,22 @@ def test_clear_errors(analysis_model, tiny_video, tmp_path):
         analyze("c", tmp_path / "nope.mp4")
     with pytest.raises(ModelError, match="Unknown backend 'fast'"):
         analyze("c", tiny_video, backend="fast")
-    shuffle = SimpleNamespace(index=1, train_dir=tmp_path, best_snapshot=lambda: None, snapshots=list)
-    with pytest.raises(ProjectError, match="markerless train"):
-        _pick_snapshot(shuffle, None)
+    with pytest.raises(ModelError, match="Unknown device"):
+        analyze("c", tiny_video, device="tpu")
 
 
 def test_untrained_project_asks_to_train(tiny_video, tmp_path):
-    from markerless.project import create_project
+    from markerless.training.dataset import create_training_dataset
+    from training.tiny_project import make_tiny_project
 
-    config = create_project("tiny", "me", [tiny_video], working_directory=tmp_path)
-    with pytest.raises(ProjectError, match=r"create-training-dataset|train"):
+    config = make_tiny_project(tmp_path)
+    with pytest.raises(ProjectError, match="create-training-dataset"):  # no shuffle yet
         analyze(config, tiny_video, backend="torch", device="cpu")
+    create_training_dataset(config, shuffle=1)
+    with pytest.raises(ProjectError, match="markerless train"):  # a shuffle, no snapshot
+        analyze(config, tiny_video, backend="torch", device="cpu")
+    with pytest.raises(ProjectError, match="does not exist"):
+        analyze(config, tiny_video, backend="torch", device="cpu", snapshot="snapshot-999.pt")
 
 
 _KILLED_RUN = textwrap.dedent("""

@@ -161,25 +161,13 @@ def _pick_snapshot(shuffle: Any, snapshot: str | Path | None) -> Path:
                 f"The snapshot {path} does not exist; list the shuffle's snapshots in {shuffle.train_dir}."
             )
         return path
-    best = None
-    for name in ("best_snapshot", "snapshot"):
-        getter = getattr(shuffle, name, None)
-        if getter is not None:
-            try:
-                best = getter()
-            except (ProjectError, ModelError, FileNotFoundError):
-                best = None
-            if best is not None:
-                break
-    if best is None:
-        snapshots = list(shuffle.snapshots()) if hasattr(shuffle, "snapshots") else []
-        best = snapshots[-1] if snapshots else None
-    if best is None:
+    snapshots = shuffle.snapshots()
+    if not snapshots:
         raise ProjectError(
             f"Shuffle {shuffle.index} has no trained model (no snapshot in {shuffle.train_dir}); "
-            "train it first with `markerless train CONFIG`."
+            f"train it first with `markerless train CONFIG --shuffle {shuffle.index}`."
         )
-    return Path(best)
+    return Path(shuffle.snapshot())  # config snapshotindex (-1: the best), as DeepLabCut picks it
 
 
 def resolve_model(config: str | Path, shuffle: int = 1, snapshot: str | Path | None = None) -> AnalysisModel:
@@ -196,7 +184,7 @@ def resolve_model(config: str | Path, shuffle: int = 1, snapshot: str | Path | N
             "`markerless create-training-dataset` and train it with `markerless train`."
         ) from None
     path = _pick_snapshot(sh, snapshot)
-    recipe = dict(getattr(sh, "recipe", {}) or {})
+    recipe = dict(sh.recipe)
     scale = float(recipe.get("input_scale", 1.0) or 1.0)
     return AnalysisModel(
         project=project,
@@ -207,5 +195,5 @@ def resolve_model(config: str | Path, shuffle: int = 1, snapshot: str | Path | N
         scale=scale,
         net_name=str(recipe.get("net", "net")),
         recipe=recipe,
-        train_fraction=getattr(sh, "train_fraction", None),
+        train_fraction=sh.train_fraction,
     )
