@@ -270,7 +270,7 @@ def analyze_videos(
     if decoders is None:
         decoders = 1 if device == "cpu" else max(1, min(4, (os.cpu_count() or 2) - 1))
     outputs: list[Path] = []
-    runs: list[_VideoRun] = []
+    pending: list[tuple[Path, Path, dict[str, Any], BackendSpec]] = []
     for video in map(Path, videos):
         out = output_path(video, model.scorer, dest)
         outputs.append(out)
@@ -281,20 +281,28 @@ def analyze_videos(
         if stop is not None:
             info["n_frames"] = min(info["n_frames"], int(stop))
         spec = model.spec(backend_name, device, (info["width"], info["height"]), precision, backend_options)
-        runs.append(_VideoRun(video, out, model, spec, info, batch_size, chunk_frames))
-    if not runs:
+        pending.append((video, out, info, spec))
+    if not pending:
         return outputs
 
-    total = sum(r.partial.n_valid for r in runs)
-    done = sum(int(r.partial.done[: r.partial.n_valid].sum()) for r in runs)
-    with tqdm(total=total, initial=done, unit="frames", desc="analyze", disable=None, smoothing=0.1) as bar:
-        if scheduler:
+    def open_run(video: Path, out: Path, info: dict[str, Any], spec: BackendSpec) -> _VideoRun:
+        run = _VideoRun(video, out, model, spec, info, batch_size, chunk_frames)
+        bar.update(run.partial.resumed_frames)
+        return run
+
+    total = sum(info["n_frames"] for _, _, info, _ in pending)
+    with tqdm(total=total, unit="frames", desc="analyze", disable=None, smoothing=0.1) as bar:
+        if scheduler:  # every video at once: their tasks share the cluster
+            runs = [open_run(*item) for item in pending]
             _analyze_on_dask(runs, scheduler, batch_size, range_frames, bar)
-        for run in runs:
-            if not scheduler:
-                bar.set_description(run.video.name)
+            for run in runs:
+                run.finish(save_as_csv, backend_name, precision)
+        else:  # one video at a time: only its predictions are held in memory
+            for item in pending:
+                bar.set_description(item[0].name)
+                run = open_run(*item)
                 _analyze_locally(run, cached_backend(run.spec), bar, decoders)
-            run.finish(save_as_csv, backend_name, precision)
+                run.finish(save_as_csv, backend_name, precision)
     return outputs
 
 
