@@ -17,6 +17,12 @@ Usage:
 
 A configuration is ``backend:batch[:hint[:streams[:threads]]]`` (hint/streams/threads: OpenVINO only).
 Results: a table on stdout and JSON in ``bench/results/analyze_speed-<time>.json``.
+
+What matters (2-core CPU, 640x480 H.264): the network input scale (``--input-scale 0.5`` = 320x240
+into the network, about 4x less compute), OpenVINO bf16 (automatic on AVX-512-BF16/AMX CPUs), the
+OpenVINO hint/streams (THROUGHPUT with 2 streams of 1 thread leaves room for the decoding thread), and
+the batch size (8-16). Decoding (one thread, OpenCV/FFmpeg) is the ceiling: see "decode only".
+Untrained and trained nets run at the same speed; pass ``--snapshot`` for keypoint agreement figures.
 """
 
 from __future__ import annotations
