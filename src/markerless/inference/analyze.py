@@ -93,6 +93,8 @@ class _VideoRun:
             "precision": spec.precision,
             "scale": model.scale,
             "video": str(video),
+            "video_bytes": video.stat().st_size,  # a replaced video starts afresh
+            "video_mtime_ns": video.stat().st_mtime_ns,
             "width": info["width"],
             "height": info["height"],
         }
