@@ -7,7 +7,13 @@ and are imported on first use, so ``import markerless`` stays fast.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
+
+# Our HDF5 files are written to a temporary name and renamed into place, so HDF5's own file locks add
+# nothing but failures: "unable to lock file, errno 11" when a file is reopened right after writing,
+# and on the network file systems of clusters. Users can still turn locking on by setting the variable.
+os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
 
 __version__ = "0.1.0"
 

@@ -33,9 +33,10 @@ from torch.nn import functional as F
 
 from markerless.nets.decode import LOCREF_STDEV, cell_centres
 
-DEFAULT_SIGMA = 6.0
-"""Gaussian width in input pixels (DeepLabCut uses 2*17/3 ~ 11.3 px on larger images)."""
-DEFAULT_LOCREF_RADIUS = 12.0
+DEFAULT_SIGMA = 10.0
+"""Gaussian width in input pixels (DeepLabCut uses 2*17/3 ~ 11.3 px); narrower maps (6 px at stride 8) left
+too little positive signal: on openfield the network stayed at the background prior."""
+DEFAULT_LOCREF_RADIUS = 17.0
 """Radius (input pixels) around a keypoint where offsets are trained."""
 
 
