@@ -61,7 +61,9 @@ def demo(
     checked = _step("Check labels", lambda: ml.check_labels(config))
     print(f"   {len(checked)} labelled frames drawn into labeled-data/*_labeled/")
 
-    _step("Create training dataset", lambda: ml.create_training_dataset(config, shuffle=1, seed=seed))
+    _step(
+        "Create training dataset", lambda: ml.create_training_dataset(config, shuffle=1, train_fraction=0.8, seed=seed)
+    )
     snapshot = _step(
         f"Train ({train_minutes:g} min on this machine)",
         lambda: ml.train(config, shuffle=1, max_minutes=train_minutes, seed=seed),
