@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "openfield-Pranav-2018-10-30"
 CHECKPOINTS = [1, 2, 3, 5, 8, 10, 15, 20, 30]
@@ -65,6 +67,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--net", default=None, help="model name (default: the default recipe's)")
     p.add_argument("--out", type=Path, default=HERE / "results", help="where the PNG and JSON go")
+    p.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="recipe overrides, dotted keys and YAML values (e.g. input_scale=0.5 targets.sigma=8)",
+    )
     args = p.parse_args(argv)
     if args.smoke:
         args.minutes = [min(min(args.minutes), 1.5)]
@@ -182,6 +191,13 @@ def run_budget(args: argparse.Namespace, config: Path, index: int, budget: float
     recipe = read_recipe(sh.recipe_file)
     recipe["eval_at_minutes"] = run_checkpoints(args.checkpoints, budget)
     recipe["eval_every_epochs"] = 0  # measure only at the checkpoints (and the end)
+    for item in args.set:
+        key, _, value = item.partition("=")
+        *parents, leaf = key.split(".")
+        node = recipe
+        for name in parents:
+            node = node.setdefault(name, {})
+        node[leaf] = yaml.safe_load(value)
     write_recipe(sh.recipe_file, recipe)
     print(
         f"\nopenfield: {len(sh.train_images())} train / {len(sh.test_images())} test images; "

@@ -155,6 +155,7 @@ class _Run:
                 n_kp,
                 pretrained=bool(recipe.get("pretrained", True)),
                 output_stride=int(recipe.get("output_stride", 8)),
+                head_channels=int(recipe.get("head_channels", 128)),
             )
         except ModelError as err:
             raise TrainingError(f"{sh.recipe_file}: {err}") from None

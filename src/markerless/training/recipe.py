@@ -35,6 +35,7 @@ DEFAULT_RECIPE: dict[str, Any] = {
     "optimizer": {"lr": 1e-3, "weight_decay": 1e-4},
     "schedule": {"warmup_fraction": 0.03, "final_lr_fraction": 0.01},  # linear warm-up then cosine
     "output_stride": 8,  # input pixels per heatmap cell
+    "head_channels": 128,  # width of the deconvolution head (64 halves the head's cost)
     # px of the (scaled) input. Measured on openfield (MobileNetV2, 256 crops, 150 augmented steps):
     # sigma 6 / radius 12 / weight 0.05 never left the background prior (~70 px error);
     # sigma 10 / radius 17 / weight 1.0 reached 2.6 px on training crops.
