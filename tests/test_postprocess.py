@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from markerless.errors import ConfigError, ProjectError
 from markerless.model.poses import Poses
 from markerless.model.skeleton import PoseLayout, Skeleton
-from markerless.postprocess import expand_videos, filter_poses, kalman_smooth, prediction_file
+from markerless.postprocess import filter_poses, kalman_smooth, prediction_file
 
 
 def _truth(n_frames: int = 400, n_kp: int = 3) -> np.ndarray:
@@ -181,13 +181,6 @@ def test_prediction_file_lookup(tmp_path) -> None:
     other.mkdir()
     (other / "mouseDLC_b.h5").touch()
     assert prediction_file(video, dest=other) == other / "mouseDLC_b.h5"
-
-
-def test_expand_videos(tmp_path) -> None:
-    for name in ("a.mp4", "b.AVI", "notes.txt", "aDLC_labeled.mp4"):
-        (tmp_path / name).touch()
-    assert [p.name for p in expand_videos(tmp_path)] == ["a.mp4", "b.AVI"]
-    assert expand_videos(str(tmp_path / "a.mp4")) == [tmp_path / "a.mp4"]
 
 
 @settings(max_examples=25, deadline=None)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -27,11 +27,11 @@ from scipy.ndimage import median_filter
 from scipy.signal import savgol_filter
 
 from markerless.errors import ConfigError, MarkerlessError, ProjectError
+from markerless.io.video import find_videos
 from markerless.model.poses import Poses
 
 Method = Literal["median", "savgol", "kalman", "none"]
 METHODS: tuple[str, ...] = ("median", "savgol", "kalman", "none")
-VIDEO_SUFFIXES: tuple[str, ...] = (".mp4", ".avi", ".mov", ".mkv", ".mpg", ".mpeg", ".m4v", ".wmv")
 
 
 # --- gaps ----------------------------------------------------------------------------------------
@@ -242,22 +242,6 @@ def filter_poses(
 
 
 # --- project files ------------------------------------------------------------------------------------
-def expand_videos(videos: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Video paths from a mix of video files and folders (a folder stands for the videos in it)."""
-    if isinstance(videos, (str, os.PathLike)):
-        videos = [videos]
-    found: list[Path] = []
-    for item in videos:
-        path = Path(item).expanduser()
-        if path.is_dir():
-            found.extend(
-                sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and "_labeled" not in p.stem)
-            )
-        else:
-            found.append(path)
-    return found
-
-
 def _project_scorer(project: object, shuffle: int) -> str | None:
     """The scorer string of the shuffle's best snapshot, or None when it cannot be known."""
     try:
@@ -328,7 +312,7 @@ def project_prediction_files(
     project = Project.load(config)
     scorer = _project_scorer(project, shuffle)
     pairs = [
-        (video, prediction_file(video, scorer=scorer, filtered=filtered, dest=dest)) for video in expand_videos(videos)
+        (video, prediction_file(video, scorer=scorer, filtered=filtered, dest=dest)) for video in find_videos(videos)
     ]
     if not pairs:
         raise ProjectError(f"No videos given or found in {videos}; pass video files or folders holding videos.")
@@ -413,7 +397,6 @@ def filter_predictions(
 
 __all__ = [
     "METHODS",
-    "expand_videos",
     "filter_poses",
     "filter_predictions",
     "kalman_smooth",

@@ -12,17 +12,17 @@ import itertools
 import os
 import shutil
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from markerless.errors import ConfigError, LabelFileError, ProjectError, VideoError
 from markerless.io.dlc import read_config, read_labels, write_config, write_labels
+from markerless.io.video import VIDEO_SUFFIXES, find_videos
 from markerless.model.labels import Labels
 from markerless.model.skeleton import PoseLayout, Skeleton
 
 #: File endings treated as videos when a folder is given instead of video files.
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".mpeg", ".mpg", ".m4v", ".wmv", ".webm")
 #: Folders of a new project (besides ``labeled-data/<video>``).
 PROJECT_FOLDERS = ("videos", "labeled-data", "training-datasets", "dlc-models", "dlc-models-pytorch")
 LABELED_SUFFIX = "_labeled"
@@ -129,7 +129,7 @@ class Project:
         folder = self.root / "videos"
         if folder.is_dir():
             for path in sorted(folder.iterdir()):
-                if path.suffix.lower() in VIDEO_EXTENSIONS:
+                if path.suffix.lower() in VIDEO_SUFFIXES:
                     found.setdefault(Path(os.path.abspath(path)), None)
         return list(found)
 
@@ -264,29 +264,6 @@ def layout_from_config(cfg: dict[str, Any], path: Path | str = "config.yaml") ->
 
 
 # --- creating projects ------------------------------------------------------------------------------
-def _expand_videos(videos: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    if isinstance(videos, str | os.PathLike):
-        videos = [videos]
-    out: list[Path] = []
-    for video in videos:
-        path = Path(video).expanduser()
-        if path.is_dir():
-            out += sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
-        elif path.is_file():
-            out.append(path)
-        else:
-            raise VideoError(f"Video {path} does not exist; check the path.")
-    if not out:
-        raise VideoError("No videos given (folders given contain no .mp4/.avi/.mov/... files).")
-    stems = [p.stem for p in out]
-    dup = sorted({s for s in stems if stems.count(s) > 1})
-    if dup:
-        raise VideoError(
-            f"Several videos are named {dup}; labeled-data folders are named after videos, so rename them."
-        )
-    return [Path(os.path.abspath(p)) for p in out]
-
-
 def _frame_size(path: Path) -> tuple[int, int]:
     """(width, height) of a video."""
     import cv2
@@ -406,7 +383,7 @@ def create_project(
         raise ProjectError(
             f"Project {root} already exists; add videos with `markerless add-videos {root / 'config.yaml'} VIDEO...`."
         )
-    sources = _expand_videos(videos)
+    sources = find_videos(videos)
     sizes = {src: _frame_size(src) for src in sources}  # fail on unreadable videos before creating anything
     date = f"{today:%b}{today.day}"
     cfg = _default_config(task, experimenter, date, root, multi_animal, individuals, bodyparts)
@@ -442,7 +419,7 @@ def add_videos(
     Returns their paths inside the project. Videos already in the project are left as they are.
     """
     project = Project.load(config)
-    sources = _expand_videos(videos)
+    sources = find_videos(videos)
     sizes = {src: _frame_size(src) for src in sources}
     (project.root / "videos").mkdir(exist_ok=True)
     added = _add(project, sources, sizes, copy_videos)

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from markerless.errors import VideoError
-from markerless.io.video import VideoReader, VideoWriter, video_info
+from markerless.io.video import VideoReader, VideoWriter, find_videos, video_info
 from markerless_testdata import shared_path
 
 N_FRAMES, W, H = 60, 96, 64
@@ -294,3 +294,10 @@ def test_real_video_random_access_by_seeking(parts: tuple[str, ...], monkeypatch
     with VideoReader(path, color="bgr") as reader:
         got = [hashlib.sha1(np.ascontiguousarray(reader.read(int(i)))).hexdigest() for i in indices]
     assert got == [digests[i] for i in indices]
+
+
+def test_find_videos_in_files_and_folders(tmp_path) -> None:
+    for name in ("a.mp4", "b.AVI", "notes.txt", "aDLC_labeled.mp4"):
+        (tmp_path / name).touch()
+    assert [p.name for p in find_videos(tmp_path)] == ["a.mp4", "b.AVI"]
+    assert find_videos(str(tmp_path / "a.mp4")) == [(tmp_path / "a.mp4").resolve()]

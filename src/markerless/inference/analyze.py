@@ -27,37 +27,11 @@ from markerless.inference.model_source import AnalysisModel, BackendSpec, cached
 from markerless.inference.pipeline import run_ranges
 from markerless.inference.results_writer import PartialResults
 from markerless.io.atomic import atomic_path
+from markerless.io.video import find_videos
 from markerless.model.poses import Poses
 
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".mpg", ".mpeg", ".m4v", ".wmv", ".webm", ".h264")
 DEFAULT_BATCH = {"cpu": 8, "cuda": 64}
 CHUNK_FRAMES = 500
-
-
-def find_videos(videos: str | Path | Iterable[str | Path]) -> list[Path]:
-    """Video files named or found (non-recursively) in the folders named; fails on missing paths."""
-    if isinstance(videos, (str, Path)):
-        videos = [videos]
-    found: list[Path] = []
-    for item in videos:
-        path = Path(item).expanduser()
-        if path.is_dir():
-            found.extend(
-                sorted(
-                    p
-                    for p in path.iterdir()
-                    if p.suffix.lower() in VIDEO_EXTENSIONS
-                    and not p.name.startswith(".")
-                    and not p.stem.endswith("_labeled")
-                )
-            )
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise VideoError(f"The video {path} does not exist; check the path (videos or folders of videos).")
-    if not found:
-        raise VideoError(f"No video found in {[str(v) for v in videos]} (looked for {', '.join(VIDEO_EXTENSIONS)}).")
-    return list(dict.fromkeys(p.resolve() for p in found))
 
 
 def output_path(video: Path, scorer: str, dest: str | Path | None = None) -> Path:

@@ -41,6 +41,41 @@ MAX_DECODE_GAP = 1000
 _FIX_IT = "Check that the file is a complete video (try playing it), or re-encode it, e.g. `ffmpeg -i IN -c:v libx264 OUT.mp4`."
 
 
+#: File endings recognised as videos when a folder is given instead of video files.
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".mpg", ".mpeg", ".m4v", ".wmv", ".webm", ".h264")
+
+
+def find_videos(videos: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Video files named, or found (not recursively) in the folders named; resolved, without duplicates.
+
+    Labelled videos we wrote (``*_labeled.*``) and hidden files in folders are skipped. A path that does
+    not exist, or nothing found at all, raises :class:`VideoError`.
+    """
+    if isinstance(videos, str | os.PathLike):
+        videos = [videos]
+    videos = list(videos)
+    found: list[Path] = []
+    for item in videos:
+        path = Path(item).expanduser()
+        if path.is_dir():
+            found.extend(
+                sorted(
+                    p
+                    for p in path.iterdir()
+                    if p.suffix.lower() in VIDEO_SUFFIXES
+                    and not p.name.startswith(".")
+                    and not p.stem.endswith("_labeled")
+                )
+            )
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise VideoError(f"The video {path} does not exist; check the path (videos or folders of videos).")
+    if not found:
+        raise VideoError(f"No video found in {[str(v) for v in videos]} (looked for {', '.join(VIDEO_SUFFIXES)}).")
+    return list(dict.fromkeys(p.resolve() for p in found))
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     """What a video's container says about it.

@@ -96,7 +96,10 @@ class Labels:
 
     def with_images(self, labels: Labels) -> Labels:
         """These labels updated with ``labels``: rows for the same image are replaced, new ones appended."""
-        if labels.layout.keypoint_names != self.layout.keypoint_names or labels.layout.individual_names != self.layout.individual_names:
+        if (
+            labels.layout.keypoint_names != self.layout.keypoint_names
+            or labels.layout.individual_names != self.layout.individual_names
+        ):
             raise LabelFileError("Cannot merge labels of different body parts or individuals.")
         pos = {p: i for i, p in enumerate(self.images)}
         xy, occ, images = self.xy.copy(), self.occluded.copy(), list(self.images)
@@ -126,12 +129,15 @@ class Labels:
     # --- DeepLabCut table layout -------------------------------------------------------------
     def to_dataframe(self) -> pd.DataFrame:
         """DeepLabCut ``CollectedData`` layout: 3-level row index, ``x``/``y`` columns, NaN unlabelled."""
-        index = pd.MultiIndex.from_tuples([tuple(p.split("/", 2)) if p.count("/") >= 2 else ("", "", p) for p in self.images])
+        index = pd.MultiIndex.from_tuples(
+            [tuple(p.split("/", 2)) if p.count("/") >= 2 else ("", "", p) for p in self.images]
+        )
         return array_to_frame(self.xy, self.layout, self.scorer, ("x", "y"), index)
 
     @classmethod
-    def from_dataframe(cls, df: pd.DataFrame, layout: PoseLayout | None = None,
-                       skeleton: Skeleton | None = None) -> Labels:
+    def from_dataframe(
+        cls, df: pd.DataFrame, layout: PoseLayout | None = None, skeleton: Skeleton | None = None
+    ) -> Labels:
         """Labels from a DeepLabCut ``CollectedData`` table (either row-index form)."""
         layout = layout or layout_from_columns(df.columns, skeleton)
         images = [_row_to_path(row) for row in df.index]

@@ -42,7 +42,9 @@ class Poses:
         self.data = np.asarray(self.data, dtype=np.float32)
         expected = (*self.layout.shape, 3)
         if self.data.ndim != 4 or self.data.shape[1:] != expected:
-            raise LabelFileError(f"Pose array has shape {self.data.shape}; expected (frames, {expected[0]}, {expected[1]}, 3).")
+            raise LabelFileError(
+                f"Pose array has shape {self.data.shape}; expected (frames, {expected[0]}, {expected[1]}, 3)."
+            )
         if self.frames is None:
             self.frames = np.arange(len(self.data), dtype=np.int64)
         self.frames = np.asarray(self.frames, dtype=np.int64)
@@ -81,8 +83,9 @@ class Poses:
         return array_to_frame(self.data, self.layout, self.scorer, COORDS, pd.Index(self.frames))
 
     @classmethod
-    def from_dataframe(cls, df: pd.DataFrame, layout: PoseLayout | None = None,
-                       skeleton: Skeleton | None = None, **kwargs: Any) -> Poses:
+    def from_dataframe(
+        cls, df: pd.DataFrame, layout: PoseLayout | None = None, skeleton: Skeleton | None = None, **kwargs: Any
+    ) -> Poses:
         """Poses from a DeepLabCut prediction table (single- or multi-animal)."""
         layout = layout or layout_from_columns(df.columns, skeleton)
         data = frame_to_array(df, layout, COORDS)
@@ -148,14 +151,22 @@ class Poses:
                 seen = np.isfinite(pos[:, real]).any(axis=(0, 1, 3))
                 animal_parts = [k for k, s in zip(keypoints, seen, strict=True) if s]
             unique = [k for k in keypoints if k not in animal_parts]
-            skel = skeleton if skeleton is not None and list(skeleton.bodyparts) == animal_parts else Skeleton.from_names(animal_parts)
+            skel = (
+                skeleton
+                if skeleton is not None and list(skeleton.bodyparts) == animal_parts
+                else Skeleton.from_names(animal_parts)
+            )
             layout = PoseLayout(skel, tuple(animals) or (SINGLE_ANIMAL_INDIVIDUAL,), tuple(unique), multi_animal=True)
             ind = [individuals.index(i) for i in layout.individual_names]
             kp = [keypoints.index(k) for k in layout.keypoint_names]
             data = data[:, ind][:, :, kp]
             data[:, ~layout.valid] = np.nan
         else:
-            skel = skeleton if skeleton is not None and list(skeleton.bodyparts) == keypoints else Skeleton.from_names(keypoints)
+            skel = (
+                skeleton
+                if skeleton is not None and list(skeleton.bodyparts) == keypoints
+                else Skeleton.from_names(keypoints)
+            )
             multi = len(individuals) > 1
             layout = PoseLayout(skel, tuple(individuals), multi_animal=multi) if multi else PoseLayout(skel)
         fps = ds.attrs.get("fps")

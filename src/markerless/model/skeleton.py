@@ -59,7 +59,9 @@ class Skeleton:
         object.__setattr__(self, "edges", tuple(tuple(e) for e in self.edges))
         object.__setattr__(self, "symmetric_pairs", tuple(tuple(p) for p in self.symmetric_pairs))
         if len(set(self.bodyparts)) != len(self.bodyparts):
-            raise ConfigError(f"Body part names must be unique; got {list(self.bodyparts)}. Rename the duplicates in config.yaml.")
+            raise ConfigError(
+                f"Body part names must be unique; got {list(self.bodyparts)}. Rename the duplicates in config.yaml."
+            )
         known = set(self.bodyparts)
         for kind, links in (("skeleton edge", self.edges), ("symmetric pair", self.symmetric_pairs)):
             for link in links:
@@ -70,8 +72,12 @@ class Skeleton:
                     )
 
     @classmethod
-    def from_names(cls, bodyparts: Iterable[str], edges: Iterable[Sequence[str]] = (),
-                   symmetric_pairs: Iterable[Sequence[str]] | None = None) -> Skeleton:
+    def from_names(
+        cls,
+        bodyparts: Iterable[str],
+        edges: Iterable[Sequence[str]] = (),
+        symmetric_pairs: Iterable[Sequence[str]] | None = None,
+    ) -> Skeleton:
         """A skeleton; left/right pairs are guessed from the names when not given."""
         bodyparts = tuple(bodyparts)
         pairs = guess_symmetric_pairs(bodyparts) if symmetric_pairs is None else tuple(map(tuple, symmetric_pairs))
@@ -133,13 +139,21 @@ class PoseLayout:
             )
         clash = set(self.unique_bodyparts) & set(self.skeleton.bodyparts)
         if clash or len(set(self.unique_bodyparts)) != len(self.unique_bodyparts):
-            raise ConfigError(f"Unique body parts must differ from each other and from the animal's body parts: {sorted(clash)}.")
+            raise ConfigError(
+                f"Unique body parts must differ from each other and from the animal's body parts: {sorted(clash)}."
+            )
         if not self.multi_animal and (len(self.individuals) != 1 or self.unique_bodyparts):
-            raise ConfigError("Single-animal layouts have exactly one individual and no unique body parts; set multi_animal=True.")
+            raise ConfigError(
+                "Single-animal layouts have exactly one individual and no unique body parts; set multi_animal=True."
+            )
 
     @classmethod
-    def single_animal(cls, bodyparts: Iterable[str], edges: Iterable[Sequence[str]] = (),
-                      symmetric_pairs: Iterable[Sequence[str]] | None = None) -> PoseLayout:
+    def single_animal(
+        cls,
+        bodyparts: Iterable[str],
+        edges: Iterable[Sequence[str]] = (),
+        symmetric_pairs: Iterable[Sequence[str]] | None = None,
+    ) -> PoseLayout:
         """Layout of a one-animal project."""
         return cls(Skeleton.from_names(bodyparts, edges, symmetric_pairs))
 

@@ -28,8 +28,9 @@ def dlc_columns(layout: PoseLayout, scorer: str, coords: Sequence[str]) -> pd.Mu
     return pd.MultiIndex.from_tuples(tuples, names=SINGLE_ANIMAL_LEVELS)
 
 
-def array_to_frame(values: np.ndarray, layout: PoseLayout, scorer: str, coords: Sequence[str],
-                   index: pd.Index) -> pd.DataFrame:
+def array_to_frame(
+    values: np.ndarray, layout: PoseLayout, scorer: str, coords: Sequence[str], index: pd.Index
+) -> pd.DataFrame:
     """``(rows, individuals, keypoints, len(coords))`` array -> DeepLabCut DataFrame (valid cells only)."""
     ind, kp = np.nonzero(layout.valid)
     flat = values[:, ind, kp, :].reshape(len(values), -1)
@@ -41,7 +42,11 @@ def layout_from_columns(columns: pd.MultiIndex, skeleton: Skeleton | None = None
     names = _level_names(columns)
     bodyparts = list(dict.fromkeys(columns.get_level_values(names.index("bodyparts"))))
     if "individuals" not in names:
-        skel = skeleton if skeleton is not None and set(skeleton.bodyparts) == set(bodyparts) else Skeleton.from_names(bodyparts)
+        skel = (
+            skeleton
+            if skeleton is not None and set(skeleton.bodyparts) == set(bodyparts)
+            else Skeleton.from_names(bodyparts)
+        )
         return PoseLayout(skel, (SINGLE_ANIMAL_INDIVIDUAL,))
     inds = columns.get_level_values(names.index("individuals"))
     parts = columns.get_level_values(names.index("bodyparts"))
@@ -53,8 +58,7 @@ def layout_from_columns(columns: pd.MultiIndex, skeleton: Skeleton | None = None
     return PoseLayout(skeleton, tuple(individuals) or (SINGLE_ANIMAL_INDIVIDUAL,), tuple(unique), multi_animal=True)
 
 
-def frame_to_array(df: pd.DataFrame, layout: PoseLayout, coords: Sequence[str],
-                   fill: float = np.nan) -> np.ndarray:
+def frame_to_array(df: pd.DataFrame, layout: PoseLayout, coords: Sequence[str], fill: float = np.nan) -> np.ndarray:
     """DeepLabCut DataFrame -> ``(rows, individuals, keypoints, len(coords))`` float64 array.
 
     Columns are matched by name, so their order in the file does not matter; cells missing from the
@@ -74,7 +78,8 @@ def frame_to_array(df: pd.DataFrame, layout: PoseLayout, coords: Sequence[str],
     kp_pos = {n: i for i, n in enumerate(layout.keypoint_names)}
     coord_pos = {n: i for i, n in enumerate(coords)}
     keep = [
-        j for j, (i, k, c) in enumerate(zip(ind_level, part_level, coord_level, strict=True))
+        j
+        for j, (i, k, c) in enumerate(zip(ind_level, part_level, coord_level, strict=True))
         if i in ind_pos and k in kp_pos and c in coord_pos
     ]
     if not keep and len(df.columns):
@@ -99,7 +104,9 @@ def table_scorer(columns: pd.MultiIndex) -> str:
 
 def _level_names(columns: pd.Index) -> list[str]:
     if not isinstance(columns, pd.MultiIndex):
-        raise LabelFileError("Expected DeepLabCut's multi-level columns (scorer/bodyparts/coords); the table has flat columns.")
+        raise LabelFileError(
+            "Expected DeepLabCut's multi-level columns (scorer/bodyparts/coords); the table has flat columns."
+        )
     names = [str(n) for n in columns.names]
     if names[-1] != "coords" or "bodyparts" not in names:
         if columns.nlevels == 3:
@@ -107,5 +114,7 @@ def _level_names(columns: pd.Index) -> list[str]:
         elif columns.nlevels == 4:
             names = list(MULTI_ANIMAL_LEVELS)
         else:
-            raise LabelFileError(f"Unexpected column levels {columns.names}; expected {list(SINGLE_ANIMAL_LEVELS)} or {list(MULTI_ANIMAL_LEVELS)}.")
+            raise LabelFileError(
+                f"Unexpected column levels {columns.names}; expected {list(SINGLE_ANIMAL_LEVELS)} or {list(MULTI_ANIMAL_LEVELS)}."
+            )
     return names

@@ -12,6 +12,7 @@ import pandas as pd
 
 from markerless.errors import CalibrationError, ConfigError, LabelFileError, ProjectError
 from markerless.io.atomic import atomic_path
+from markerless.io.video import VIDEO_SUFFIXES
 from markerless.model.poses import Poses
 from markerless.model.tables import array_to_frame
 from markerless.threed.boards import IMAGE_SUFFIXES, Board, align_detections, detect_board
@@ -21,7 +22,6 @@ from markerless.threed.config3d import Config3D, load_config3d, match_camera
 from markerless.threed.triangulation import Triangulation
 from markerless.threed.triangulation import triangulate as triangulate_points
 
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".mpg", ".mpeg", ".m4v", ".webm"}
 ERROR_KEY = "reprojection_error"
 
 
@@ -53,7 +53,7 @@ def calibration_sources(cfg: Config3D) -> dict[str, list[Path]]:
     folder = cfg.calibration_images
     if not folder.is_dir():
         raise ProjectError(f"Calibration folder {folder} does not exist; put the board images or videos there.")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES | set(VIDEO_SUFFIXES))
     sources: dict[str, list[Path]] = {c: [] for c in cfg.camera_names}
     for path in files:
         cam = match_camera(path.name, cfg.camera_names)
