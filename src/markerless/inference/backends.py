@@ -108,17 +108,19 @@ class TorchBackend:
         if precision not in PRECISIONS[1:]:
             raise ModelError(f"Unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}.")
         self.precision = precision
-        torch.set_flush_denormal(True)
         self.model = model.eval().to(self.device).to(memory_format=torch.channels_last)
         self._dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision)
         self._torch = torch
+        from markerless.nets.denormals import flush_denormals
+
+        self._flush_denormals = flush_denormals
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         torch = self._torch
         x = torch.from_numpy(np.ascontiguousarray(frames))
         if self.device == "cuda":
             x = x.pin_memory().to(self.device, non_blocking=True)
-        with torch.inference_mode():
+        with torch.inference_mode(), self._flush_denormals():
             if self._dtype is not None:
                 with torch.autocast(self.device, dtype=self._dtype):
                     out = self.model(x)

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from markerless.errors import ModelError, TrainingError
 from markerless.evaluation import error_summary, predict_images, resolve_device
 from markerless.io.atomic import write_text
+from markerless.nets.denormals import flush_denormals
 from markerless.training.augment import Augmenter
 from markerless.training.batches import BatchSampler, ImageSet, to_tensor
 from markerless.training.shuffle import Shuffle
@@ -94,7 +95,6 @@ def train(
         seed: seed of initialisation and augmentation (default: the recipe's).
         resume: continue from the last ``snapshot-<EEE>.pt`` when there is one (else start over).
     """
-    torch.set_flush_denormal(True)
     sh = Shuffle(config, shuffle)
     project = sh.project
     if project.layout.multi_animal:
@@ -116,7 +116,8 @@ def train(
     max_epochs = int(recipe["epochs"]) if recipe.get("epochs") else None
     if budget_s is None and max_epochs is None:
         raise TrainingError(f"Give a number of epochs or a time budget (max_minutes) in {sh.recipe_file} or the call.")
-    return _Run(sh, recipe, budget_s, max_epochs, resolve_device(device), resume).run()
+    with flush_denormals():
+        return _Run(sh, recipe, budget_s, max_epochs, resolve_device(device), resume).run()
 
 
 class _Run:
