@@ -90,3 +90,16 @@ def test_multi_animal_gets_one_set_per_individual(tmp_path) -> None:
         paths = plot_poses(poses, tmp_path, suffix=name, individual=i)
         assert all(p.stem.endswith(name) for p in paths)
     assert len(list(tmp_path.glob("*.png"))) == 12
+
+
+def test_plot_poses_says_when_nothing_passes_the_cutoff(tmp_path, caplog) -> None:
+    poses = _poses(30)
+    poses.data[..., 2] = 0.1  # an undertrained model: every likelihood under the cut-off
+    with caplog.at_level("WARNING", logger="markerless.viz.plots"):
+        plot_poses(poses, tmp_path, pcutoff=0.6)
+    assert "no point has likelihood >= 0.6" in caplog.text
+    confident = _poses(30)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="markerless.viz.plots"):
+        plot_poses(confident, tmp_path / "ok", pcutoff=0.6)
+    assert "no point has likelihood" not in caplog.text

@@ -14,6 +14,7 @@ left out of the trajectory, x/y and displacement plots.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +27,9 @@ from markerless.io.atomic import atomic_path
 from markerless.model.poses import Poses
 
 PLOTS = ("trajectory", "plot", "plot-likelihood", "hist")
+
+
+log = logging.getLogger(__name__)
 
 
 def _figure(width: float = 8.0, height: float = 6.0) -> Figure:
@@ -67,6 +71,11 @@ def plot_poses(
     data = poses.data[:, individual][:, kps].astype(np.float64)  # (T, K, 3)
     like = data[..., 2]
     xy = np.where((like >= pcutoff)[..., None], data[..., :2], np.nan)
+    nothing = f"no point has likelihood >= {pcutoff:g}\n(train longer, or plot with a lower --pcutoff)"
+    if not np.isfinite(xy).any():
+        log.warning("plot-trajectories: %s", nothing.replace("\n", " "))
+    else:
+        nothing = ""
     t = poses.frames
     colors = _colors(len(names), colormap)
     who = f" ({layout.individual_names[individual]})" if layout.multi_animal else ""
@@ -84,6 +93,8 @@ def plot_poses(
     ax.set_aspect("equal", adjustable="datalim" if not frame_size else "box")
     ax.set(xlabel="x (pixels)", ylabel="y (pixels)", title=f"Trajectories{who}, likelihood >= {pcutoff:g}")
     ax.legend(loc="best", fontsize="small", markerscale=4)
+    if nothing:
+        ax.text(0.5, 0.5, nothing, transform=ax.transAxes, ha="center", va="center")
     written.append(_save(fig, folder / f"trajectory{suffix}.png"))
 
     fig = _figure(10, 6)
@@ -93,6 +104,8 @@ def plot_poses(
         ax_y.plot(t, xy[:, k, 1], "-", lw=linewidth, color=colors[k])
     ax_x.set(ylabel="x (pixels)", title=f"Position over time{who}, likelihood >= {pcutoff:g}")
     ax_y.set(xlabel="frame", ylabel="y (pixels)")
+    if nothing:
+        ax_x.text(0.5, 0.5, nothing, transform=ax_x.transAxes, ha="center", va="center")
     ax_x.legend(loc="upper right", fontsize="small", ncols=min(len(names), 4))
     written.append(_save(fig, folder / f"plot{suffix}.png"))
 
