@@ -24,6 +24,8 @@ from markerless.io.atomic import atomic_path, write_text
 FORMATS = ("onnx", "openvino")
 SUFFIX = {"onnx": ".onnx", "openvino": ".xml"}
 OPSET = 17
+GRAPH_VERSION = 2
+"""Bumped when the exported graph changes for the same snapshot (2: decoding averages neighbouring votes)."""
 
 
 def _input_dtype(module: Any, frame_size: tuple[int, int]) -> Any:
@@ -94,6 +96,7 @@ def _fingerprint(snapshot: Path, fmt: str, frame_size: tuple[int, int], scale: f
         "snapshot_size": stat.st_size,
         "snapshot_mtime_ns": stat.st_mtime_ns,
         "format": fmt,
+        "graph_version": GRAPH_VERSION,
         "frame_size": list(frame_size),
         "input_scale": scale,
         "color": color,
