@@ -96,6 +96,22 @@ def test_sigkill_then_resume_continues_from_the_last_snapshot(tiny_config: Path)
     assert best.exists()
 
 
+@pytest.mark.slow
+def test_weight_average_is_deployed_and_resumed(tiny_config: Path) -> None:
+    """With ema_decay the snapshot's model is the average; the raw weights travel along for resuming."""
+    sh = create_training_dataset(tiny_config, shuffle=1, seed=0)
+    tiny_recipe(tiny_config, ema_decay=0.9, eval_every_epochs=0)
+    train(tiny_config, 1, epochs=2)
+    first = torch.load(sh.train_dir / "snapshot-002.pt", weights_only=True)
+    assert first["ema_updates"] == first["state"]["step"] > 0
+    floats = [k for k, v in first["model"].items() if v.dtype.is_floating_point]
+    assert any(not torch.equal(first["model"][k], first["train_model"][k]) for k in floats)
+    train(tiny_config, 1, epochs=3)
+    second = torch.load(sh.train_dir / "snapshot-003.pt", weights_only=True)
+    assert second["state"]["resumed_from"] == [2]
+    assert second["ema_updates"] == second["state"]["step"] > first["ema_updates"]
+
+
 def test_multi_animal_projects_are_refused(tmp_path: Path) -> None:
     config = make_tiny_project(tmp_path, n_per_video=2, videos=("v",), multi_animal=True)
     create_training_dataset(config, shuffle=1)

@@ -11,6 +11,7 @@ Evaluation and saving time are left out of the wall-clock budget.
 from __future__ import annotations
 
 import contextlib
+import copy
 import csv
 import io
 import logging
@@ -60,6 +61,39 @@ class TrainState:
     best_error_px: float = math.inf
     best_snapshot: str | None = None
     resumed_from: list[int] = field(default_factory=list)
+
+
+class WeightAverage:
+    """An exponential moving average of a network's weights and batch-norm statistics.
+
+    Evaluated and saved in place of the raw weights: it smooths out the noise of small batches.
+    The decay warms up as ``(1 + n) / (10 + n)`` over the first updates, so early averages do not
+    drag the random initial head along.
+    """
+
+    def __init__(self, net: torch.nn.Module, decay: float) -> None:
+        """Start the average at ``net``'s current weights."""
+        if not 0.0 < decay < 1.0:
+            raise TrainingError(f"ema_decay must be between 0 and 1 (0 turns it off), got {decay}.")
+        self.module = copy.deepcopy(net).eval()
+        for p in self.module.parameters():
+            p.requires_grad_(False)
+        self.decay = float(decay)
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self, net: torch.nn.Module) -> None:
+        """Move the average towards ``net``'s weights (integer buffers are copied)."""
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        averaged, current = [], []
+        for avg, cur in zip(self.module.state_dict().values(), net.state_dict().values(), strict=True):
+            if avg.dtype.is_floating_point:
+                averaged.append(avg)
+                current.append(cur)
+            else:
+                avg.copy_(cur)
+        torch._foreach_lerp_(averaged, current, 1.0 - decay)
 
 
 def lr_factor(progress: float, warmup_fraction: float, final_fraction: float) -> float:
@@ -170,6 +204,8 @@ class _Run:
             self.net.parameters(), lr=self.base_lr, weight_decay=float(opt.get("weight_decay", 1e-4))
         )
         self.autocast = _autocast(str(recipe.get("amp", "auto")), device)
+        ema_decay = float(recipe.get("ema_decay") or 0.0)
+        self.ema = WeightAverage(self.net, ema_decay) if ema_decay else None
         self.state = TrainState()
         self.stats: list[dict[str, Any]] = []
         self._last_validation: tuple[int, dict[str, Any]] = (-1, {})
@@ -252,6 +288,8 @@ class _Run:
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()
+                if self.ema is not None:
+                    self.ema.update(self.net)
                 now = time.perf_counter()
                 self.state.elapsed_s += now - t0
                 self.state.step += 1
@@ -306,6 +344,11 @@ class _Run:
         }
 
     # --- validation and snapshots --------------------------------------------------------------
+    @property
+    def eval_net(self) -> torch.nn.Module:
+        """The weights that are evaluated and deployed: the moving average when the recipe keeps one."""
+        return self.ema.module if self.ema is not None else self.net
+
     @contextlib.contextmanager
     def _paused(self):
         """Model in eval mode for the duration (training mode restored after)."""
@@ -318,7 +361,7 @@ class _Run:
 
     def _predict_errors(self, data: ImageSet) -> dict[str, Any]:
         pred = predict_images(
-            self.net,
+            self.eval_net,
             data.images,
             scale=float(self.recipe.get("input_scale", 1.0)),
             batch_size=int(self.recipe.get("eval_batch_size", 8)),
@@ -372,7 +415,7 @@ class _Run:
 
         name = f"snapshot-best-{self.state.epoch:03d}.pt"
         self.state.best_snapshot = name
-        save_checkpoint(self.sh.train_dir / name, self.net, extra=self._extra())
+        save_checkpoint(self.sh.train_dir / name, self.eval_net, extra=self._extra())
         for old in self.sh.train_dir.glob("snapshot-best-*.pt"):
             if old.name != name:
                 old.unlink(missing_ok=True)
@@ -384,7 +427,10 @@ class _Run:
         extra["optimizer"] = self.optimizer.state_dict()
         extra["torch_rng"] = torch.get_rng_state()
         extra["stats"] = self.stats
-        save_checkpoint(self.sh.train_dir / f"snapshot-{self.state.epoch:03d}.pt", self.net, extra=extra)
+        if self.ema is not None:  # the snapshot deploys the average; training resumes from the raw weights
+            extra["train_model"] = self.net.state_dict()
+            extra["ema_updates"] = self.ema.updates
+        save_checkpoint(self.sh.train_dir / f"snapshot-{self.state.epoch:03d}.pt", self.eval_net, extra=extra)
         keep = int(self.recipe.get("keep_snapshots") or 3)
         regular = [p for p in self.sh.snapshots() if not p.name.startswith("snapshot-best-")]
         for old in regular[:-keep]:
@@ -398,8 +444,11 @@ class _Run:
         path = regular[-1]
         try:
             payload = torch.load(path, map_location=self.device, weights_only=True)
-            self.net.load_state_dict(payload["model"])
+            self.net.load_state_dict(payload.get("train_model", payload["model"]))
             self.optimizer.load_state_dict(payload["optimizer"])
+            if self.ema is not None:
+                self.ema.module.load_state_dict(payload["model"])
+                self.ema.updates = int(payload.get("ema_updates", self.ema.updates))
         except Exception as err:
             raise TrainingError(
                 f"Cannot resume from {path} ({type(err).__name__}: {err}); delete it or train with --no-resume."

@@ -34,6 +34,7 @@ DEFAULT_RECIPE: dict[str, Any] = {
     "max_minutes": None,  # wall-clock training budget; the schedule follows elapsed time
     "optimizer": {"lr": 1e-3, "weight_decay": 1e-4},
     "schedule": {"warmup_fraction": 0.03, "final_lr_fraction": 0.01},  # linear warm-up then cosine
+    "ema_decay": 0.0,  # exponential moving average of the weights (evaluated and saved); 0: off
     "output_stride": 8,  # input pixels per heatmap cell
     "head_channels": 128,  # width of the deconvolution head (64 halves the head's cost)
     # px of the (scaled) input. Measured on openfield (MobileNetV2, 256 crops, 150 augmented steps):
