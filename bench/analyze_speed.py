@@ -15,7 +15,11 @@ Usage:
     python bench/analyze_speed.py --agreement          # keypoint agreement with PyTorch fp32 (automatic
                                                        # with --snapshot: untrained nets have ambiguous peaks)
 
-A configuration is ``backend:batch[:hint[:streams[:threads]]]`` (hint/streams/threads: OpenVINO only).
+A configuration is ``backend:batch[:hint[:streams[:threads]]][+crop|+whole]`` (hint/streams/threads:
+OpenVINO only). Without a suffix analysis runs as a user's would (``tracking_crop`` auto: a window that
+follows the single animal, see ``markerless.inference.tracking_crop``); ``+whole`` forces whole frames,
+``+crop`` forces the tracking crop. When a configuration ran both with and without the crop, the two
+result files are compared keypoint by keypoint over the whole video ("crop vs whole" columns).
 Results: a table on stdout and JSON in ``bench/results/analyze_speed-<time>.json``.
 
 What matters (2-core CPU, 640x480 H.264): the network input scale (``--input-scale 0.5`` = 320x240
@@ -42,6 +46,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_VIDEO = ROOT.parent / "shared" / "data" / "openfield-Pranav-2018-10-30" / "videos" / "m3v1mp4.mp4"
@@ -61,9 +66,13 @@ QUICK_CONFIGS = ["openvino:8", "onnxruntime:8", "torch:8"]
 
 
 def parse_config(text: str) -> dict[str, Any]:
-    """``backend:batch[:hint[:streams[:threads]]]`` -> dict."""
+    """``backend:batch[:hint[:streams[:threads]]][+crop|+whole]`` -> dict."""
+    text, _, mode = text.partition("+")
+    if mode not in ("", "crop", "whole"):
+        raise SystemExit(f"unknown configuration suffix +{mode}: use +crop or +whole")
     parts = text.split(":")
     config: dict[str, Any] = {"backend": parts[0], "batch_size": int(parts[1]) if len(parts) > 1 else 8}
+    config["tracking_crop"] = {"": None, "crop": True, "whole": False}[mode]
     options: dict[str, Any] = {}
     if len(parts) > 2 and parts[2]:
         options["hint"] = parts[2].upper()
@@ -126,7 +135,7 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
     """Measure one configuration in this process."""
     import torch
 
-    from markerless.inference.analyze import analyze_videos
+    from markerless.inference.analyze import analyze_videos, tracking_crop_settings
     from markerless.inference.model_source import cached_backend
     from markerless.io.video import VideoReader
 
@@ -157,6 +166,17 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
     for _ in range(reps):
         backend(sample)
     model_fps = reps * len(sample) / (time.perf_counter() - t0)
+    window_fps = None
+    settings = tracking_crop_settings(model, size, "cpu", config["tracking_crop"])
+    if settings is not None:  # the network on windows of the crop size
+        window = cached_backend(model.spec(config["backend"], "cpu", settings.size, args.precision, config["options"]))
+        w, h = settings.size
+        crops = np.ascontiguousarray(sample[:, :h, :w])
+        window(crops)
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            window(crops)
+        window_fps = reps * len(sample) / (time.perf_counter() - t0)
 
     t0 = time.perf_counter()
     [out] = analyze_videos(
@@ -165,14 +185,18 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
         backend=config["backend"],
         batch_size=config["batch_size"],
         device="cpu",
-        dest=work / "out",
+        dest=work / f"out-{abs(hash(args.one))}",
         overwrite=True,
         precision=args.precision,
         backend_options=config["options"],
         stop=n_frames,
+        tracking_crop=config["tracking_crop"],
     )
     e2e = time.perf_counter() - t0
+    meta = pd.read_pickle(out.with_name(out.stem + "_meta.pickle"))["data"]
     return {
+        "tracking_crop": meta["tracking_crop"],
+        "window_fraction": meta["tracking_crop_window_fraction"],
         "config": args.one,
         **config,
         "precision": getattr(backend, "precision", args.precision),
@@ -180,6 +204,7 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
         "e2e_fps": n_frames / e2e,
         "e2e_s": e2e,
         "model_fps": model_fps,
+        "model_fps_window": window_fps,
         "setup_s": setup,
         "peak_rss_mb": peak_rss_mb(),
         "output": str(out),
@@ -213,6 +238,29 @@ def decode_only(video: Path, frames: int | None, batch_size: int = 8) -> float:
         t0 = time.perf_counter()
         n = sum(len(i) for i, _ in reader.iter_batches(batch_size, 0, frames))
     return n / (time.perf_counter() - t0)
+
+
+def compare_crop_with_whole(results: list[dict[str, Any]]) -> None:
+    """Add keypoint differences (px, whole video) between each tracking-crop run and its whole-frame twin."""
+    from markerless.io.dlc import read_predictions
+
+    whole = {
+        (r["backend"], r["batch_size"], json.dumps(r["options"], sort_keys=True)): r
+        for r in results
+        if "error" not in r and not r.get("tracking_crop")
+    }
+    for r in results:
+        twin = whole.get((r.get("backend"), r.get("batch_size"), json.dumps(r.get("options"), sort_keys=True)))
+        if "error" in r or not r.get("tracking_crop") or twin is None:
+            continue
+        a = read_predictions(r["output"]).data
+        b = read_predictions(twin["output"]).data
+        dist = np.sqrt(((a[..., :2] - b[..., :2]) ** 2).sum(-1)).ravel()
+        dist = dist[np.isfinite(dist)]
+        r["crop_vs_whole_median_px"] = float(np.median(dist))
+        r["crop_vs_whole_p99_px"] = float(np.percentile(dist, 99))
+        r["crop_vs_whole_max_px"] = float(dist.max())
+        r["crop_vs_whole_within_1px"] = float((dist <= 1.0).mean())
 
 
 def main() -> int:
@@ -313,17 +361,32 @@ def main() -> int:
                 + (f" | max {agree:.2f} px vs torch fp32" if agree is not None else ""),
                 flush=True,
             )
+        compare_crop_with_whole(results)
 
-    print("\n| backend | batch | options | precision | end-to-end fr/s | model-only fr/s | peak RSS MiB | max px |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "\n| backend | batch | options | crop | precision | end-to-end fr/s | model-only fr/s | peak RSS MiB "
+        "| max px vs torch | crop vs whole: median / p99 px |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         if "error" in r:
-            print(f"| {r['config']} | FAILED | | | | | | |")
+            print(f"| {r['config']} | FAILED | | | | | | | | |")
             continue
         opts = ",".join(f"{k}={v}" for k, v in r["options"].items()) or "-"
+        crop = "-"
+        if r.get("tracking_crop"):
+            crop = f"{r['tracking_crop'][0]}x{r['tracking_crop'][1]} ({100 * r['window_fraction']:.0f}% in window)"
+        model_fps = f"{r['model_fps']:.1f}" + (
+            f" / window {r['model_fps_window']:.1f}" if r.get("model_fps_window") else ""
+        )
+        vs_whole = (
+            f"{r['crop_vs_whole_median_px']:.2f} / {r['crop_vs_whole_p99_px']:.2f}"
+            if "crop_vs_whole_p99_px" in r
+            else "-"
+        )
         print(
-            f"| {r['backend']} | {r['batch_size']} | {opts} | {r['precision']} | {r['e2e_fps']:.1f} | "
-            f"{r['model_fps']:.1f} | {r['peak_rss_mb']:.0f} | {r.get('max_px_vs_torch_fp32', float('nan')):.2f} |"
+            f"| {r['backend']} | {r['batch_size']} | {opts} | {crop} | {r['precision']} | {r['e2e_fps']:.1f} | "
+            f"{model_fps} | {r['peak_rss_mb']:.0f} | {r.get('max_px_vs_torch_fp32', float('nan')):.2f} | {vs_whole} |"
         )
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

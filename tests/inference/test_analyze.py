@@ -176,3 +176,51 @@ def test_truncated_video_keeps_the_frames_it_has(analysis_model, tmp_path):
     video.write_bytes(data[: int(len(data) * 0.6)])  # the header still promises 30 frames
     poses = _run(video, tmp_path / "out", batch_size=4)
     assert 5 < len(poses) < 30 and np.isfinite(poses).all()
+
+
+@pytest.mark.slow
+def test_tracking_crop_runs_locally_and_on_dask_and_is_recorded(analysis_model, tmp_path):
+    """The window (96x96 in 192x128 frames) is used, recorded in the metadata, and works per Dask task."""
+    from distributed import LocalCluster
+
+    video = write_video(tmp_path / "wide.avi", n_frames=24, size=(192, 128))
+    [out] = analyze(
+        "c", [video], backend="torch", device="cpu", dest=tmp_path / "crop", tracking_crop=True, crop_size=(96, 96)
+    )
+    meta = pickle.loads(out.with_name(out.stem + "_meta.pickle").read_bytes())["data"]
+    assert meta["tracking_crop"] == [96, 96] and 0.0 <= meta["tracking_crop_window_fraction"] <= 1.0
+    assert np.isfinite(read_predictions(out).data).all()
+    whole = _run(video, tmp_path / "whole", tracking_crop=False)
+    assert whole.shape == read_predictions(out).data.shape
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        [dask_out] = analyze(
+            "c",
+            [video],
+            backend="torch",
+            device="cpu",
+            dest=tmp_path / "dask",
+            scheduler=cluster.scheduler_address,
+            range_frames=12,
+            tracking_crop=True,
+            crop_size=(96, 96),
+        )
+    assert np.isfinite(read_predictions(dask_out).data).all()
+
+
+def test_tracking_crop_settings_choose_and_refuse(analysis_model):
+    from types import SimpleNamespace
+
+    from markerless.inference.analyze import tracking_crop_settings
+
+    # auto: on for a single animal on the CPU when the window is small against the frame
+    assert tracking_crop_settings(analysis_model, (640, 480), "cpu").size == (256, 256)
+    assert tracking_crop_settings(analysis_model, (640, 480), "cuda") is None
+    assert tracking_crop_settings(analysis_model, (320, 240), "cpu") is None  # 256x256 is most of the frame
+    assert tracking_crop_settings(analysis_model, (640, 480), "cpu", False) is None
+    assert tracking_crop_settings(analysis_model, (640, 480), "cpu", crop_size=(150, 100)).size == (160, 128)
+    with pytest.raises(VideoError, match="does not fit"):
+        tracking_crop_settings(analysis_model, (96, 64), "cpu", True)
+    two = SimpleNamespace(layout=SimpleNamespace(shape=(2, 4)), recipe={}, scale=1.0)
+    with pytest.raises(VideoError, match="multi-animal"):
+        tracking_crop_settings(two, (640, 480), "cpu", True)
+    assert tracking_crop_settings(two, (640, 480), "cpu") is None

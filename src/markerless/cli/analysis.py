@@ -36,6 +36,22 @@ def _add_analyze_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save-as-csv", action="store_true", help="also write a .csv beside each .h5")
     p.add_argument("--snapshot", default=None, help="snapshot file to use (default: the shuffle's best)")
     p.add_argument("--overwrite", action="store_true", help="analyse again videos that already have results")
+    p.add_argument(
+        "--tracking-crop",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="analyse a window that follows the (single) animal instead of whole frames; frames where it "
+        "loses the animal are analysed whole (default: on for single-animal projects on the CPU when the "
+        "window is at most 60%% of the frame)",
+    )
+    p.add_argument(
+        "--crop-size",
+        type=int,
+        nargs=2,
+        default=None,
+        metavar=("W", "H"),
+        help="tracking-crop window in frame pixels (default: the training crop / input scale)",
+    )
 
 
 def _run_analyze(args: argparse.Namespace) -> int:
@@ -54,6 +70,8 @@ def _run_analyze(args: argparse.Namespace) -> int:
         snapshot=args.snapshot,
         overwrite=args.overwrite,
         precision=args.precision,
+        tracking_crop=args.tracking_crop,
+        crop_size=tuple(args.crop_size) if args.crop_size else None,
     )
     for path in outputs:
         print(path)

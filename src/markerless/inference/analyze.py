@@ -22,10 +22,18 @@ from tqdm.auto import tqdm
 
 from markerless.errors import VideoError
 from markerless.inference.backends import resolve_backend, resolve_device, resolved_precision
-from markerless.inference.cluster import DEFAULT_RANGE_FRAMES, RangeTask, dask_client, run_tasks, split_ranges
-from markerless.inference.model_source import AnalysisModel, BackendSpec, cached_backend, resolve_model
+from markerless.inference.cluster import (
+    DEFAULT_RANGE_FRAMES,
+    RangeTask,
+    dask_client,
+    frames_backend,
+    run_tasks,
+    split_ranges,
+)
+from markerless.inference.model_source import AnalysisModel, BackendSpec, resolve_model
 from markerless.inference.pipeline import run_ranges
 from markerless.inference.results_writer import PartialResults
+from markerless.inference.tracking_crop import CropSettings, CropTracker
 from markerless.io.atomic import atomic_path
 from markerless.io.video import find_videos
 from markerless.model.poses import Poses
@@ -55,9 +63,11 @@ class _VideoRun:
         info: dict[str, Any],
         batch_size: int,
         chunk_frames: int,
+        crop: tuple[CropSettings, BackendSpec] | None = None,
     ) -> None:
         self.video, self.output, self.model, self.spec, self.info = video, output, model, spec, info
         self.batch_size = batch_size
+        self.crop = crop
         n_ind, n_kp = model.layout.shape
         self.n_keypoints = n_ind * n_kp
         fingerprint = {
@@ -71,10 +81,16 @@ class _VideoRun:
             "video_mtime_ns": video.stat().st_mtime_ns,
             "width": info["width"],
             "height": info["height"],
+            "tracking_crop": list(crop[0].size) if crop else None,
         }
         self.partial = PartialResults(output, info["n_frames"], self.n_keypoints, fingerprint, chunk_frames)
         self.started = datetime.now()
         self.clock = time.perf_counter()
+        self.window_fraction: float | None = None
+
+    def backend(self) -> Any:
+        """The backend to run this video's frames through: the model, or a tracking crop around it."""
+        return frames_backend(self.spec, self.crop, (self.info["width"], self.info["height"]))
 
     def add(self, indices: np.ndarray, values: np.ndarray) -> None:
         """Record predictions ``(B, k, 3)`` (padded with NaN to the layout's keypoint count)."""
@@ -127,6 +143,8 @@ class _VideoRun:
                 "precision": precision,
                 "device": self.spec.device,
                 "resumed_frames": self.partial.resumed_frames,
+                "tracking_crop": list(self.crop[0].size) if self.crop else None,
+                "tracking_crop_window_fraction": self.window_fraction,
             }
         }
         meta_path = self.output.with_name(f"{self.output.stem}_meta.pickle")
@@ -149,11 +167,14 @@ def _video_info(video: Path) -> dict[str, Any]:
         }
 
 
-def _analyze_locally(run: _VideoRun, backend: Any, bar: tqdm, decoders: int = 1) -> None:
+def _analyze_locally(run: _VideoRun, bar: tqdm, decoders: int = 1) -> None:
     from markerless.io.video import VideoReader
 
     run.started, run.clock = datetime.now(), time.perf_counter()
     wanted = run.partial.missing()
+    backend = run.backend()
+    if run.crop is not None:
+        decoders = 1  # the window follows the animal from batch to batch: frames must come in order
     for indices, values in run_ranges(
         lambda: VideoReader(run.video, color=run.spec.color), backend, run.batch_size, wanted, decoders=decoders
     ):
@@ -161,6 +182,50 @@ def _analyze_locally(run: _VideoRun, backend: Any, bar: tqdm, decoders: int = 1)
         bar.update(len(indices))
     run.partial.flush()
     _note_truncation(run)
+    if isinstance(backend, CropTracker):
+        run.window_fraction = backend.window_fraction
+        if backend.frames_whole > 0.3 * (backend.frames_whole + backend.frames_in_window):
+            w, h = backend.settings.size
+            _log(
+                f"{run.video.name}: the {w}x{h} tracking crop lost the animal in "
+                f"{1 - backend.window_fraction:.0%} of the frames, which were analysed whole; if the animal "
+                "is large or fast, pass a larger crop size (--crop-size W H) or --no-tracking-crop."
+            )
+
+
+def tracking_crop_settings(
+    model: AnalysisModel,
+    frame_size: tuple[int, int],
+    device: str,
+    tracking_crop: bool | None = None,
+    crop_size: tuple[int, int] | None = None,
+) -> CropSettings | None:
+    """The tracking crop to analyse frames of ``frame_size`` with, or None for whole frames.
+
+    ``tracking_crop`` None (auto) crops for single-animal projects on the CPU when the window is at
+    most 60 % of the frame; True crops whenever the window fits a single-animal project's frames.
+    The window defaults to the training crop in frame pixels (``crop_size`` / ``input_scale``).
+    """
+    if tracking_crop is False:
+        return None
+    single = model.layout.shape[0] == 1
+    if tracking_crop and not single:
+        raise VideoError(
+            "Tracking crops follow one animal; this is a multi-animal project. Analyse whole frames "
+            "(leave out --tracking-crop)."
+        )
+    if crop_size is None:
+        trained = model.recipe.get("crop_size") or (256, 256)
+        crop_size = (round(trained[0] / model.scale), round(trained[1] / model.scale))
+    settings = CropSettings(size=(int(crop_size[0]), int(crop_size[1])))
+    if tracking_crop is None:
+        return settings if single and device == "cpu" and settings.fits(frame_size) else None
+    if not settings.fits(frame_size, max_fraction=1.0):
+        raise VideoError(
+            f"A {settings.size[0]}x{settings.size[1]} tracking crop does not fit {frame_size[0]}x{frame_size[1]} "
+            "frames; pass a smaller --crop-size or leave out --tracking-crop."
+        )
+    return settings
 
 
 def _note_truncation(run: _VideoRun) -> None:
@@ -184,6 +249,8 @@ def analyze(
     *,
     overwrite: bool = False,
     precision: str = "auto",
+    tracking_crop: bool | None = None,
+    crop_size: tuple[int, int] | None = None,
     **options: Any,
 ) -> list[Path]:
     """Predict poses in ``videos`` (files or folders) with shuffle ``shuffle``'s model.
@@ -192,6 +259,9 @@ def analyze(
     each video (or in ``dest``) and returns the ``.h5`` paths, in the order of the videos. ``backend``:
     ``auto`` (fastest available), ``torch``, ``openvino`` or ``onnxruntime``; ``device``: ``auto``,
     ``cpu`` or ``cuda``; ``scheduler``: a Dask scheduler address, or ``"local"`` for a local cluster.
+    ``tracking_crop``: analyse a window (``crop_size``, default the training crop) that follows a
+    single animal instead of whole frames (see :mod:`markerless.inference.tracking_crop`); None
+    (auto) does so on the CPU when the window is at most 60 % of the frame, False never.
     Videos whose results exist are skipped unless ``overwrite``; interrupted analyses resume. Further
     ``options`` go to :func:`analyze_videos`.
     """
@@ -210,6 +280,8 @@ def analyze(
         save_as_csv=save_as_csv,
         overwrite=overwrite,
         precision=precision,
+        tracking_crop=tracking_crop,
+        crop_size=crop_size,
         **options,
     )
 
@@ -231,6 +303,8 @@ def analyze_videos(
     backend_options: dict[str, Any] | None = None,
     stop: int | None = None,
     decoders: int | None = None,
+    tracking_crop: bool | None = None,
+    crop_size: tuple[int, int] | None = None,
 ) -> list[Path]:
     """:func:`analyze` with a resolved model (benchmarks and tools that build their own).
 
@@ -246,7 +320,7 @@ def analyze_videos(
     if decoders is None:
         decoders = 1 if device == "cpu" else max(1, min(4, (os.cpu_count() or 2) - 1))
     outputs: list[Path] = []
-    pending: list[tuple[Path, Path, dict[str, Any], BackendSpec]] = []
+    pending: list[tuple[Path, Path, dict[str, Any], BackendSpec, Any]] = []
     for video in map(Path, videos):
         out = output_path(video, model.scorer, dest)
         outputs.append(out)
@@ -256,17 +330,22 @@ def analyze_videos(
         info = _video_info(video)
         if stop is not None:
             info["n_frames"] = min(info["n_frames"], int(stop))
-        spec = model.spec(backend_name, device, (info["width"], info["height"]), precision, backend_options)
-        pending.append((video, out, info, spec))
+        frame_size = (info["width"], info["height"])
+        spec = model.spec(backend_name, device, frame_size, precision, backend_options)
+        settings = tracking_crop_settings(model, frame_size, device, tracking_crop, crop_size)
+        crop = None
+        if settings is not None:
+            crop = (settings, model.spec(backend_name, device, settings.size, precision, backend_options))
+        pending.append((video, out, info, spec, crop))
     if not pending:
         return outputs
 
-    def open_run(video: Path, out: Path, info: dict[str, Any], spec: BackendSpec) -> _VideoRun:
-        run = _VideoRun(video, out, model, spec, info, batch_size, chunk_frames)
+    def open_run(video: Path, out: Path, info: dict[str, Any], spec: BackendSpec, crop: Any) -> _VideoRun:
+        run = _VideoRun(video, out, model, spec, info, batch_size, chunk_frames, crop)
         bar.update(run.partial.resumed_frames)
         return run
 
-    total = sum(info["n_frames"] for _, _, info, _ in pending)
+    total = sum(item[2]["n_frames"] for item in pending)
     with tqdm(total=total, unit="frames", desc="analyze", disable=None, smoothing=0.1) as bar:
         if scheduler:  # every video at once: their tasks share the cluster
             runs = [open_run(*item) for item in pending]
@@ -277,7 +356,7 @@ def analyze_videos(
             for item in pending:
                 bar.set_description(item[0].name)
                 run = open_run(*item)
-                _analyze_locally(run, cached_backend(run.spec), bar, decoders)
+                _analyze_locally(run, bar, decoders)
                 run.finish(save_as_csv, backend_name, precision)
     return outputs
 
@@ -285,7 +364,7 @@ def analyze_videos(
 def _analyze_on_dask(runs: list[_VideoRun], scheduler: str, batch_size: int, range_frames: int, bar: tqdm) -> None:
     by_key = {str(r.output): r for r in runs}
     tasks = [
-        RangeTask(str(r.video), a, b, r.spec, batch_size, str(r.output))
+        RangeTask(str(r.video), a, b, r.spec, batch_size, str(r.output), r.crop, (r.info["width"], r.info["height"]))
         for r in runs
         for a, b in split_ranges(r.partial.missing(), range_frames)
     ]

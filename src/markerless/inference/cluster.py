@@ -21,6 +21,7 @@ import numpy as np
 from markerless.errors import MarkerlessError
 from markerless.inference.model_source import BackendSpec, cached_backend
 from markerless.inference.pipeline import run_pipeline
+from markerless.inference.tracking_crop import CropSettings, CropTracker
 
 DEFAULT_RANGE_FRAMES = 2000
 
@@ -35,13 +36,26 @@ class RangeTask:
     spec: BackendSpec
     batch_size: int
     key: str = ""  # who asked (the output file), to route the result back
+    crop: tuple[CropSettings, BackendSpec] | None = None  # tracking crop: settings and the window's backend
+    frame_size: tuple[int, int] = (0, 0)  # (width, height), needed with a tracking crop
+
+
+def frames_backend(
+    spec: BackendSpec, crop: tuple[CropSettings, BackendSpec] | None, frame_size: tuple[int, int]
+) -> Any:
+    """The backend for one run of consecutive frames: the cached model, or a new tracking crop around it."""
+    whole = cached_backend(spec)
+    if crop is None:
+        return whole
+    settings, window_spec = crop
+    return CropTracker(whole, cached_backend(window_spec), settings, frame_size)
 
 
 def analyze_range(task: RangeTask) -> tuple[RangeTask, np.ndarray, np.ndarray]:
     """Run on a worker: ``(task, frame indices (N,), predictions float32 (N, K, 3))`` of the task's frames."""
     from markerless.io.video import VideoReader
 
-    backend = cached_backend(task.spec)
+    backend = frames_backend(task.spec, task.crop, task.frame_size)
     indices, values = [], []
     with VideoReader(task.video, color=task.spec.color) as reader:
         for idx, out in run_pipeline(reader, backend, task.batch_size, task.start, task.stop):

@@ -1,0 +1,163 @@
+"""Tracking crops: analyse one animal inside a window that follows it, instead of the whole frame.
+
+A single animal fills a small part of a typical frame (the openfield mouse: at most ~140 px of a
+640x480 frame), so most of the network's work on a whole frame is spent on empty arena. A
+:class:`CropTracker` runs the network on a fixed-size window centred where the animal was in the
+previous batch, and checks every frame: a frame whose result cannot be trusted (too few keypoints
+found, or a found keypoint close to an inner edge of the window, where the animal may extend past
+it) is analysed again on the whole frame, and a batch with no trusted frame sends the next batch to
+the whole frame too. This is DeepLabCut's ``dynamic`` cropping, batched: the window moves once per
+batch, so the animal may move up to about the window's free margin within one batch.
+
+One limitation follows from the checks: a keypoint that lies outside the window while every other
+keypoint is found well inside it is reported as not found (low score) rather than re-analysed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from markerless.errors import ModelError
+
+ALIGN = 32
+"""Window origins and sizes are multiples of this (the backbone stride), so the window's output grid
+coincides with the whole frame's."""
+
+
+@dataclass(frozen=True)
+class CropSettings:
+    """How a :class:`CropTracker` crops and when it falls back to the whole frame.
+
+    ``size``: window (width, height) in frame pixels, rounded up to multiples of 32; ``threshold``:
+    the score from which a keypoint counts as found; ``min_found``: the fraction of keypoints that
+    must be found in a frame; ``margin``: found keypoints closer than this many pixels to an inner
+    window edge (one that is not the frame's edge) make the frame analysed again on the whole frame.
+    """
+
+    size: tuple[int, int] = (256, 256)
+    threshold: float = 0.3
+    min_found: float = 0.5
+    margin: int = 24
+
+    def __post_init__(self) -> None:
+        w, h = (int(v) for v in self.size)
+        if w < ALIGN or h < ALIGN:
+            raise ModelError(f"The tracking crop must be at least {ALIGN}x{ALIGN} pixels, got {w}x{h}.")
+        if not 0.0 <= self.threshold <= 1.0 or not 0.0 < self.min_found <= 1.0:
+            raise ModelError("Tracking-crop threshold must be in [0, 1] and min_found in (0, 1].")
+        if self.margin < 0 or 2 * self.margin >= min(w, h):
+            raise ModelError(f"Tracking-crop margin {self.margin} px does not fit a {w}x{h} window.")
+        object.__setattr__(self, "size", (_round_up(w), _round_up(h)))
+
+    def fits(self, frame_size: tuple[int, int], max_fraction: float = 0.6) -> bool:
+        """Whether the window is small enough against ``frame_size`` (width, height) to be worth it."""
+        (w, h), (fw, fh) = self.size, frame_size
+        return w < fw and h < fh and w * h <= max_fraction * fw * fh
+
+
+def _round_up(value: int) -> int:
+    return -(-int(value) // ALIGN) * ALIGN
+
+
+def window_origin(centre: np.ndarray, size: tuple[int, int], frame_size: tuple[int, int]) -> tuple[int, int]:
+    """Top-left corner of the ``size`` window centred near ``centre`` (x, y), inside the frame, aligned to 32."""
+    (w, h), (fw, fh) = size, frame_size
+    origin = []
+    for c, extent, full in ((centre[0], w, fw), (centre[1], h, fh)):
+        start = round((float(c) - extent / 2) / ALIGN) * ALIGN
+        origin.append(max(0, min(start, full - extent)))
+    return origin[0], origin[1]
+
+
+def found_keypoints(predictions: np.ndarray, threshold: float) -> np.ndarray:
+    """Boolean ``(B, K)``: score at least ``threshold`` and finite coordinates."""
+    return (predictions[..., 2] >= threshold) & np.isfinite(predictions[..., :2]).all(-1)
+
+
+def trusted_frames(
+    predictions: np.ndarray,
+    origin: tuple[int, int],
+    settings: CropSettings,
+    frame_size: tuple[int, int],
+) -> np.ndarray:
+    """Boolean ``(B,)``: which window predictions (in frame pixels) can stand without the whole frame."""
+    found = found_keypoints(predictions, settings.threshold)
+    enough = found.mean(axis=1) >= settings.min_found
+    (x0, y0), (w, h), (fw, fh) = origin, settings.size, frame_size
+    x, y, m = predictions[..., 0], predictions[..., 1], settings.margin
+    near = np.zeros(found.shape, dtype=bool)
+    if x0 > 0:
+        near |= x < x0 + m
+    if y0 > 0:
+        near |= y < y0 + m
+    if x0 + w < fw:
+        near |= x > x0 + w - 1 - m
+    if y0 + h < fh:
+        near |= y > y0 + h - 1 - m
+    return enough & ~(near & found).any(axis=1)
+
+
+def animal_centre(predictions: np.ndarray, settings: CropSettings) -> np.ndarray | None:
+    """Centre (x, y) of the found keypoints' box in the last frame that has enough of them, else None."""
+    found = found_keypoints(predictions, settings.threshold)
+    good = np.flatnonzero(found.mean(axis=1) >= settings.min_found)
+    if not len(good):
+        return None
+    last = predictions[good[-1], found[good[-1]], :2]
+    return (last.min(axis=0) + last.max(axis=0)) / 2
+
+
+class CropTracker:
+    """A backend-like callable: frames ``uint8 (B, H, W, 3)`` -> ``float32 (B, K, 3)`` in frame pixels.
+
+    ``whole`` runs the network on whole frames, ``window`` on windows of ``settings.size`` (they may
+    be the same callable, e.g. PyTorch, or two compiled models of fixed input size). Call
+    :meth:`reset` before frames that do not follow the previous ones (another video or range).
+    """
+
+    def __init__(
+        self,
+        whole: Callable[[np.ndarray], np.ndarray],
+        window: Callable[[np.ndarray], np.ndarray],
+        settings: CropSettings,
+        frame_size: tuple[int, int],
+    ) -> None:
+        """Track within frames of ``frame_size`` (width, height)."""
+        if not settings.fits(frame_size, max_fraction=1.0):
+            w, h = settings.size
+            raise ModelError(f"A {w}x{h} tracking crop does not fit {frame_size[0]}x{frame_size[1]} frames.")
+        self.whole, self.window, self.settings = whole, window, settings
+        self.frame_size = (int(frame_size[0]), int(frame_size[1]))
+        self.centre: np.ndarray | None = None
+        self.frames_in_window = 0
+        self.frames_whole = 0
+
+    def reset(self) -> None:
+        """Forget where the animal was: the next batch is analysed on whole frames."""
+        self.centre = None
+
+    @property
+    def window_fraction(self) -> float:
+        """Fraction of the frames analysed so far whose result came from the window alone."""
+        total = self.frames_in_window + self.frames_whole
+        return self.frames_in_window / total if total else 0.0
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        if self.centre is None:
+            out = np.asarray(self.whole(frames), dtype=np.float32)
+            self.frames_whole += len(frames)
+        else:
+            (w, h), (x0, y0) = self.settings.size, window_origin(self.centre, self.settings.size, self.frame_size)
+            out = np.array(self.window(np.ascontiguousarray(frames[:, y0 : y0 + h, x0 : x0 + w])), dtype=np.float32)
+            out[..., 0] += x0
+            out[..., 1] += y0
+            redo = ~trusted_frames(out, (x0, y0), self.settings, self.frame_size)
+            if redo.any():
+                out[redo] = self.whole(np.ascontiguousarray(frames[redo]))
+            self.frames_whole += int(redo.sum())
+            self.frames_in_window += int(len(frames) - redo.sum())
+        self.centre = animal_centre(out, self.settings)
+        return out
