@@ -72,7 +72,7 @@ def parse_config(text: str) -> dict[str, Any]:
         raise SystemExit(f"unknown configuration suffix +{mode}: use +crop or +whole")
     parts = text.split(":")
     config: dict[str, Any] = {"backend": parts[0], "batch_size": int(parts[1]) if len(parts) > 1 else 8}
-    config["tracking_crop"] = {"": None, "crop": True, "whole": False}[mode]
+    config["crop_mode"] = {"": None, "crop": True, "whole": False}[mode]
     options: dict[str, Any] = {}
     if len(parts) > 2 and parts[2]:
         options["hint"] = parts[2].upper()
@@ -167,7 +167,8 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
         backend(sample)
     model_fps = reps * len(sample) / (time.perf_counter() - t0)
     window_fps = None
-    settings = tracking_crop_settings(model, size, "cpu", config["tracking_crop"])
+    crop_size = tuple(args.crop_size) if args.crop_size else None
+    settings = tracking_crop_settings(model, size, "cpu", config["crop_mode"], crop_size)
     if settings is not None:  # the network on windows of the crop size
         window = cached_backend(model.spec(config["backend"], "cpu", settings.size, args.precision, config["options"]))
         w, h = settings.size
@@ -190,7 +191,8 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
         precision=args.precision,
         backend_options=config["options"],
         stop=n_frames,
-        tracking_crop=config["tracking_crop"],
+        tracking_crop=config["crop_mode"],
+        crop_size=crop_size,
     )
     e2e = time.perf_counter() - t0
     meta = pd.read_pickle(out.with_name(out.stem + "_meta.pickle"))["data"]
@@ -279,6 +281,14 @@ def main() -> int:
     parser.add_argument("--configs", nargs="+", default=None, help="backend:batch[:hint[:streams[:threads]]] ...")
     parser.add_argument("--quick", action="store_true", help="smoke test: 3 configurations")
     parser.add_argument(
+        "--crop-size",
+        type=int,
+        nargs=2,
+        default=None,
+        metavar=("W", "H"),
+        help="tracking-crop window (default: analyze's)",
+    )
+    parser.add_argument(
         "--agreement", action="store_true", help="compare keypoints with PyTorch fp32 even for the untrained net"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
@@ -341,6 +351,8 @@ def main() -> int:
             ]
             if args.frames:
                 cmd += ["--frames", str(args.frames)]
+            if args.crop_size:
+                cmd += ["--crop-size", *map(str, args.crop_size)]
             proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
             lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
             if proc.returncode or not lines:

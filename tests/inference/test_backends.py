@@ -66,6 +66,9 @@ def test_openvino_splits_batches_over_requests_and_pads(spot_model, tmp_path):
     two_streams = OpenVINOBackend(xml, precision="fp32", hint="THROUGHPUT", streams=2)
     assert _max_px(two_streams(frames), reference) <= 1e-3  # 5 frames -> 2 requests of 3, last padded
     assert _max_px(two_streams(frames[:2]), reference[:2]) <= 1e-3
+    # fewer frames than the compiled batch run in power-of-two pieces (3 = 2 + 1), not padded to 5
+    assert _max_px(two_streams(frames[:3]), reference[:3]) <= 1e-3
+    assert sorted(k[0] for k in two_streams._compiled) == [1, 2, 5]
 
 
 @pytest.mark.slow

@@ -11,16 +11,18 @@ from markerless.inference.pipeline import prefetch, run_pipeline, run_ranges, sp
 
 
 class ArrayReader:
-    """An in-memory reader that, like VideoReader, reuses one buffer between batches."""
+    """An in-memory reader that, like VideoReader, reuses one buffer between batches unless ``fresh``."""
 
     def __init__(self, frames: np.ndarray) -> None:
         self.frames = frames
 
-    def iter_batches(self, batch_size=32, start=0, stop=None):
+    def iter_batches(self, batch_size=32, start=0, stop=None, *, fresh=False):
         stop = len(self.frames) if stop is None else min(stop, len(self.frames))
         buffer = np.empty((batch_size, *self.frames.shape[1:]), self.frames.dtype)
         for a in range(start, stop, batch_size):
             b = min(a + batch_size, stop)
+            if fresh:
+                buffer = np.empty_like(buffer)
             buffer[: b - a] = self.frames[a:b]
             yield np.arange(a, b), buffer[: b - a]
 
@@ -32,7 +34,7 @@ def _mean_backend(frames: np.ndarray) -> np.ndarray:
 FRAMES = np.arange(50 * 2 * 2 * 3, dtype=np.float64).reshape(50, 2, 2, 3) % 251
 
 
-def test_single_decoder_keeps_order_and_copies_buffers():
+def test_single_decoder_keeps_order_and_never_shares_buffers():
     out = list(run_pipeline(ArrayReader(FRAMES), _mean_backend, 7, 3, 40))
     indices = np.concatenate([i for i, _ in out])
     np.testing.assert_array_equal(indices, np.arange(3, 40))

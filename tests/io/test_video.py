@@ -88,6 +88,14 @@ def _all_frames(path: Path, color: str = "rgb") -> np.ndarray:
         return np.concatenate([f.copy() for _, f in reader.iter_batches(16)])
 
 
+def test_fresh_batches_are_kept_without_copying(videos: dict[str, Path]) -> None:
+    reference = _REFERENCE.setdefault("mjpg", _all_frames(videos["MJPG"]))
+    with VideoReader(videos["MJPG"]) as reader:
+        batches = [f for _, f in reader.iter_batches(5, 0, 17, fresh=True)]  # no copies taken
+    assert len({id(f.base if f.base is not None else f) for f in batches}) == len(batches)
+    np.testing.assert_array_equal(np.concatenate(batches), reference[:17])
+
+
 def test_metadata(videos: dict[str, Path]) -> None:
     info = video_info(videos["mp4v"])
     assert (info.n_frames, info.width, info.height, info.size) == (N_FRAMES, W, H, (W, H))

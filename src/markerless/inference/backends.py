@@ -202,6 +202,7 @@ class OpenVINOBackend:
         element = self._model.inputs[0].get_element_type()
         self._dtype = np.uint8 if element == ov.Type.u8 else np.float32
         self._compiled: dict[tuple[int, ...], tuple[Any, Any, int]] = {}
+        self._n_requests: dict[tuple[int, int], int] = {}
 
     def _config(self) -> dict[str, Any]:
         config: dict[str, Any] = {
@@ -214,22 +215,21 @@ class OpenVINOBackend:
             config["INFERENCE_NUM_THREADS"] = self.threads
         return config
 
+    def _requests_for(self, height: int, width: int) -> int:
+        """Parallel infer requests for frames of this size: OpenVINO's choice under THROUGHPUT, else the streams."""
+        if self.hint != "THROUGHPUT" or self.streams:
+            return self.streams or 1
+        if (height, width) not in self._n_requests:  # ask OpenVINO how many streams it wants
+            probe = self._model.clone()
+            probe.reshape([1, height, width, 3])
+            compiled = self._core.compile_model(probe, "CPU", self._config())
+            self._n_requests[(height, width)] = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        return self._n_requests[(height, width)]
+
     def _compiled_for(self, batch: int, height: int, width: int) -> tuple[Any, Any, int]:
-        fits = [k for k in self._compiled if k[1:] == (height, width) and k[0] >= batch]
-        if fits:  # a smaller (last) batch reuses a compiled model, padded
-            return self._compiled[min(fits)]
         key = (batch, height, width)
         if key not in self._compiled:
-            n_requests = self.streams or 1
-            if self.hint == "THROUGHPUT" and not self.streams:  # ask OpenVINO how many streams it wants
-                probe = self._model.clone()
-                probe.reshape([1, height, width, 3])
-                n_requests = int(
-                    self._core.compile_model(probe, "CPU", self._config()).get_property(
-                        "OPTIMAL_NUMBER_OF_INFER_REQUESTS"
-                    )
-                )
-            n_requests = max(1, min(batch, n_requests))
+            n_requests = max(1, min(batch, self._requests_for(height, width)))
             sub_batch = math.ceil(batch / n_requests)
             model = self._model.clone()
             model.reshape([sub_batch, height, width, 3])
@@ -239,6 +239,20 @@ class OpenVINOBackend:
         return self._compiled[key]
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
+        batch, height, width = frames.shape[:3]
+        largest = max((k[0] for k in self._compiled if k[1:] == (height, width)), default=0)
+        if 0 < batch < largest and (batch, height, width) not in self._compiled:
+            # fewer frames than the compiled batch (a video's last batch, frames a tracking crop redoes
+            # whole): run them in power-of-two pieces rather than padding them to the full batch
+            pieces, start = [], 0
+            for bit in reversed(range(batch.bit_length())):
+                if batch & (1 << bit):
+                    pieces.append(self._run(frames[start : start + (1 << bit)]))
+                    start += 1 << bit
+            return np.concatenate(pieces)
+        return self._run(frames)
+
+    def _run(self, frames: np.ndarray) -> np.ndarray:
         batch, height, width = frames.shape[:3]
         _, requests, sub_batch = self._compiled_for(batch, height, width)
         frames = np.ascontiguousarray(frames, dtype=self._dtype)

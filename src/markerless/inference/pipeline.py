@@ -22,9 +22,9 @@ class FrameSource(Protocol):
     """What the pipeline needs of a video reader (:class:`markerless.io.video.VideoReader`)."""
 
     def iter_batches(
-        self, batch_size: int = 32, start: int = 0, stop: int | None = None
+        self, batch_size: int = 32, start: int = 0, stop: int | None = None, *, fresh: bool = False
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """``(frame indices (B,), frames uint8 (B, H, W, 3))`` batches of ``[start, stop)``."""
+        """``(frame indices (B,), frames uint8 (B, H, W, 3))`` batches of ``[start, stop)``, each in a new array if ``fresh``."""
         ...
 
 
@@ -80,10 +80,10 @@ def prefetch(*producers: Iterator[Any], depth: int = 3) -> Iterator[Any]:
 def _batches(
     source: FrameSource, batch_size: int, ranges: list[tuple[int, int]]
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    # the reader reuses its frame buffer between batches: hand out copies
+    # batches go to another thread while the next is decoded: each is decoded into its own array
     for start, stop in ranges:
-        for indices, frames in source.iter_batches(batch_size, start, stop):
-            yield np.asarray(indices, dtype=np.int64), frames.copy()
+        for indices, frames in source.iter_batches(batch_size, start, stop, fresh=True):
+            yield np.asarray(indices, dtype=np.int64), frames
 
 
 def _opened(

@@ -341,12 +341,15 @@ class VideoReader:
         batch_size: int = 32,
         start: int = 0,
         stop: int | None = None,
+        *,
+        fresh: bool = False,
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Decode frames ``start..stop-1`` in order, ``batch_size`` at a time.
 
         Yields ``(frame_indices int64 (B,), frames uint8 (B, H, W, 3))``. The frames array is a
-        buffer reused for the next batch: copy it to keep it. Stops early, without error, at the
-        last decodable frame of a truncated video.
+        buffer reused for the next batch (copy it to keep it) unless ``fresh``, which decodes every
+        batch into a new array (cheaper than copying when each batch is handed on to another thread).
+        Stops early, without error, at the last decodable frame of a truncated video.
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, not {batch_size}")
@@ -366,6 +369,8 @@ class VideoReader:
             if got:
                 yield np.arange(index, index + got, dtype=np.int64), self._to_color(buffer[:got])
             index += got
+            if fresh and index < stop:
+                buffer = np.empty_like(buffer)
             if got < n:
                 self._mark_end(index)
                 return
