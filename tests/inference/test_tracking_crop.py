@@ -90,6 +90,13 @@ def test_animal_centre_uses_the_last_frame_with_enough_keypoints():
     assert animal_centre(preds[1:], settings) is None
 
 
+def test_animal_centre_leads_a_moving_animal_to_the_next_batch():
+    settings = CropSettings(size=(128, 128))
+    x = np.array([10.0, 14.0, 18.0, 22.0])  # 4 px per frame; the next batch is at 26..38, middle 32
+    preds = np.stack([np.stack([x, np.full(4, 50.0), np.ones(4)], -1)] * 2, axis=1)  # (4, 2, 3)
+    np.testing.assert_allclose(animal_centre(preds, settings), [32.0, 50.0])
+
+
 def test_tracker_matches_whole_frames_and_recovers_after_a_jump():
     """A disc drifting right, then jumping across the frame: every result equals the whole-frame one."""
     path = [(60 + 4 * i, 100 + 2 * i) for i in range(24)] + [(280, 200)] * 16 + [(40, 40)] * 8

@@ -7,7 +7,7 @@ previous batch, and checks every frame: a frame whose result cannot be trusted (
 found, or a found keypoint close to an inner edge of the window, where the animal may extend past
 it) is analysed again on the whole frame, and a batch with no trusted frame sends the next batch to
 the whole frame too. This is DeepLabCut's ``dynamic`` cropping, batched: the window moves once per
-batch, so the animal may move up to about the window's free margin within one batch.
+batch, to where the animal's velocity over the last batch takes it by the middle of the next one.
 
 One limitation follows from the checks: a keypoint that lies outside the window while every other
 keypoint is found well inside it is reported as not found (low score) rather than re-analysed.
@@ -101,13 +101,20 @@ def trusted_frames(
 
 
 def animal_centre(predictions: np.ndarray, settings: CropSettings) -> np.ndarray | None:
-    """Centre (x, y) of the found keypoints' box in the last frame that has enough of them, else None."""
+    """Where the window goes next: the centre (x, y) of the found keypoints' box, or None if none found.
+
+    The centre is that of the last frame with enough found keypoints, moved on by the animal's
+    velocity between the first and the last such frame of the batch, to the middle of the next batch.
+    """
     found = found_keypoints(predictions, settings.threshold)
     good = np.flatnonzero(found.mean(axis=1) >= settings.min_found)
     if not len(good):
         return None
-    last = predictions[good[-1], found[good[-1]], :2]
-    return (last.min(axis=0) + last.max(axis=0)) / 2
+    xy = np.where(found[..., None], predictions[..., :2], np.nan)
+    centres = (np.nanmin(xy[good], axis=1) + np.nanmax(xy[good], axis=1)) / 2  # (G, 2)
+    velocity = (centres[-1] - centres[0]) / (good[-1] - good[0]) if len(good) > 1 else np.zeros(2)
+    ahead = (len(predictions) - good[-1]) + (len(predictions) - 1) / 2  # frames to the next batch's middle
+    return centres[-1] + velocity * ahead
 
 
 class CropTracker:
