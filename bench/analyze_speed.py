@@ -22,11 +22,13 @@ follows the single animal, see ``markerless.inference.tracking_crop``); ``+whole
 result files are compared keypoint by keypoint over the whole video ("crop vs whole" columns).
 Results: a table on stdout and JSON in ``bench/results/analyze_speed-<time>.json``.
 
-What matters (2-core CPU, 640x480 H.264): the network input scale (``--input-scale 0.5`` = 320x240
-into the network, about 4x less compute), OpenVINO bf16 (automatic on AVX-512-BF16/AMX CPUs), the
-OpenVINO hint/streams (THROUGHPUT with 2 streams of 1 thread leaves room for the decoding thread), and
-the batch size (8-16). Decoding (one thread, OpenCV/FFmpeg) is the ceiling: see "decode only".
-Untrained and trained nets run at the same speed; pass ``--snapshot`` for keypoint agreement figures.
+What matters (2-core CPU, 640x480 H.264): the pixels the network sees. The tracking crop (a 256x256
+window for the default recipe, ~21 % of the frame) is the largest gain for a single animal; it needs a
+trained model (``--snapshot``: an untrained net finds no animal, so every frame is redone whole). Then
+OpenVINO bf16 (automatic on AVX-512-BF16/AMX CPUs), the batch size (4-8 with the crop: smaller batches
+move the window more often), the input scale (``--input-scale 0.5``, at a cost in accuracy) and the
+OpenVINO hint/streams. Decoding (one thread, OpenCV/FFmpeg) is the ceiling: see "decode only".
+Without the crop, untrained and trained nets run at the same speed; ``--snapshot`` also gives agreement figures.
 """
 
 from __future__ import annotations

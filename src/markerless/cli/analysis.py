@@ -18,7 +18,7 @@ def _add_analyze_args(p: argparse.ArgumentParser) -> None:
         default="auto",
         help="inference engine (default auto: OpenVINO on CPU, PyTorch on CUDA)",
     )
-    p.add_argument("--batch-size", type=int, default=None, help="frames per batch (default 8 on CPU, 64 on CUDA)")
+    p.add_argument("--batch-size", type=int, default=None, help="frames per batch (default 4 on CPU, 64 on CUDA)")
     p.add_argument("--device", choices=DEVICES, default="auto", help="where to run (default auto)")
     p.add_argument(
         "--precision",

@@ -39,7 +39,7 @@ from markerless.io.video import find_videos
 from markerless.model.poses import Poses
 from markerless.training.recipe import DEFAULT_RECIPE
 
-DEFAULT_BATCH = {"cpu": 8, "cuda": 64}
+DEFAULT_BATCH = {"cpu": 4, "cuda": 64}  # CPU: 4 moves the tracking crop more often (193 vs 177 frames/s)
 WINDOW_GROWTH = 4 / 3
 """Default tracking-crop window over the training crop size."""
 CHUNK_FRAMES = 500
