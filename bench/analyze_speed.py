@@ -22,8 +22,8 @@ follows the single animal, see ``markerless.inference.tracking_crop``); ``+whole
 result files are compared keypoint by keypoint over the whole video ("crop vs whole" columns).
 Results: a table on stdout and JSON in ``bench/results/analyze_speed-<time>.json``.
 
-What matters (2-core CPU, 640x480 H.264): the pixels the network sees. The tracking crop (a 256x256
-window for the default recipe, ~21 % of the frame) is the largest gain for a single animal; it needs a
+What matters (2-core CPU, 640x480 H.264): the pixels the network sees. The tracking crop (a 224x224
+window for the default recipe, ~16 % of the frame) is the largest gain for a single animal; it needs a
 trained model (``--snapshot``: an untrained net finds no animal, so every frame is redone whole). Then
 OpenVINO bf16 (automatic on AVX-512-BF16/AMX CPUs), the batch size (4-8 with the crop: smaller batches
 move the window more often), the input scale (``--input-scale 0.5``, at a cost in accuracy) and the

@@ -213,9 +213,9 @@ def test_tracking_crop_settings_choose_and_refuse(analysis_model):
     from markerless.inference.analyze import tracking_crop_settings
 
     # auto: on for a single animal on the CPU when the window is small against the frame
-    assert tracking_crop_settings(analysis_model, (640, 480), "cpu").size == (256, 256)
+    assert tracking_crop_settings(analysis_model, (640, 480), "cpu").size == (224, 224)
     assert tracking_crop_settings(analysis_model, (640, 480), "cuda") is None
-    assert tracking_crop_settings(analysis_model, (320, 240), "cpu") is None  # 256x256 is most of the frame
+    assert tracking_crop_settings(analysis_model, (320, 240), "cpu") is None  # 224x224 is most of the frame
     assert tracking_crop_settings(analysis_model, (640, 480), "cpu", False) is None
     assert tracking_crop_settings(analysis_model, (640, 480), "cpu", crop_size=(150, 100)).size == (160, 128)
     with pytest.raises(VideoError, match="does not fit"):

@@ -50,7 +50,7 @@ def _add_analyze_args(p: argparse.ArgumentParser) -> None:
         nargs=2,
         default=None,
         metavar=("W", "H"),
-        help="tracking-crop window in frame pixels (default: the training crop plus a third, over the input scale)",
+        help="tracking-crop window in frame pixels (default: the training crop plus a sixth, over the input scale)",
     )
 
 
