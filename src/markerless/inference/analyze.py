@@ -25,6 +25,7 @@ from markerless.inference.backends import resolve_backend, resolve_device, resol
 from markerless.inference.cluster import (
     DEFAULT_RANGE_FRAMES,
     RangeTask,
+    TrackingCrop,
     dask_client,
     frames_backend,
     run_tasks,
@@ -66,7 +67,7 @@ class _VideoRun:
         info: dict[str, Any],
         batch_size: int,
         chunk_frames: int,
-        crop: tuple[CropSettings, BackendSpec] | None = None,
+        crop: TrackingCrop | None = None,
     ) -> None:
         self.video, self.output, self.model, self.spec, self.info = video, output, model, spec, info
         self.batch_size = batch_size
@@ -187,7 +188,7 @@ def _analyze_locally(run: _VideoRun, bar: tqdm, decoders: int = 1) -> None:
     _note_truncation(run)
     if isinstance(backend, CropTracker):
         run.window_fraction = backend.window_fraction
-        if backend.frames_whole > 0.3 * (backend.frames_whole + backend.frames_in_window):
+        if backend.window_fraction < 0.7:
             w, h = backend.settings.size
             _log(
                 f"{run.video.name}: the {w}x{h} tracking crop lost the animal in "
@@ -265,7 +266,7 @@ def analyze(
     each video (or in ``dest``) and returns the ``.h5`` paths, in the order of the videos. ``backend``:
     ``auto`` (fastest available), ``torch``, ``openvino`` or ``onnxruntime``; ``device``: ``auto``,
     ``cpu`` or ``cuda``; ``scheduler``: a Dask scheduler address, or ``"local"`` for a local cluster.
-    ``tracking_crop``: analyse a window (``crop_size``, default the training crop) that follows a
+    ``tracking_crop``: analyse a window (``crop_size``, default the training crop plus a sixth) that follows a
     single animal instead of whole frames (see :mod:`markerless.inference.tracking_crop`); None
     (auto) does so on the CPU when the window is at most 60 % of the frame, False never.
     Videos whose results exist are skipped unless ``overwrite``; interrupted analyses resume. Further
@@ -326,7 +327,7 @@ def analyze_videos(
     if decoders is None:
         decoders = 1 if device == "cpu" else max(1, min(4, (os.cpu_count() or 2) - 1))
     outputs: list[Path] = []
-    pending: list[tuple[Path, Path, dict[str, Any], BackendSpec, Any]] = []
+    pending: list[tuple[Path, Path, dict[str, Any], BackendSpec, TrackingCrop | None]] = []
     for video in map(Path, videos):
         out = output_path(video, model.scorer, dest)
         outputs.append(out)
@@ -346,7 +347,9 @@ def analyze_videos(
     if not pending:
         return outputs
 
-    def open_run(video: Path, out: Path, info: dict[str, Any], spec: BackendSpec, crop: Any) -> _VideoRun:
+    def open_run(
+        video: Path, out: Path, info: dict[str, Any], spec: BackendSpec, crop: TrackingCrop | None
+    ) -> _VideoRun:
         run = _VideoRun(video, out, model, spec, info, batch_size, chunk_frames, crop)
         bar.update(run.partial.resumed_frames)
         return run

@@ -25,6 +25,9 @@ from markerless.inference.tracking_crop import CropSettings, CropTracker
 
 DEFAULT_RANGE_FRAMES = 2000
 
+TrackingCrop = tuple[CropSettings, BackendSpec]
+"""A tracking crop's settings and the backend spec of its window network."""
+
 
 @dataclass(frozen=True)
 class RangeTask:
@@ -36,13 +39,11 @@ class RangeTask:
     spec: BackendSpec
     batch_size: int
     key: str = ""  # who asked (the output file), to route the result back
-    crop: tuple[CropSettings, BackendSpec] | None = None  # tracking crop: settings and the window's backend
+    crop: TrackingCrop | None = None
     frame_size: tuple[int, int] = (0, 0)  # (width, height), needed with a tracking crop
 
 
-def frames_backend(
-    spec: BackendSpec, crop: tuple[CropSettings, BackendSpec] | None, frame_size: tuple[int, int]
-) -> Any:
+def frames_backend(spec: BackendSpec, crop: TrackingCrop | None, frame_size: tuple[int, int]) -> Any:
     """The backend for one run of consecutive frames: the cached model, or a new tracking crop around it."""
     whole = cached_backend(spec)
     if crop is None:
