@@ -14,7 +14,7 @@ from markerless.nets import weights as weights_module
 
 
 def test_round_trip_rebuilds_the_same_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    net = create_model("mobilenetv2", 4, pretrained=False, output_stride=4, head_channels=16)
+    net = create_model("mobilenetv2", 4, pretrained=False, output_stride=4, head_channels=[16, 8, 8])
     with torch.no_grad():
         net.head.heatmap.bias.fill_(1.5)
     path = save_checkpoint(tmp_path / "snapshot-001.pt", net, extra={"epoch": 1, "metrics": {"rmse": 2.5}})
@@ -23,6 +23,7 @@ def test_round_trip_rebuilds_the_same_model(tmp_path: Path, monkeypatch: pytest.
     loaded, extra = load_checkpoint(path)
     assert extra == {"epoch": 1, "metrics": {"rmse": 2.5}}
     assert loaded.spec == net.spec and loaded.stride == 4 and not loaded.training
+    assert loaded.spec.head_channels == (16, 8, 8)
     x = torch.randn(1, 3, 64, 64)
     net.eval()
     with torch.no_grad():

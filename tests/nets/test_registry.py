@@ -38,6 +38,20 @@ def test_output_stride_sets_heatmap_size(stride: int) -> None:
     assert offsets.shape == (1, 6, 128 // stride, 64 // stride)
 
 
+def test_head_widths_per_deconvolution() -> None:
+    net = create_model("mobilenetv2", 3, pretrained=False, output_stride=4, head_channels=[32, 16, 8]).eval()
+    assert [d.out_channels for d in net.head.deconvs] == [32, 16, 8]
+    assert net.head.heatmap.in_channels == 8 and net.spec.head_channels == (32, 16, 8)
+    with torch.no_grad():
+        heatmaps, offsets = net(torch.randn(1, 3, 64, 64))
+    assert heatmaps.shape == (1, 3, 16, 16) and offsets.shape == (1, 6, 16, 16)
+    with pytest.raises(ModelError, match="3 deconvolutions"):
+        create_model("mobilenetv2", 3, pretrained=False, output_stride=4, head_channels=[32, 16])
+    for bad in (0, [16, -1, 8], "wide", [16, 8.5, 8]):
+        with pytest.raises(ModelError, match="head_channels"):
+            create_model("mobilenetv2", 3, pretrained=False, output_stride=4, head_channels=bad)
+
+
 def test_sizes_not_multiple_of_backbone_stride_are_padded() -> None:
     net = create_model("mobilenetv2", 2, pretrained=False, head_channels=16).eval()
     with torch.no_grad():

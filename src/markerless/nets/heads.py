@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from markerless.errors import ModelError
+
 HEATMAP_PRIOR_LOGIT = -4.0
 """Initial heatmap bias: sigmoid(-4) ~ 0.018, close to the background fraction, so training starts calm."""
+
+
+def stage_widths(channels: int | Sequence[int], stages: int) -> list[int]:
+    """Width of each of ``stages`` deconvolutions (of the one 1x1 projection when ``stages`` is 0).
+
+    ``channels`` is one width for all stages or a sequence of one width per stage, deepest first.
+    """
+    count = max(stages, 1)
+    widths = [channels] * count if isinstance(channels, int) else [int(c) for c in channels]
+    if len(widths) != count:
+        raise ModelError(
+            f"head_channels lists {len(widths)} widths but the head has {stages} deconvolutions "
+            f"(one per halving of the stride); give {count} widths or one number."
+        )
+    return widths
 
 
 class DeconvHead(nn.Module):
@@ -23,29 +42,34 @@ class DeconvHead(nn.Module):
         in_channels: int,
         skip_channels: list[int | None],
         num_keypoints: int,
-        channels: int = 128,
+        channels: int | Sequence[int] = 128,
     ) -> None:
-        """``skip_channels[i]`` is the channel count of the feature added after deconv ``i`` (None: no skip)."""
+        """``skip_channels[i]`` is the channel count of the feature added after deconv ``i`` (None: no skip).
+
+        ``channels`` is the width of every deconvolution, or one width per deconvolution (deepest first).
+        """
         super().__init__()
+        widths = stage_widths(channels, len(skip_channels))
         self.deconvs = nn.ModuleList()
         self.skips = nn.ModuleList()
         self.norms = nn.ModuleList()
         c = in_channels
-        for skip in skip_channels:
-            self.deconvs.append(nn.ConvTranspose2d(c, channels, kernel_size=4, stride=2, padding=1, bias=False))
-            self.skips.append(nn.Conv2d(skip, channels, 1, bias=False) if skip else nn.Identity())
-            self.norms.append(nn.BatchNorm2d(channels))
-            c = channels
+        for skip, width in zip(skip_channels, widths[: len(skip_channels)], strict=True):
+            self.deconvs.append(nn.ConvTranspose2d(c, width, kernel_size=4, stride=2, padding=1, bias=False))
+            self.skips.append(nn.Conv2d(skip, width, 1, bias=False) if skip else nn.Identity())
+            self.norms.append(nn.BatchNorm2d(width))
+            c = width
         self.has_skip = [bool(s) for s in skip_channels]
+        width = c if skip_channels else widths[0]
         self.project = (
             nn.Identity()
             if skip_channels
             else nn.Sequential(
-                nn.Conv2d(in_channels, channels, 1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(inplace=True)
+                nn.Conv2d(in_channels, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)
             )
         )
         if not skip_channels:
-            c = channels
+            c = width
         self.heatmap = nn.Conv2d(c, num_keypoints, 1)
         self.offsets = nn.Conv2d(c, 2 * num_keypoints, 1)
         nn.init.normal_(self.heatmap.weight, std=0.001)

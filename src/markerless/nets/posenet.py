@@ -30,7 +30,7 @@ class ModelSpec:
     keypoints: int
     stride: int = 8
     backbone_stride: int = 32
-    head_channels: int = 128
+    head_channels: int | tuple[int, ...] = 128
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     locref_stdev: float = LOCREF_STDEV
@@ -41,6 +41,8 @@ class ModelSpec:
         d = asdict(self)
         d["mean"] = list(self.mean)
         d["std"] = list(self.std)
+        if isinstance(self.head_channels, tuple):
+            d["head_channels"] = list(self.head_channels)
         return d
 
     @classmethod
@@ -54,6 +56,8 @@ class ModelSpec:
         for key in ("mean", "std"):
             if key in data:
                 data[key] = tuple(float(v) for v in data[key])
+        if isinstance(data.get("head_channels"), list):
+            data["head_channels"] = tuple(int(v) for v in data["head_channels"])
         return cls(**data)
 
 
