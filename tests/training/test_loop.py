@@ -14,8 +14,9 @@ import pytest
 import torch
 
 from markerless.errors import TrainingError
+from markerless.nets import create_model
 from markerless.training.dataset import create_training_dataset
-from markerless.training.loop import lr_factor, train
+from markerless.training.loop import lr_factor, param_groups, train
 from markerless.training.shuffle import Shuffle
 from training.tiny_project import make_tiny_project, tiny_recipe
 
@@ -34,6 +35,19 @@ def test_schedule_warms_up_then_decays() -> None:
     assert lr_factor(0.55, 0.1, 0.01) == pytest.approx(0.505)
     assert lr_factor(1.0, 0.1, 0.01) == pytest.approx(0.01)
     assert lr_factor(2.0, 0.1, 0.01) == pytest.approx(0.01)
+
+
+def test_backbone_learning_rate_factor_splits_the_parameters() -> None:
+    net = create_model("mobilenetv2", 3, pretrained=False)
+    backbone = {id(p) for p in net.backbone.parameters()}
+    [everything] = param_groups(net, 1.0)
+    assert everything["lr_factor"] == 1.0 and len(everything["params"]) == len(list(net.parameters()))
+    slow, fast = param_groups(net, 0.25)
+    assert slow["lr_factor"] == 0.25 and {id(p) for p in slow["params"]} == backbone
+    assert fast["lr_factor"] == 1.0 and fast["params"] and not backbone & {id(p) for p in fast["params"]}
+    assert len(slow["params"]) + len(fast["params"]) == len(list(net.parameters()))
+    with pytest.raises(TrainingError, match="backbone_lr_factor"):
+        param_groups(net, 0.0)
 
 
 @pytest.mark.slow

@@ -105,6 +105,24 @@ def lr_factor(progress: float, warmup_fraction: float, final_fraction: float) ->
     return final_fraction + (1.0 - final_fraction) * 0.5 * (1.0 + math.cos(math.pi * rest))
 
 
+def param_groups(net: torch.nn.Module, backbone_lr_factor: float = 1.0) -> list[dict[str, Any]]:
+    """Optimizer parameter groups: the backbone's learning rate is ``backbone_lr_factor`` times the head's.
+
+    Each group carries ``lr_factor``, its multiplier of the scheduled learning rate.
+    """
+    if not backbone_lr_factor > 0:
+        raise TrainingError(f"optimizer.backbone_lr_factor must be > 0, got {backbone_lr_factor}.")
+    backbone = getattr(net, "backbone", None)
+    if backbone is None or backbone_lr_factor == 1.0:
+        return [{"params": list(net.parameters()), "lr_factor": 1.0}]
+    inside = {id(p) for p in backbone.parameters()}
+    rest = [p for p in net.parameters() if id(p) not in inside]
+    return [
+        {"params": list(backbone.parameters()), "lr_factor": backbone_lr_factor},
+        {"params": rest, "lr_factor": 1.0},
+    ]
+
+
 def train(
     config: Any,
     shuffle: int = 1,
@@ -190,7 +208,7 @@ class _Run:
                 n_kp,
                 pretrained=bool(recipe.get("pretrained", True)),
                 output_stride=int(recipe.get("output_stride", 8)),
-                head_channels=int(recipe.get("head_channels", 128)),
+                head_channels=recipe.get("head_channels", 128),
             )
         except ModelError as err:
             raise TrainingError(f"{sh.recipe_file}: {err}") from None
@@ -201,7 +219,9 @@ class _Run:
         opt = recipe["optimizer"]
         self.base_lr = float(opt["lr"])
         self.optimizer = torch.optim.AdamW(
-            self.net.parameters(), lr=self.base_lr, weight_decay=float(opt.get("weight_decay", 1e-4))
+            param_groups(self.net, float(opt.get("backbone_lr_factor", 1.0))),
+            lr=self.base_lr,
+            weight_decay=float(opt.get("weight_decay", 1e-4)),
         )
         self.autocast = _autocast(str(recipe.get("amp", "auto")), device)
         ema_decay = float(recipe.get("ema_decay") or 0.0)
@@ -269,7 +289,7 @@ class _Run:
             for crops, keypoints in self.sampler.epoch(rng):
                 lr = self.lr()
                 for group in self.optimizer.param_groups:
-                    group["lr"] = lr
+                    group["lr"] = lr * group.get("lr_factor", 1.0)
                 x = self.net.normalize(to_tensor(crops, self.device, self.channels_last))
                 kp = torch.from_numpy(keypoints).to(self.device, torch.float32)
                 with self.autocast:
