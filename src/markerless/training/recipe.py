@@ -25,6 +25,20 @@ changed reached 1.81 px, with or without the moving average):
 * EfficientNet-Lite0 (ImageNet) instead of MobileNetV2 (no moving average): 31 vs 35-38 images/s, 1.91 px.
 * the cosine ending at 5 % instead of 1 % of the peak rate (with the moving average): 1.87 vs 1.94 px at
   5 minutes, best 1.80 px (at 15 minutes), 1.84 vs 1.82 px at 30: within run-to-run noise.
+* heatmaps at stride 4 instead of 8 (``output_stride: 4``; with the moving average). Test error at
+  5 / 10 / 15 / 20 / 30 minutes, against 1.94 / 1.82 / 1.81 / 1.83 / 1.82 px at stride 8:
+  head 128 wide: 2.20 / 1.83 / 1.76 / 1.78 / 1.80 px, 32 vs 38 images/s, video analysis 178 vs 233
+  frames/s; head 128-64-32 wide (``head_channels: [128, 64, 32]``, as cheap to train as stride 8):
+  2.21 / 1.82 / 1.76 / 1.82 / 1.83 px, 42 images/s, analysis 205 frames/s, but OpenVINO bf16 then
+  differs from PyTorch fp32 by up to 0.56 px (0.18 px at stride 8). Both reach 1.76 px at 15 minutes,
+  below any stride-8 checkpoint, yet the mean from 10 minutes on moves by 0.01-0.03 px only (run-to-run
+  noise is 0.03-0.05 px), and 5-minute models are worse: not adopted.
+* a backbone learning rate 0.3 times the head's (``optimizer.backbone_lr_factor``): 2.00 / 1.93 / 1.89 px
+  at 5 / 10 / 15 minutes (stopped there), train error lower: the head overfits sooner.
+* screened two at a time with one thread each (half the images of a real run, so only comparable
+  with each other): input scale 1.25 with 240x240 crops reached 1.80 / 1.75 / 1.79 px at 15 / 20 / 30
+  minutes, stride 4 (head 128) 1.92 / 1.77 / 1.75 px; the input scale costs 1.6x in training and in
+  analysis.
 """
 
 from __future__ import annotations
@@ -49,7 +63,8 @@ DEFAULT_RECIPE: dict[str, Any] = {
     "batch_size": 8,
     "epochs": 400,  # used when no wall-clock budget is given
     "max_minutes": None,  # wall-clock training budget; the schedule follows elapsed time
-    "optimizer": {"lr": 1e-3, "weight_decay": 1e-4},
+    # backbone_lr_factor: the backbone's learning rate relative to the head's (the pretrained features move less)
+    "optimizer": {"lr": 1e-3, "weight_decay": 1e-4, "backbone_lr_factor": 1.0},
     "schedule": {"warmup_fraction": 0.03, "final_lr_fraction": 0.01},  # linear warm-up then cosine
     "ema_decay": 0.999,  # exponential moving average of the weights (evaluated and saved); 0: off
     "output_stride": 8,  # input pixels per heatmap cell
