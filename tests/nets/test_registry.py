@@ -45,7 +45,7 @@ def test_head_widths_per_deconvolution() -> None:
     with torch.no_grad():
         heatmaps, offsets = net(torch.randn(1, 3, 64, 64))
     assert heatmaps.shape == (1, 3, 16, 16) and offsets.shape == (1, 6, 16, 16)
-    with pytest.raises(ModelError, match="3 deconvolutions"):
+    with pytest.raises(ModelError, match="lists 2 widths but this output stride needs 3"):
         create_model("mobilenetv2", 3, pretrained=False, output_stride=4, head_channels=[32, 16])
     for bad in (0, [16, -1, 8], "wide", [16, 8.5, 8]):
         with pytest.raises(ModelError, match="head_channels"):

@@ -20,13 +20,19 @@ def stage_widths(channels: int | Sequence[int], stages: int) -> list[int]:
     ``channels`` is one width for all stages or a sequence of one width per stage, deepest first.
     """
     count = max(stages, 1)
-    widths = [channels] * count if isinstance(channels, int) else [int(c) for c in channels]
+    widths = [channels] * count if isinstance(channels, int) else channels
+    if (
+        isinstance(widths, str)
+        or not isinstance(widths, Sequence)
+        or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in widths)
+    ):
+        raise ModelError(f"head_channels must be a positive integer or a list of them, got {channels!r}.")
     if len(widths) != count:
         raise ModelError(
-            f"head_channels lists {len(widths)} widths but the head has {stages} deconvolutions "
-            f"(one per halving of the stride); give {count} widths or one number."
+            f"head_channels lists {len(widths)} widths but this output stride needs {count} "
+            f"(one per deconvolution, deepest first); give {count} widths or one number."
         )
-    return widths
+    return list(widths)
 
 
 class DeconvHead(nn.Module):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,7 +90,7 @@ def create_model(
     weights: str | Path | None = None,
     output_stride: int | None = None,
     backbone_stride: int = 32,
-    head_channels: int | Sequence[int] = 128,
+    head_channels: int | list[int] | tuple[int, ...] = 128,
     **kwargs: Any,
 ) -> PoseNet:
     """Build a :class:`PoseNet` named ``name`` (see :func:`list_models`) for ``num_keypoints`` keypoints.
@@ -99,9 +98,9 @@ def create_model(
     ``output_stride`` (default 8) is the total stride of the heatmaps; ``backbone_stride`` (32, or 16
     with a dilated last stage) the stride of the deepest backbone features, upsampled by stride-2
     deconvolutions; ``head_channels`` is their width, one number or one per deconvolution (deepest
-    first, e.g. ``(128, 64, 32)`` for stride 4). Backbone weights: ``weights=PATH`` (a local state dict / checkpoint) if given, else
-    offline ImageNet weights when ``pretrained`` and they ship for this backbone, else random
-    initialisation, which is logged as a warning. Extra ``kwargs`` go to ``timm.create_model``.
+    first, e.g. ``(128, 64, 32)`` for stride 4). Backbone weights: ``weights=PATH`` (a local state
+    dict / checkpoint) if given, else offline ImageNet weights when ``pretrained`` and they ship for
+    this backbone, else random initialisation, which is logged as a warning. Extra ``kwargs`` go to ``timm.create_model``.
     """
     key, entry = _entry(name)
     if num_keypoints < 1:
@@ -119,25 +118,12 @@ def create_model(
         keypoints=int(num_keypoints),
         stride=stride,
         backbone_stride=backbone_stride,
-        head_channels=_head_widths(head_channels),
+        head_channels=tuple(head_channels) if isinstance(head_channels, list) else head_channels,
         mean=entry.mean,
         std=entry.std,
         extra=timm_kwargs,
     )
     return build_from_spec(spec, pretrained=pretrained, weights=weights)
-
-
-def _head_widths(head_channels: Any) -> int | tuple[int, ...]:
-    """``head_channels`` as a spec holds it: a positive int, or a tuple of positive ints."""
-    widths = [head_channels] if isinstance(head_channels, int) else head_channels
-    if (
-        not isinstance(widths, Sequence)
-        or isinstance(widths, str)
-        or not widths
-        or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in widths)
-    ):
-        raise ModelError(f"head_channels must be a positive integer or a list of them, got {head_channels!r}.")
-    return head_channels if isinstance(head_channels, int) else tuple(widths)
 
 
 def build_from_spec(spec: ModelSpec, *, pretrained: bool = False, weights: str | Path | None = None) -> PoseNet:

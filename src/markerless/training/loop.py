@@ -106,9 +106,9 @@ def lr_factor(progress: float, warmup_fraction: float, final_fraction: float) ->
 
 
 def param_groups(net: torch.nn.Module, backbone_lr_factor: float = 1.0) -> list[dict[str, Any]]:
-    """Optimizer parameter groups: the backbone's learning rate is ``backbone_lr_factor`` times the head's.
+    """Optimizer parameter groups, each with ``lr_factor``: its multiple of the scheduled learning rate.
 
-    Each group carries ``lr_factor``, its multiplier of the scheduled learning rate.
+    The backbone's factor is ``backbone_lr_factor``, the head's 1 (one group when they are equal).
     """
     if not backbone_lr_factor > 0:
         raise TrainingError(f"optimizer.backbone_lr_factor must be > 0, got {backbone_lr_factor}.")
@@ -218,11 +218,9 @@ class _Run:
             self.net.to(memory_format=torch.channels_last)
         opt = recipe["optimizer"]
         self.base_lr = float(opt["lr"])
-        self.optimizer = torch.optim.AdamW(
-            param_groups(self.net, float(opt.get("backbone_lr_factor", 1.0))),
-            lr=self.base_lr,
-            weight_decay=float(opt.get("weight_decay", 1e-4)),
-        )
+        groups = param_groups(self.net, float(opt.get("backbone_lr_factor", 1.0)))
+        self.lr_factors = [g.pop("lr_factor") for g in groups]  # the recipe's, also after a resume
+        self.optimizer = torch.optim.AdamW(groups, lr=self.base_lr, weight_decay=float(opt.get("weight_decay", 1e-4)))
         self.autocast = _autocast(str(recipe.get("amp", "auto")), device)
         ema_decay = float(recipe.get("ema_decay") or 0.0)
         self.ema = WeightAverage(self.net, ema_decay) if ema_decay else None
@@ -288,8 +286,8 @@ class _Run:
             t0 = time.perf_counter()
             for crops, keypoints in self.sampler.epoch(rng):
                 lr = self.lr()
-                for group in self.optimizer.param_groups:
-                    group["lr"] = lr * group.get("lr_factor", 1.0)
+                for group, factor in zip(self.optimizer.param_groups, self.lr_factors, strict=True):
+                    group["lr"] = lr * factor
                 x = self.net.normalize(to_tensor(crops, self.device, self.channels_last))
                 kp = torch.from_numpy(keypoints).to(self.device, torch.float32)
                 with self.autocast:
