@@ -60,22 +60,19 @@ class DeconvHead(nn.Module):
         self.skips = nn.ModuleList()
         self.norms = nn.ModuleList()
         c = in_channels
-        for skip, width in zip(skip_channels, widths[: len(skip_channels)], strict=True):
+        for skip, width in zip(skip_channels, widths if skip_channels else [], strict=True):
             self.deconvs.append(nn.ConvTranspose2d(c, width, kernel_size=4, stride=2, padding=1, bias=False))
             self.skips.append(nn.Conv2d(skip, width, 1, bias=False) if skip else nn.Identity())
             self.norms.append(nn.BatchNorm2d(width))
             c = width
         self.has_skip = [bool(s) for s in skip_channels]
-        width = c if skip_channels else widths[0]
-        self.project = (
-            nn.Identity()
-            if skip_channels
-            else nn.Sequential(
-                nn.Conv2d(in_channels, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)
+        if skip_channels:
+            self.project: nn.Module = nn.Identity()
+        else:  # the output stride is the backbone's: a 1x1 projection instead of deconvolutions
+            c = widths[0]
+            self.project = nn.Sequential(
+                nn.Conv2d(in_channels, c, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True)
             )
-        )
-        if not skip_channels:
-            c = width
         self.heatmap = nn.Conv2d(c, num_keypoints, 1)
         self.offsets = nn.Conv2d(c, 2 * num_keypoints, 1)
         nn.init.normal_(self.heatmap.weight, std=0.001)

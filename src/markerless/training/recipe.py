@@ -75,7 +75,7 @@ DEFAULT_RECIPE: dict[str, Any] = {
     "schedule": {"warmup_fraction": 0.03, "final_lr_fraction": 0.01},  # linear warm-up then cosine
     "ema_decay": 0.999,  # exponential moving average of the weights (evaluated and saved); 0: off
     "output_stride": 8,  # input pixels per heatmap cell
-    "head_channels": 128,  # width of the deconvolution head (64 halves the head's cost)
+    "head_channels": 128,  # width of the deconvolution head (64 halves its cost), or one width per deconvolution
     # px of the (scaled) input. Measured on openfield (MobileNetV2, 256 crops, 150 augmented steps):
     # sigma 6 / radius 12 / weight 0.05 never left the background prior (~70 px error);
     # sigma 10 / radius 17 / weight 1.0 reached 2.6 px on training crops.
