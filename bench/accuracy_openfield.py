@@ -182,10 +182,10 @@ def plot_runs(runs: list[dict], path: Path, title: str) -> None:
 
 def run_budget(args: argparse.Namespace, config: Path, index: int, budget: float) -> dict:
     """Train shuffle ``index`` (the benchmark split) for ``budget`` minutes; its curve and final evaluation."""
-    from markerless.evaluation import evaluate
+    from markerless.project.recipe import read_recipe, write_recipe
     from markerless.training.dataset import create_training_dataset
+    from markerless.training.evaluation import evaluate
     from markerless.training.loop import train
-    from markerless.training.recipe import read_recipe, write_recipe
 
     sh = create_training_dataset(config, shuffle=index, split_file=args.data / "benchmark-split-50.json", net=args.net)
     recipe = read_recipe(sh.recipe_file)

@@ -1,6 +1,6 @@
 """Video analysis speed: end-to-end frames/s, model-only frames/s and peak memory per backend and batch size.
 
-End to end = ``markerless.inference.analyze.analyze_videos`` from opening the video to the last row
+End to end = ``markerless.analysis.analyze.analyze_videos`` from opening the video to the last row
 written (``.h5`` + ``_meta.pickle``), the backend already built and compiled (its set-up time is reported
 separately as ``setup_s``). Model only = the backend on batches of real frames already in memory.
 Decode only = the video reader alone (the ceiling of the end-to-end figure). Each configuration runs in
@@ -17,7 +17,7 @@ Usage:
 
 A configuration is ``backend:batch[:hint[:streams[:threads]]][+crop|+whole]`` (hint/streams/threads:
 OpenVINO only). Without a suffix analysis runs as a user's would (``tracking_crop`` auto: a window that
-follows the single animal, see ``markerless.inference.tracking_crop``); ``+whole`` forces whole frames,
+follows the single animal, see ``markerless.analysis.tracking_crop``); ``+whole`` forces whole frames,
 ``+crop`` forces the tracking crop. When a configuration ran both with and without the crop, the two
 result files are compared keypoint by keypoint over the whole video ("crop vs whole" columns).
 Results: a table on stdout and JSON in ``bench/results/analyze_speed-<time>.json``.
@@ -101,7 +101,7 @@ def build_model(snapshot: Path, scale: float, project_root: Path) -> Any:
     """An AnalysisModel for ``snapshot`` in a scratch project folder."""
     import torch
 
-    from markerless.inference.model_source import AnalysisModel
+    from markerless.analysis.model_source import AnalysisModel
     from markerless.model.skeleton import PoseLayout
 
     extra = torch.load(snapshot, map_location="cpu", weights_only=True)
@@ -137,8 +137,8 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
     """Measure one configuration in this process."""
     import torch
 
-    from markerless.inference.analyze import analyze_videos, tracking_crop_settings
-    from markerless.inference.model_source import cached_backend
+    from markerless.analysis.analyze import analyze_videos, tracking_crop_settings
+    from markerless.analysis.model_source import cached_backend
     from markerless.io.video import VideoReader
 
     torch.set_flush_denormal(True)
@@ -226,8 +226,8 @@ def agreement_frames(video: Path, n: int = 32) -> np.ndarray:
 
 def torch_reference(snapshot: Path, scale: float, video: Path) -> np.ndarray:
     """PyTorch fp32 keypoints of the agreement frames (the reference every backend is compared with)."""
-    from markerless.inference.backends import TorchBackend
-    from markerless.inference.model_source import load_torch_inference_model
+    from markerless.analysis.backends import TorchBackend
+    from markerless.analysis.model_source import load_torch_inference_model
 
     backend = TorchBackend(load_torch_inference_model(snapshot, scale), precision="fp32")
     frames = agreement_frames(video)

@@ -20,25 +20,25 @@ __version__ = "0.1.0"
 # public name -> module that defines it, in workflow order
 _API = {
     # project and labels
-    "create_project": "markerless.project",
-    "add_videos": "markerless.project",
-    "load_project": "markerless.project",
-    "extract_frames": "markerless.frames",
+    "create_project": "markerless.project.project",
+    "add_videos": "markerless.project.project",
+    "load_project": "markerless.project.project",
+    "extract_frames": "markerless.labelling.frames",
     "label": "markerless.app.server",
-    "check_labels": "markerless.viz.check_labels",
+    "check_labels": "markerless.labelling.check_labels",
     # training
     "create_training_dataset": "markerless.training.dataset",
     "train": "markerless.training.loop",
-    "evaluate": "markerless.evaluation",
+    "evaluate": "markerless.training.evaluation",
     # video analysis
-    "analyze": "markerless.inference.analyze",
-    "filter_predictions": "markerless.postprocess",
+    "analyze": "markerless.analysis.analyze",
+    "filter_predictions": "markerless.results.filters",
     "create_labeled_video": "markerless.viz.video",
     "plot_trajectories": "markerless.viz.plots",
-    "export": "markerless.inference.export",
+    "export": "markerless.analysis.export",
     # active learning
-    "extract_outliers": "markerless.active",
-    "merge": "markerless.active",
+    "extract_outliers": "markerless.labelling.outliers",
+    "merge": "markerless.labelling.merge",
     # 3D
     "calibrate": "markerless.threed.api",
     "calibrate_cameras": "markerless.threed.calibration",
@@ -48,7 +48,7 @@ _API = {
     "create_labeled_video_3d": "markerless.threed.plots",
     # data
     "make_synthetic_project": "markerless.synthetic",
-    "demo": "markerless.demo",
+    "demo": "markerless.synthetic.demo",
     # data model
     "Skeleton": "markerless.model.skeleton",
     "PoseLayout": "markerless.model.skeleton",

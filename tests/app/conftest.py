@@ -15,7 +15,7 @@ def make_tiny_project(dest: Path, multi_animal: bool = False, n_frames: int = 40
     """A project with one small video (a moving bright square) and ``n_images`` frames in labeled-data."""
     from markerless.io.dlc import read_config, write_config
     from markerless.io.video import VideoWriter
-    from markerless.project import create_project
+    from markerless.project.project import create_project
 
     video = dest / "source" / "mouse1.avi"
     video.parent.mkdir(parents=True)

@@ -141,8 +141,8 @@ def test_zoom_and_pan_change_the_view(browser, server: AppServer) -> None:
 
 
 def test_refine_suggestions(browser, tiny_project: Path) -> None:
-    from markerless.active import write_machine_labels
-    from markerless.project import Project
+    from markerless.labelling.machine_labels import write_machine_labels
+    from markerless.project.project import Project
 
     project = Project.load(tiny_project)
     data = np.array([[[[5.0, 6.0, 0.91], [15.0, 8.0, 0.42], [25.0, 9.0, 0.07], [40.0, 30.0, 0.88]]]])
@@ -212,8 +212,8 @@ def test_requests_without_token_are_refused(browser, server: AppServer) -> None:
 
 def test_openfield_refine_screenshot(browser, openfield_project: Path, tmp_path: Path) -> None:
     """The openfield frames in the app with two points still to refine; refreshes the README screenshot."""
-    from markerless.active import write_machine_labels
-    from markerless.project import Project
+    from markerless.labelling.machine_labels import write_machine_labels
+    from markerless.project.project import Project
 
     root = tmp_path / "openfield"
     shutil.copytree(openfield_project, root, ignore=shutil.ignore_patterns("*.mp4", "*.avi"))

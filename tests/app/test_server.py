@@ -140,7 +140,7 @@ def test_file_changed_on_disk_invalidates_versions(client: TestClient, tiny_proj
     frame["points"][0][0] = [1.0, 1.0]
     assert _put(client, frame).status_code == 200
     stale = _frame(client)
-    from markerless.project import Project
+    from markerless.project.project import Project
 
     project = Project.load(tiny_project)
     labels = project.load_labels("mouse1")
@@ -163,8 +163,8 @@ def test_bad_payloads_are_rejected(client: TestClient) -> None:
 
 
 def _write_suggestions(config: Path) -> np.ndarray:
-    from markerless.active import write_machine_labels
-    from markerless.project import Project
+    from markerless.labelling.machine_labels import write_machine_labels
+    from markerless.project.project import Project
 
     project = Project.load(config)
     data = np.array([[[[5.0, 6.0, 0.9], [7.0, 8.0, 0.4], [np.nan, np.nan, 0.0], [20.0, 21.0, 0.8]]]])

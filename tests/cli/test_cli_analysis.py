@@ -12,7 +12,7 @@ import torch
 from markerless.cli import main
 from markerless.io.dlc import read_predictions
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "inference"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "analysis"))
 from inference_helpers import write_video
 
 from training.tiny_project import make_tiny_project

@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-import markerless.active
+import markerless.labelling.merge
+import markerless.labelling.outliers
 from markerless.cli import main
 
 
@@ -21,7 +22,7 @@ def project(tmp_path: Path) -> Path:
     import numpy as np
 
     from markerless.io.video import VideoWriter
-    from markerless.project import create_project
+    from markerless.project.project import create_project
 
     video = tmp_path / "mouse1.avi"
     with VideoWriter(video, fps=10, size=(32, 24), codec="MJPG") as writer:
@@ -36,7 +37,7 @@ def test_extract_outliers_passes_its_options(monkeypatch: pytest.MonkeyPatch, ca
         seen.update(config=config, videos=videos, **kwargs)
         return [Path("labeled-data/v/img1.png")]
 
-    monkeypatch.setattr(markerless.active, "extract_outliers", fake)
+    monkeypatch.setattr(markerless.labelling.outliers, "extract_outliers", fake)
     argv = [
         "extract-outliers",
         "c.yaml",
@@ -86,7 +87,7 @@ def test_extract_outliers_without_predictions_says_what_to_do(project: Path, cap
 
 
 def test_merge_prints_the_new_iteration(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
-    monkeypatch.setattr(markerless.active, "merge", lambda config, shuffle=1: 3)
+    monkeypatch.setattr(markerless.labelling.merge, "merge", lambda config, shuffle=1: 3)
     assert main(["merge", "c.yaml"]) == 0
     assert "iteration 3" in capsys.readouterr().out
 

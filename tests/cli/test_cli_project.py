@@ -14,7 +14,7 @@ import yaml
 
 from markerless.cli import main
 from markerless.model import Labels
-from markerless.project import load_project
+from markerless.project.project import load_project
 
 
 def make_video(path: Path, n_frames: int = 12) -> Path:
@@ -180,7 +180,7 @@ def test_synthetic_passes_its_options(
 def test_demo_passes_output(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls = fake_module(monkeypatch, "markerless.demo", "demo", {"config": tmp_path / "config.yaml"})
+    calls = fake_module(monkeypatch, "markerless.synthetic.demo", "demo", {"config": tmp_path / "config.yaml"})
     code, out, err = run(capsys, "demo", "--output", str(tmp_path / "d"))
     assert code == 0, err
     assert calls == [((str(tmp_path / "d"),), {})]

@@ -9,7 +9,7 @@ import numpy as np
 
 from markerless.io.dlc import read_predictions
 from markerless.io.video import VideoReader
-from markerless.project import Project
+from markerless.project.project import Project
 from markerless.synthetic import BODYPARTS, EDGES, make_synthetic_project
 from markerless.synthetic.project import ground_truth_path
 

@@ -60,7 +60,7 @@ def test_recording_names() -> None:
 
 
 def test_triangulate_videos_runs_each_cameras_2d_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import markerless.inference.analyze
+    import markerless.threed.api
     from markerless.io.dlc import write_predictions
     from markerless.model import PoseLayout, Poses
     from markerless.synthetic.cameras import make_multicamera_scene
@@ -87,7 +87,7 @@ def test_triangulate_videos_runs_each_cameras_2d_project(tmp_path: Path, monkeyp
         write_predictions(Poses(data, PoseLayout.single_animal(["a", "b", "c"]), scorer="DLC_fake"), out)
         return [out]
 
-    monkeypatch.setattr(markerless.inference.analyze, "analyze", fake_analyze)
+    monkeypatch.setattr(markerless.threed.api, "analyze", fake_analyze)
     videos = [tmp_path / f"session_{n}.mp4" for n in scene.cameras.names]
     (out,) = triangulate_project(config, videos=videos)
     assert out == tmp_path / "session_3D.h5"

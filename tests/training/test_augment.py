@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from markerless.model import PoseLayout
+from markerless.project.recipe import default_recipe
 from markerless.training.augment import Augmenter
-from markerless.training.recipe import default_recipe
 
 LAYOUT = PoseLayout.single_animal(["snout", "leftear", "rightear", "tailbase"])
 PERM = LAYOUT.skeleton.flip_permutation

@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from markerless.errors import ProjectError
+from markerless.project.recipe import read_recipe
+from markerless.project.shuffle import Shuffle
 from markerless.training.dataset import create_training_dataset, random_split
-from markerless.training.recipe import read_recipe
-from markerless.training.shuffle import Shuffle
 
 
 def test_random_split_is_reproducible_and_recorded(tiny_config: Path) -> None:

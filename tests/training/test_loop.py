@@ -15,9 +15,9 @@ import torch
 
 from markerless.errors import TrainingError
 from markerless.nets import create_model
+from markerless.project.shuffle import Shuffle
 from markerless.training.dataset import create_training_dataset
 from markerless.training.loop import lr_factor, param_groups, train
-from markerless.training.shuffle import Shuffle
 from training.tiny_project import make_tiny_project, tiny_recipe
 
 TESTS = Path(__file__).resolve().parents[1]

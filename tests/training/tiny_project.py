@@ -9,7 +9,7 @@ import numpy as np
 
 from markerless.io.dlc import write_config
 from markerless.model import Labels, PoseLayout
-from markerless.project import Project
+from markerless.project.project import Project
 
 BODYPARTS = ["snout", "leftear", "rightear", "tailbase"]
 COLOURS = [(255, 40, 40), (40, 255, 40), (40, 40, 255), (255, 255, 40)]  # RGB, one per body part
@@ -69,8 +69,8 @@ def make_tiny_project(
 
 def tiny_recipe(config: Path, shuffle: int = 1, **changes) -> None:
     """Make shuffle's recipe tiny and fast (random-init MobileNetV2, 48x48 crops, batch 4)."""
-    from markerless.training.recipe import read_recipe, write_recipe
-    from markerless.training.shuffle import Shuffle
+    from markerless.project.recipe import read_recipe, write_recipe
+    from markerless.project.shuffle import Shuffle
 
     sh = Shuffle(config, shuffle)
     recipe = read_recipe(sh.recipe_file)

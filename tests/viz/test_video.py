@@ -121,7 +121,7 @@ def test_create_labeled_video_in_a_project(tmp_path) -> None:
     assert len(_read_all(out)) == N
     with pytest.raises(ProjectError, match="markerless filter"):
         create_labeled_video(config, [video], filtered=True)
-    from markerless.postprocess import filter_predictions
+    from markerless.results.filters import filter_predictions
 
     filter_predictions(config, [video])
     (out_f,) = create_labeled_video(config, [video.parent], filtered=True, color_by="individual", draw_skeleton=False)

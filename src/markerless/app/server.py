@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from markerless.app.store import BadPath, LabelStore, NotFound
 from markerless.errors import ConflictError, MarkerlessError
+from markerless.project.project import Project
 
 TOKEN_HEADER = "X-Markerless-Token"
 TOKEN_COOKIE = "markerless_token"
@@ -50,7 +51,6 @@ def _static_text(name: str) -> str:
 
 def create_app(config: str | Path, token: str) -> FastAPI:
     """The app serving ``config``'s project; every route requires ``token``."""
-    from markerless.project import Project
 
     project = Project.load(config)
     store = LabelStore(project)

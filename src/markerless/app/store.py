@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from markerless.errors import ConflictError, LabelFileError, ProjectError
+from markerless.labelling.machine_labels import read_machine_labels
 from markerless.model import Labels
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -136,8 +137,6 @@ class LabelStore:
         return state
 
     def _read_suggestions(self, folder: Path) -> dict[str, np.ndarray]:
-        from markerless.active import read_machine_labels
-
         try:
             found = read_machine_labels(folder, self.layout)
         except LabelFileError:

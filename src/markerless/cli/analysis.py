@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from markerless.analysis.backends import BACKEND_CHOICES, DEVICES, PRECISIONS
 from markerless.cli import Command
-from markerless.inference.backends import BACKEND_CHOICES, DEVICES, PRECISIONS
 
 
 def _add_analyze_args(p: argparse.ArgumentParser) -> None:
@@ -55,7 +55,7 @@ def _add_analyze_args(p: argparse.ArgumentParser) -> None:
 
 
 def _run_analyze(args: argparse.Namespace) -> int:
-    from markerless.inference.analyze import analyze
+    from markerless.analysis.analyze import analyze
 
     outputs = analyze(
         args.config,
@@ -94,7 +94,7 @@ def _add_export_args(p: argparse.ArgumentParser) -> None:
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from markerless.inference.export import export
+    from markerless.analysis.export import export
 
     print(
         export(

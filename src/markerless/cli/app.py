@@ -52,7 +52,7 @@ def _extract_outliers_args(p: argparse.ArgumentParser) -> None:
 
 
 def _extract_outliers_run(args: argparse.Namespace) -> int:
-    from markerless.active import extract_outliers
+    from markerless.labelling.outliers import extract_outliers
 
     written = extract_outliers(
         args.config,
@@ -79,7 +79,7 @@ def _merge_args(p: argparse.ArgumentParser) -> None:
 
 
 def _merge_run(args: argparse.Namespace) -> int:
-    from markerless.active import merge
+    from markerless.labelling.merge import merge
 
     iteration = merge(args.config, shuffle=args.shuffle)
     print(f"iteration {iteration}: training dataset created; train it with: markerless train {args.config}")

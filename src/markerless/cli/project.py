@@ -39,7 +39,7 @@ def _create_project_args(p: argparse.ArgumentParser) -> None:
 
 
 def _create_project_run(args: argparse.Namespace) -> int:
-    from markerless.project import create_project
+    from markerless.project.project import create_project
 
     config = create_project(
         args.task,
@@ -63,7 +63,7 @@ def _add_videos_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_videos_run(args: argparse.Namespace) -> int:
-    from markerless.project import add_videos
+    from markerless.project.project import add_videos
 
     for path in add_videos(args.config, args.videos, copy_videos=args.copy_videos):
         print(path)
@@ -112,7 +112,7 @@ def _extract_frames_args(p: argparse.ArgumentParser) -> None:
 
 
 def _extract_frames_run(args: argparse.Namespace) -> int:
-    from markerless.frames import extract_frames
+    from markerless.labelling.frames import extract_frames
 
     options = {"num_frames": args.num_frames, "start": args.start, "stop": args.stop, "seed": args.seed}
     result = extract_frames(args.config, algo=args.algo, **{k: v for k, v in options.items() if v is not None})
@@ -137,7 +137,7 @@ def _check_labels_args(p: argparse.ArgumentParser) -> None:
 
 
 def _check_labels_run(args: argparse.Namespace) -> int:
-    from markerless.viz.check_labels import check_labels
+    from markerless.labelling.check_labels import check_labels
 
     written = check_labels(args.config, draw_skeleton=not args.no_skeleton, color_by=args.color_by)
     folders = sorted({str(p.parent) for p in written})
@@ -197,7 +197,7 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
 
 
 def _demo_run(args: argparse.Namespace) -> int:
-    from markerless.demo import demo
+    from markerless.synthetic.demo import demo
 
     result = demo(args.output) if args.output is not None else demo()
     if isinstance(result, dict) and "config" in result:

@@ -70,7 +70,7 @@ def _filter_args(p: argparse.ArgumentParser) -> None:
 
 
 def _filter_run(args: argparse.Namespace) -> int:
-    from markerless.postprocess import filter_predictions
+    from markerless.results.filters import filter_predictions
 
     paths = filter_predictions(
         args.config,

@@ -86,7 +86,7 @@ def _fmt(value: object) -> str:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from markerless.evaluation import evaluate
+    from markerless.training.evaluation import evaluate
 
     r = evaluate(
         args.config, args.shuffle, snapshot=args.snapshot, pcutoff=args.pcutoff, plot=args.plot, device=args.device

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from markerless.frames import select_frames_uniform, write_frames
 from markerless.io.dlc import write_predictions
 from markerless.io.video import VideoReader, VideoWriter
+from markerless.labelling.frames import select_frames_uniform, write_frames
 from markerless.model.labels import Labels
+from markerless.project.project import Project, create_project
 from markerless.synthetic.animals import BODYPARTS, EDGES, SYMMETRIC_PAIRS, Scene, individual_names, make_scene
 from markerless.synthetic.render import iter_render, scene_poses
 
@@ -57,7 +58,6 @@ def make_synthetic_project(
     of every frame in ``videos/<video>_groundtruth.h5`` (prediction-file layout, likelihood 1).
     Deterministic for a seed. Returns the path of ``config.yaml``.
     """
-    from markerless.project import Project, create_project
 
     if n_labelled < 1 or n_labelled > n_frames:
         raise ValueError(f"n_labelled must be between 1 and n_frames ({n_frames}); got {n_labelled}.")

@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from markerless.analysis.analyze import analyze
 from markerless.errors import CalibrationError, ConfigError, LabelFileError, ProjectError
 from markerless.io.atomic import atomic_path
+from markerless.io.dlc import read_predictions
 from markerless.io.video import VIDEO_SUFFIXES
 from markerless.model.poses import Poses
 from markerless.model.tables import array_to_frame
@@ -109,8 +111,6 @@ def calibrate(
 
 # --- triangulation of a project's predictions ------------------------------------------------------
 def _read_poses(path: Path) -> Poses:
-    from markerless.io.dlc import read_predictions
-
     return read_predictions(path)
 
 
@@ -265,12 +265,6 @@ def triangulate_project(
 
 def _analyze_videos(cfg: Config3D, videos: list[Path]) -> list[Path]:
     """Run each camera's 2D model on its videos; returns the prediction files."""
-    try:
-        from markerless.inference.analyze import analyze
-    except ImportError as err:
-        raise ProjectError(
-            f"2D analysis is not available ({err}); analyse the videos first and pass the .h5 files."
-        ) from None
     out = []
     for video in videos:
         cam = match_camera(video.name, cfg.camera_names)

@@ -11,8 +11,12 @@ import numpy as np
 from tqdm import tqdm
 
 from markerless.errors import ConfigError
+from markerless.io.video import VideoReader, VideoWriter
 from markerless.model.tables import frame_to_array, layout_from_columns
+from markerless.threed.api import read_3d
+from markerless.threed.calibration_io import load_calibration
 from markerless.threed.cameras import CameraGroup
+from markerless.threed.config3d import load_config3d, match_camera
 
 
 def _edges(names: Sequence[str], skeleton: Sequence[Sequence[str]] | None) -> np.ndarray:
@@ -87,11 +91,6 @@ def create_labeled_video_3d(
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
     from mpl_toolkits.mplot3d.art3d import Line3DCollection
-
-    from markerless.io.video import VideoReader, VideoWriter
-    from markerless.threed.api import read_3d
-    from markerless.threed.calibration_io import load_calibration
-    from markerless.threed.config3d import load_config3d, match_camera
 
     cfg = load_config3d(config3d)
     group: CameraGroup = load_calibration(cfg.calibration_path)

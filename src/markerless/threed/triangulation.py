@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from markerless.errors import CalibrationError
+from markerless.threed.calibration_io import load_calibration
 from markerless.threed.cameras import CameraGroup
 
 
@@ -71,7 +72,6 @@ class _no_nan_warnings:
 def _load_calibration(calibration: CameraGroup | str | os.PathLike[str]) -> CameraGroup:
     if isinstance(calibration, CameraGroup):
         return calibration
-    from markerless.threed.calibration_io import load_calibration
 
     return load_calibration(calibration)
 

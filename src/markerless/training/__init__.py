@@ -1,6 +1,6 @@
-"""markerless.training: training datasets (shuffles), augmentation, batches, targets and the training loop.
+"""markerless.training: training datasets, augmentation, batches, targets, the training loop and evaluation.
 
-Public API: :func:`create_training_dataset`, :func:`train`, :class:`Shuffle` (imported on first use, so
+Public API: :func:`create_training_dataset`, :func:`train`, :func:`evaluate` (imported on first use, so
 importing this package does not load PyTorch).
 """
 
@@ -12,8 +12,7 @@ from typing import Any
 _API = {
     "create_training_dataset": "markerless.training.dataset",
     "train": "markerless.training.loop",
-    "Shuffle": "markerless.training.shuffle",
-    "default_recipe": "markerless.training.recipe",
+    "evaluate": "markerless.training.evaluation",
 }
 
 __all__ = sorted(_API)

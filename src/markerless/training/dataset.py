@@ -18,9 +18,10 @@ import yaml
 
 from markerless.errors import ProjectError
 from markerless.io.atomic import write_bytes, write_text
+from markerless.io.dlc import write_labels
 from markerless.model.labels import Labels, image_key
-from markerless.training.recipe import default_recipe, write_recipe
-from markerless.training.shuffle import (
+from markerless.project.recipe import default_recipe, write_recipe
+from markerless.project.shuffle import (
     METADATA_FILE,
     Shuffle,
     dataset_dir,
@@ -189,7 +190,6 @@ def _split_id(project: Any, registry: dict[str, dict[str, Any]], train: list[str
 
 def _write_merged(out: Path, labels: Labels, scorer: str) -> None:
     """The merged ``CollectedData_<scorer>.h5/.csv`` of all labelled images."""
-    from markerless.io.dlc import write_labels
 
     write_labels(labels, out / f"CollectedData_{scorer}.h5")
 

@@ -26,12 +26,16 @@ import torch
 from tqdm.auto import tqdm
 
 from markerless.errors import ModelError, TrainingError
-from markerless.evaluation import error_summary, predict_images, resolve_device
 from markerless.io.atomic import write_text
+from markerless.nets import create_model, save_checkpoint
 from markerless.nets.denormals import flush_denormals
+from markerless.nets.device import resolve_device
+from markerless.project.shuffle import Shuffle
 from markerless.training.augment import Augmenter
 from markerless.training.batches import BatchSampler, ImageSet, to_tensor
-from markerless.training.shuffle import Shuffle
+from markerless.training.evaluation import predict_images
+from markerless.training.metrics import error_summary
+from markerless.training.targets import make_targets, pose_loss
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +188,6 @@ class _Run:
         device: torch.device,
         resume: bool,
     ) -> None:
-        from markerless.nets import create_model
 
         self.sh, self.recipe, self.budget_s, self.max_epochs, self.device = sh, recipe, budget_s, max_epochs, device
         self.seed = int(recipe.get("seed") or 0)
@@ -258,8 +261,6 @@ class _Run:
 
     # --- the loop ------------------------------------------------------------------------------
     def run(self) -> Path:
-        from markerless.training.targets import make_targets, pose_loss
-
         tgt = self.recipe["targets"]
         stride, locref_stdev = self.net.stride, self.net.spec.locref_stdev
         eval_every = int(self.recipe.get("eval_every_epochs") or 0)
@@ -429,8 +430,6 @@ class _Run:
         }
 
     def _save_best(self) -> None:
-        from markerless.nets import save_checkpoint
-
         name = f"snapshot-best-{self.state.epoch:03d}.pt"
         self.state.best_snapshot = name
         save_checkpoint(self.sh.train_dir / name, self.eval_net, extra=self._extra())
@@ -439,8 +438,6 @@ class _Run:
                 old.unlink(missing_ok=True)
 
     def _save(self) -> None:
-        from markerless.nets import save_checkpoint
-
         extra = self._extra()
         extra["optimizer"] = self.optimizer.state_dict()
         extra["torch_rng"] = torch.get_rng_state()

@@ -24,7 +24,10 @@ from matplotlib.figure import Figure
 
 from markerless.errors import MarkerlessError
 from markerless.io.atomic import atomic_path
+from markerless.io.video import video_info
 from markerless.model.poses import Poses
+from markerless.results.filters import load_predictions, project_prediction_files
+from markerless.viz.draw import colormap_colors
 
 PLOTS = ("trajectory", "plot", "plot-likelihood", "hist")
 
@@ -43,8 +46,6 @@ def _save(fig: Figure, path: Path) -> Path:
 
 
 def _colors(n: int, colormap: str) -> np.ndarray:
-    from markerless.viz.draw import colormap_colors
-
     return colormap_colors(n, colormap) / 255.0
 
 
@@ -161,8 +162,6 @@ def plot_trajectories(
     Returns:
         The written PNG paths.
     """
-    from markerless.io.video import video_info
-    from markerless.postprocess import load_predictions, project_prediction_files
 
     project, pairs = project_prediction_files(config, videos, shuffle, filtered=filtered, dest=dest)
     cfg = project.config  # type: ignore[attr-defined]

@@ -17,7 +17,9 @@ import numpy as np
 from tqdm import tqdm
 
 from markerless.errors import ConfigError
+from markerless.io.video import VideoReader, VideoWriter
 from markerless.model.poses import Poses
+from markerless.results.filters import load_predictions, project_prediction_files
 from markerless.viz.draw import draw_poses, named_color, pose_colors
 
 _SHIFT = 4  # OpenCV sub-pixel bits for trails
@@ -112,7 +114,6 @@ def label_video(
 
     Frames without a row in ``poses`` are copied unchanged. Shows a progress bar.
     """
-    from markerless.io.video import VideoReader, VideoWriter
 
     if color_by not in ("bodypart", "individual"):
         raise ConfigError(f"color_by must be 'bodypart' or 'individual', not {color_by!r}.")
@@ -184,7 +185,6 @@ def create_labeled_video(
     Returns:
         The written ``<stem><scorer>[_filtered]_labeled.mp4`` paths.
     """
-    from markerless.postprocess import load_predictions, project_prediction_files
 
     project, pairs = project_prediction_files(config, videos, shuffle, filtered=filtered, dest=dest)
     cfg = project.config  # type: ignore[attr-defined]

@@ -1,0 +1,384 @@
+"""``markerless analyze``: predict the poses in every frame of videos with a trained shuffle.
+
+Per video: decode (background thread) -> infer (chosen backend) -> record in crash-safe chunks
+(:mod:`markerless.analysis.results_writer`) -> write ``<stem><scorer>.h5`` (+ ``.csv``) and
+``<stem><scorer>_meta.pickle`` atomically. Existing complete results are kept unless
+``overwrite=True``; an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+import time
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from markerless.analysis.backends import resolve_backend, resolve_device, resolved_precision
+from markerless.analysis.cluster import (
+    DEFAULT_RANGE_FRAMES,
+    RangeTask,
+    TrackingCrop,
+    dask_client,
+    frames_backend,
+    run_tasks,
+    split_ranges,
+)
+from markerless.analysis.model_source import AnalysisModel, BackendSpec, resolve_model
+from markerless.analysis.pipeline import run_ranges
+from markerless.analysis.results_writer import PartialResults
+from markerless.analysis.tracking_crop import CropSettings, CropTracker
+from markerless.errors import VideoError
+from markerless.io.atomic import atomic_path
+from markerless.io.dlc import write_predictions
+from markerless.io.video import VideoReader, find_videos
+from markerless.model.poses import Poses
+from markerless.project.recipe import DEFAULT_RECIPE
+
+DEFAULT_BATCH = {"cpu": 4, "cuda": 64}  # CPU: 4 moves the tracking crop more often (193 vs 177 frames/s)
+WINDOW_GROWTH = 7 / 6
+"""Default tracking-crop window over the training crop size (192 -> 224 px)."""
+CHUNK_FRAMES = 500
+
+
+def output_path(video: Path, scorer: str, dest: str | Path | None = None) -> Path:
+    """``<dest or video folder>/<video stem><scorer>.h5``."""
+    return Path(dest or video.parent) / f"{video.stem}{scorer}.h5"
+
+
+def _log(message: str) -> None:
+    tqdm.write(message, file=sys.stderr)
+
+
+class _VideoRun:
+    """One video being analysed: its reader facts, chunk store and output files."""
+
+    def __init__(
+        self,
+        video: Path,
+        output: Path,
+        model: AnalysisModel,
+        spec: BackendSpec,
+        info: dict[str, Any],
+        batch_size: int,
+        chunk_frames: int,
+        crop: TrackingCrop | None = None,
+    ) -> None:
+        self.video, self.output, self.model, self.spec, self.info = video, output, model, spec, info
+        self.batch_size = batch_size
+        self.crop = crop
+        n_ind, n_kp = model.layout.shape
+        self.n_keypoints = n_ind * n_kp
+        fingerprint = {
+            "scorer": model.scorer,
+            "snapshot": str(model.snapshot),
+            "backend": spec.backend,
+            "precision": spec.precision,
+            "scale": model.scale,
+            "video": str(video),
+            "video_bytes": video.stat().st_size,  # a replaced video starts afresh
+            "video_mtime_ns": video.stat().st_mtime_ns,
+            "width": info["width"],
+            "height": info["height"],
+            "tracking_crop": list(crop[0].size) if crop else None,
+        }
+        self.partial = PartialResults(output, info["n_frames"], self.n_keypoints, fingerprint, chunk_frames)
+        self.started = datetime.now()
+        self.clock = time.perf_counter()
+        self.window_fraction: float | None = None
+
+    def backend(self) -> Any:
+        """The backend to run this video's frames through: the model, or a tracking crop around it."""
+        return frames_backend(self.spec, self.crop, (self.info["width"], self.info["height"]))
+
+    def add(self, indices: np.ndarray, values: np.ndarray) -> None:
+        """Record predictions ``(B, k, 3)`` (padded with NaN to the layout's keypoint count)."""
+        if values.shape[1] < self.n_keypoints:
+            pad = np.full((len(values), self.n_keypoints - values.shape[1], 3), np.nan, dtype=np.float32)
+            values = np.concatenate([values, pad], axis=1)
+        self.partial.add(indices, values)
+
+    def finish(self, save_as_csv: bool, backend_name: str, precision: str) -> Path:
+        """Write the result files atomically and drop the chunks."""
+
+        self.partial.flush()
+        if not self.partial.complete():
+            raise VideoError(
+                f"Frames {self.partial.missing()[:3]}... of {self.video} could not be analysed; "
+                "the video may be damaged. Run analyze again to retry the missing frames."
+            )
+        values = self.partial.result()
+        model, info = self.model, self.info
+        poses = Poses(
+            model.to_layout(values),
+            model.layout,
+            scorer=model.scorer,
+            fps=info["fps"],
+            source=str(self.video),
+            metadata={"backend": backend_name, "precision": precision},
+        )
+        meta = {
+            "data": {
+                "start": self.started.timestamp(),
+                "stop": datetime.now().timestamp(),
+                "run_duration": time.perf_counter() - self.clock,
+                "Scorer": model.scorer,
+                "pytorch-config": model.recipe,
+                "fps": info["fps"],
+                "batch_size": self.batch_size,
+                "frame_dimensions": (info["width"], info["height"]),
+                "nframes": len(values),
+                "iteration": getattr(model.project, "iteration", 0),
+                "training set fraction": model.train_fraction,
+                "cropping": False,
+                "cropping_parameters": [0, info["width"], 0, info["height"]],
+                "individuals": list(model.layout.individuals),
+                "bodyparts": list(model.layout.bodyparts),
+                "unique_bodyparts": list(model.layout.unique_bodyparts),
+                "snapshot": str(model.snapshot),
+                "input_scale": model.scale,
+                "backend": backend_name,
+                "precision": precision,
+                "device": self.spec.device,
+                "resumed_frames": self.partial.resumed_frames,
+                "tracking_crop": list(self.crop[0].size) if self.crop else None,
+                "tracking_crop_window_fraction": self.window_fraction,
+            }
+        }
+        meta_path = self.output.with_name(f"{self.output.stem}_meta.pickle")
+        with atomic_path(meta_path) as tmp:
+            tmp.write_bytes(pickle.dumps(meta))
+        write_predictions(poses, self.output, save_as_csv=save_as_csv)  # the .h5 last: it means "complete"
+        self.partial.discard()
+        return self.output
+
+
+def _video_info(video: Path) -> dict[str, Any]:
+    with VideoReader(video) as reader:
+        return {
+            "n_frames": int(reader.n_frames),
+            "fps": float(reader.fps or 0.0) or None,
+            "width": int(reader.width),
+            "height": int(reader.height),
+        }
+
+
+def _analyze_locally(run: _VideoRun, bar: tqdm, decoders: int = 1) -> None:
+    run.started, run.clock = datetime.now(), time.perf_counter()
+    wanted = run.partial.missing()
+    backend = run.backend()
+    if run.crop is not None:
+        decoders = 1  # the window follows the animal from batch to batch: frames must come in order
+    for indices, values in run_ranges(
+        lambda: VideoReader(run.video, color=run.spec.color), backend, run.batch_size, wanted, decoders=decoders
+    ):
+        run.add(indices, values)
+        bar.update(len(indices))
+    run.partial.flush()
+    _note_truncation(run)
+    if isinstance(backend, CropTracker):
+        run.window_fraction = backend.window_fraction
+        if backend.window_fraction < 0.7:
+            w, h = backend.settings.size
+            _log(
+                f"{run.video.name}: the {w}x{h} tracking crop lost the animal in "
+                f"{1 - backend.window_fraction:.0%} of the frames, which were analysed whole; if the animal "
+                "is large or fast, pass a larger crop size (--crop-size W H) or --no-tracking-crop."
+            )
+
+
+def tracking_crop_settings(
+    model: AnalysisModel,
+    frame_size: tuple[int, int],
+    device: str,
+    tracking_crop: bool | None = None,
+    crop_size: tuple[int, int] | None = None,
+) -> CropSettings | None:
+    """The tracking crop to analyse frames of ``frame_size`` with, or None for whole frames.
+
+    ``tracking_crop`` None (auto) crops for single-animal projects on the CPU when the window is at
+    most 60 % of the frame; True crops whenever the window fits a single-animal project's frames.
+    The window defaults to the training crop plus a sixth, in frame pixels: with 192x192 training crops,
+    batches of 4 and the window led by the animal's velocity, the openfield video (640x480) keeps 99 %
+    of its frames in a 224x224 window (223 frames/s end to end vs 193 with 256x256; without the velocity
+    lead and with batches of 8, a 192x192 window kept only 64 %).
+    """
+    if tracking_crop is False:
+        return None
+    single = model.layout.shape[0] == 1
+    if tracking_crop and not single:
+        raise VideoError(
+            "Tracking crops follow one animal; this is a multi-animal project. Analyse whole frames "
+            "(leave out --tracking-crop)."
+        )
+    if crop_size is None:  # the training crop plus a sixth: room for the animal to move within a batch
+        trained = model.recipe.get("crop_size") or DEFAULT_RECIPE["crop_size"]
+        crop_size = (round(trained[0] * WINDOW_GROWTH / model.scale), round(trained[1] * WINDOW_GROWTH / model.scale))
+    settings = CropSettings(size=(int(crop_size[0]), int(crop_size[1])))
+    if tracking_crop is None:
+        return settings if single and device == "cpu" and settings.fits(frame_size) else None
+    if not settings.fits(frame_size, max_fraction=1.0):
+        raise VideoError(
+            f"A {settings.size[0]}x{settings.size[1]} tracking crop does not fit {frame_size[0]}x{frame_size[1]} "
+            "frames; pass a smaller --crop-size or leave out --tracking-crop."
+        )
+    return settings
+
+
+def _note_truncation(run: _VideoRun) -> None:
+    """When only the tail is missing after decoding, the video ends there (its header promised more)."""
+    missing = run.partial.missing()
+    if len(missing) == 1 and missing[0][1] == run.partial.n_valid and missing[0][0] > 0:
+        run.partial.mark_end(missing[0][0])
+
+
+def analyze(
+    config: str | Path,
+    videos: str | Path | Iterable[str | Path],
+    shuffle: int = 1,
+    backend: str = "auto",
+    batch_size: int | None = None,
+    device: str = "auto",
+    scheduler: str | None = None,
+    dest: str | Path | None = None,
+    save_as_csv: bool = False,
+    snapshot: str | Path | None = None,
+    *,
+    overwrite: bool = False,
+    precision: str = "auto",
+    tracking_crop: bool | None = None,
+    crop_size: tuple[int, int] | None = None,
+    **options: Any,
+) -> list[Path]:
+    """Predict poses in ``videos`` (files or folders) with shuffle ``shuffle``'s model.
+
+    Writes ``<video stem><scorer>.h5`` (and ``.csv`` with ``save_as_csv``) plus ``_meta.pickle`` beside
+    each video (or in ``dest``) and returns the ``.h5`` paths, in the order of the videos. ``backend``:
+    ``auto`` (fastest available), ``torch``, ``openvino`` or ``onnxruntime``; ``device``: ``auto``,
+    ``cpu`` or ``cuda``; ``scheduler``: a Dask scheduler address, or ``"local"`` for a local cluster.
+    ``tracking_crop``: analyse a window (``crop_size``, default the training crop plus a sixth) that follows a
+    single animal instead of whole frames (see :mod:`markerless.analysis.tracking_crop`); None
+    (auto) does so on the CPU when the window is at most 60 % of the frame, False never.
+    Videos whose results exist are skipped unless ``overwrite``; interrupted analyses resume. Further
+    ``options`` go to :func:`analyze_videos`.
+    """
+    paths = find_videos(videos)
+    device = resolve_device(device)
+    backend_name = resolve_backend(backend, device)
+    model = resolve_model(config, shuffle, snapshot)
+    return analyze_videos(
+        model,
+        paths,
+        backend=backend_name,
+        batch_size=batch_size,
+        device=device,
+        scheduler=scheduler,
+        dest=dest,
+        save_as_csv=save_as_csv,
+        overwrite=overwrite,
+        precision=precision,
+        tracking_crop=tracking_crop,
+        crop_size=crop_size,
+        **options,
+    )
+
+
+def analyze_videos(
+    model: AnalysisModel,
+    videos: Iterable[str | Path],
+    *,
+    backend: str = "auto",
+    batch_size: int | None = None,
+    device: str = "auto",
+    scheduler: str | None = None,
+    dest: str | Path | None = None,
+    save_as_csv: bool = False,
+    overwrite: bool = False,
+    precision: str = "auto",
+    chunk_frames: int = CHUNK_FRAMES,
+    range_frames: int = DEFAULT_RANGE_FRAMES,
+    backend_options: dict[str, Any] | None = None,
+    stop: int | None = None,
+    decoders: int | None = None,
+    tracking_crop: bool | None = None,
+    crop_size: tuple[int, int] | None = None,
+) -> list[Path]:
+    """:func:`analyze` with a resolved model (benchmarks and tools that build their own).
+
+    ``stop`` analyses only the first ``stop`` frames of each video (previews, benchmarks);
+    ``backend_options`` go to the backend (OpenVINO: ``hint``, ``streams``, ``threads``);
+    ``decoders``: video-decoding threads per video (default 1 on CPU, where inference needs the
+    cores; up to 4 on CUDA, where one decoding thread cannot keep up with the GPU).
+    """
+    device = resolve_device(device)
+    backend_name = resolve_backend(backend, device)
+    batch_size = int(batch_size or DEFAULT_BATCH[device])
+    precision = resolved_precision(backend_name, device, precision)
+    if decoders is None:
+        decoders = 1 if device == "cpu" else max(1, min(4, (os.cpu_count() or 2) - 1))
+    outputs: list[Path] = []
+    pending: list[tuple[Path, Path, dict[str, Any], BackendSpec, TrackingCrop | None]] = []
+    for video in map(Path, videos):
+        out = output_path(video, model.scorer, dest)
+        outputs.append(out)
+        if out.exists() and not overwrite:
+            _log(f"{out} exists: skipping {video.name} (pass overwrite=True / --overwrite to analyse again).")
+            continue
+        info = _video_info(video)
+        if stop is not None:
+            info["n_frames"] = min(info["n_frames"], int(stop))
+        frame_size = (info["width"], info["height"])
+        spec = model.spec(backend_name, device, frame_size, precision, backend_options)
+        settings = tracking_crop_settings(model, frame_size, device, tracking_crop, crop_size)
+        crop = None
+        if settings is not None:
+            crop = (settings, model.spec(backend_name, device, settings.size, precision, backend_options))
+        pending.append((video, out, info, spec, crop))
+    if not pending:
+        return outputs
+
+    def open_run(
+        video: Path, out: Path, info: dict[str, Any], spec: BackendSpec, crop: TrackingCrop | None
+    ) -> _VideoRun:
+        run = _VideoRun(video, out, model, spec, info, batch_size, chunk_frames, crop)
+        bar.update(run.partial.resumed_frames)
+        return run
+
+    total = sum(item[2]["n_frames"] for item in pending)
+    with tqdm(total=total, unit="frames", desc="analyze", disable=None, smoothing=0.1) as bar:
+        if scheduler:  # every video at once: their tasks share the cluster
+            runs = [open_run(*item) for item in pending]
+            _analyze_on_dask(runs, scheduler, batch_size, range_frames, bar)
+            for run in runs:
+                run.finish(save_as_csv, backend_name, precision)
+        else:  # one video at a time: only its predictions are held in memory
+            for item in pending:
+                bar.set_description(item[0].name)
+                run = open_run(*item)
+                _analyze_locally(run, bar, decoders)
+                run.finish(save_as_csv, backend_name, precision)
+    return outputs
+
+
+def _analyze_on_dask(runs: list[_VideoRun], scheduler: str, batch_size: int, range_frames: int, bar: tqdm) -> None:
+    by_key = {str(r.output): r for r in runs}
+    tasks = [
+        RangeTask(str(r.video), a, b, r.spec, batch_size, str(r.output), r.crop, (r.info["width"], r.info["height"]))
+        for r in runs
+        for a, b in split_ranges(r.partial.missing(), range_frames)
+    ]
+    with dask_client(scheduler) as client:
+        for task, indices, values in run_tasks(client, tasks):
+            run = by_key[task.key]
+            if len(indices):
+                run.add(indices, values)
+            run.partial.flush()  # one chunk per task: resumable at task granularity
+            bar.update(len(indices))
+    for run in runs:
+        _note_truncation(run)

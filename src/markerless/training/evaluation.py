@@ -1,0 +1,255 @@
+"""Evaluation of a trained shuffle: DeepLabCut's "RMSE" (mean Euclidean pixel error), per body part, PCK.
+
+``evaluate`` predicts every labelled image (full image, fully convolutional, batched) and writes into
+``evaluation-results-pytorch/iteration-<i>/<shuffle name>/``: predictions ``<scorer>.h5``,
+``<scorer>-results.csv`` (DeepLabCut's layout), ``<scorer>-keypoint-results.csv``, ``results.json``
+and, with ``plot=True``, ``LabeledImages_<scorer>/`` (ground truth vs prediction); and updates
+``CombinedEvaluation-results.csv`` one folder up.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from markerless.errors import ProjectError, TrainingError
+from markerless.io.atomic import atomic_path, write_text
+from markerless.model.tables import array_to_frame
+from markerless.nets import InferenceModel, load_checkpoint
+from markerless.nets.device import resolve_device
+from markerless.project.shuffle import Shuffle, snapshot_epoch
+from markerless.training.batches import ImageSet
+from markerless.training.metrics import error_summary
+from markerless.viz.draw import colormap_colors, draw_poses
+
+
+# --- prediction -------------------------------------------------------------------------------
+def predict_images(
+    net: Any, images: list[np.ndarray], *, scale: float = 1.0, batch_size: int = 8, device: torch.device | str = "cpu"
+) -> np.ndarray:
+    """Keypoints ``(N, K, 3)`` (x, y, score in image pixels) of RGB images, batched by image size.
+
+    Puts ``net`` in eval mode (callers that keep training call ``net.train()`` afterwards).
+    """
+
+    model = InferenceModel(net, color="rgb", scale=scale).to(device)
+    out = np.full((len(images), net.spec.keypoints, 3), np.nan, dtype=np.float32)
+    by_shape: dict[tuple[int, ...], list[int]] = {}
+    for i, im in enumerate(images):
+        by_shape.setdefault(im.shape, []).append(i)
+    for rows in by_shape.values():
+        for start in range(0, len(rows), batch_size):
+            idx = rows[start : start + batch_size]
+            out[idx] = model.predict(np.stack([images[i] for i in idx]))
+    return out
+
+
+# --- evaluate a shuffle -----------------------------------------------------------------------
+def evaluate(
+    config: Any,
+    shuffle: int = 1,
+    snapshot: int | str | Path | None = None,
+    pcutoff: float | None = None,
+    plot: bool = False,
+    device: str = "auto",
+) -> dict[str, Any]:
+    """Evaluate a shuffle's snapshot on its train and test images; returns (and writes) ``results.json``'s dict.
+
+    Args:
+        config: the project's ``config.yaml`` (or folder, or a ``Project``).
+        shuffle: the shuffle number.
+        snapshot: index into :meth:`Shuffle.snapshots` (default config ``snapshotindex``; -1 = best) or a path.
+        pcutoff: likelihood threshold (default the config's ``pcutoff``, else 0.6).
+        plot: also draw every image with ground truth (circles) and predictions (crosses).
+        device: ``auto``, ``cpu`` or ``cuda``.
+    """
+
+    sh = Shuffle(config, shuffle)
+    project = sh.project
+    if project.layout.multi_animal:
+        raise TrainingError("Evaluation of multi-animal projects is not supported yet; use a single-animal project.")
+    snap = Path(snapshot) if isinstance(snapshot, (str, Path)) else sh.snapshot(snapshot)
+    scorer = sh.scorer(snap)
+    if pcutoff is None:
+        pcutoff = float(project.config.get("pcutoff") or 0.6)
+    dev = resolve_device(device)
+    net, _ = load_checkpoint(snap, device=dev)
+    labels = project.load_labels()
+    train_set, test_set = set(sh.train_images()), set(sh.test_images())
+    rows = [i for i, p in enumerate(labels.images) if p in train_set or p in test_set]
+    if not rows:
+        raise ProjectError(
+            f"None of shuffle {shuffle}'s images are labelled any more; create the training dataset again."
+        )
+    labels = labels.select(rows)
+    data = ImageSet.load(project.root, labels)
+    recipe = sh.recipe
+    pred = predict_images(
+        net,
+        data.images,
+        scale=float(recipe.get("input_scale", 1.0)),
+        batch_size=int(recipe.get("eval_batch_size", 8)),
+        device=dev,
+    )
+    is_train = np.array([p in train_set for p in labels.images])
+    train = error_summary(pred[is_train], data.ground_truth[is_train], pcutoff)
+    test = error_summary(pred[~is_train], data.ground_truth[~is_train], pcutoff)
+    names = list(project.layout.keypoint_names)
+    epoch = snapshot_epoch(snap)
+    results = {
+        "snapshot": snap.name,
+        "scorer": scorer,
+        "epoch": epoch,
+        "shuffle": int(shuffle),
+        "train_fraction": sh.train_fraction,
+        "pcutoff": pcutoff,
+        "train_error_px": train["error_px"],
+        "test_error_px": test["error_px"],
+        "train_error_px_pcutoff": train["error_px_pcutoff"],
+        "test_error_px_pcutoff": test["error_px_pcutoff"],
+        "n_train": int(is_train.sum()),
+        "n_test": int((~is_train).sum()),
+        "per_bodypart": {
+            name: {"train_error_px": tr, "test_error_px": te}
+            for name, tr, te in zip(names, train["per_keypoint"], test["per_keypoint"])
+        },
+        "pck": {"train": train["pck"], "test": test["pck"]},
+    }
+    out = sh.evaluation_dir
+    out.mkdir(parents=True, exist_ok=True)
+    _write_predictions(out / f"{scorer}.h5", pred, labels, scorer)
+    _write_results_csv(out, scorer, sh.train_fraction, int(shuffle), epoch, pcutoff, train, test)
+    kp = pd.DataFrame(
+        [train["per_keypoint"], test["per_keypoint"]], index=["Train error (px)", "Test error (px)"], columns=names
+    ).round(2)
+    with atomic_path(out / f"{scorer}-keypoint-results.csv") as tmp:
+        kp.to_csv(tmp)
+    write_text(out / "results.json", json.dumps(_jsonable(results), indent=1) + "\n")
+    if plot:
+        _plot_images(
+            out / f"LabeledImages_{scorer}",
+            data,
+            pred,
+            is_train,
+            project.layout,
+            pcutoff,
+            str(project.config.get("colormap") or "rainbow"),
+        )
+    results["evaluation_dir"] = str(out)
+    return results
+
+
+def _write_predictions(path: Path, pred: np.ndarray, labels: Any, scorer: str) -> None:
+    """Predictions of every evaluated image, indexed like the ground truth (key ``df_with_missing``)."""
+    index = pd.MultiIndex.from_tuples([tuple(p.split("/", 2)) for p in labels.images])
+    df = array_to_frame(pred[:, None].astype(np.float64), labels.layout, scorer, ("x", "y", "likelihood"), index)
+    with atomic_path(path) as tmp:
+        df.to_hdf(tmp, key="df_with_missing", mode="w")
+
+
+def _write_results_csv(
+    out: Path,
+    scorer: str,
+    fraction: float,
+    shuffle: int,
+    epoch: int,
+    pcutoff: float,
+    train: dict[str, Any],
+    test: dict[str, Any],
+) -> None:
+    """``<scorer>-results.csv`` and the iteration's ``CombinedEvaluation-results.csv`` (DeepLabCut's columns)."""
+    index_cols = ["%Training dataset", "Shuffle number", "Training epochs", "Detector epochs (TD only)", "pcutoff"]
+    row = (
+        pd.DataFrame(
+            [
+                [
+                    fraction,
+                    shuffle,
+                    epoch,
+                    -1,
+                    pcutoff,
+                    train["error_px"],
+                    train["error_px_pcutoff"],
+                    test["error_px"],
+                    test["error_px_pcutoff"],
+                ]
+            ],
+            columns=[*index_cols, "train rmse", "train rmse_pcutoff", "test rmse", "test rmse_pcutoff"],
+        )
+        .set_index(index_cols)
+        .round(2)
+    )
+    with atomic_path(out / f"{scorer}-results.csv") as tmp:
+        row.to_csv(tmp)
+    combined_path = out.parent / "CombinedEvaluation-results.csv"
+    if combined_path.exists():
+        try:
+            old = pd.read_csv(combined_path, index_col=list(range(len(index_cols))))
+            row = row.combine_first(old)
+        except (ValueError, pd.errors.ParserError):
+            pass  # an unreadable old table is replaced
+    with atomic_path(combined_path) as tmp:
+        row.sort_index().to_csv(tmp)
+
+
+def _plot_images(
+    folder: Path,
+    data: Any,
+    pred: np.ndarray,
+    is_train: np.ndarray,
+    layout: Any,
+    pcutoff: float,
+    colormap: str = "rainbow",
+) -> None:
+    """Each image with ground truth (rings) and predictions (dots; faint below the p-cutoff), colour by body part."""
+    import cv2
+
+    n_kp = len(layout.keypoint_names)
+    colours = colormap_colors(n_kp, colormap)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, (path, image) in enumerate(zip(data.paths, data.images)):
+        above = (pred[i, :, 2] >= pcutoff)[None]
+        canvas = draw_poses(
+            image,
+            data.ground_truth[i][None],
+            layout,
+            colors=colours,
+            dot_size=12,
+            skeleton=False,
+            hollow=np.ones((1, n_kp), dtype=bool),
+            line_width=1,
+        )
+        draw_poses(canvas, pred[i, :, :2][None], layout, visible=above, colors=colours, dot_size=6, copy=False)
+        draw_poses(
+            canvas,
+            pred[i, :, :2][None],
+            layout,
+            visible=~above,
+            colors=colours,
+            dot_size=6,
+            skeleton=False,
+            alpha=0.4,
+            copy=False,
+        )
+        split = "train" if is_train[i] else "test"
+        name = f"{split}-{path.replace('/', '_')}"
+        with atomic_path(folder / Path(name).with_suffix(".png")) as tmp:
+            cv2.imwrite(str(tmp), cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
+
+
+def _jsonable(value: Any) -> Any:
+    """NaN -> None and NumPy scalars -> Python, recursively (strict JSON)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
