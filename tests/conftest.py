@@ -1,19 +1,12 @@
-"""Fixtures shared by the whole suite.
+"""Fixtures shared by the whole suite, as plugins from ``tests/fixtures``.
 
 Real data lives in ``../shared/data`` beside the project root; tests reach it through
-``markerless_testdata.shared_path`` (skipping with a clear reason when it is absent).
+``tests.fixtures.data.shared_path`` (skipping with a clear reason when it is absent).
 """
 
-from __future__ import annotations
-
-from pathlib import Path
-
-import pytest
-
-from markerless_testdata import shared_path
-
-
-@pytest.fixture
-def openfield_project() -> Path:
-    """The DeepLabCut openfield demo project (read-only: copy it before writing)."""
-    return shared_path("openfield-Pranav-2018-10-30")
+pytest_plugins = [
+    "tests.fixtures.data",
+    "tests.fixtures.videos",
+    "tests.fixtures.models",
+    "tests.fixtures.projects",
+]

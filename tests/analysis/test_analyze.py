@@ -13,13 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from inference_helpers import write_video
 
 from markerless.analysis.analyze import analyze
 from markerless.analysis.model_source import clear_backend_cache
 from markerless.analysis.results_writer import partial_dir
 from markerless.errors import ModelError, ProjectError, VideoError
 from markerless.io.dlc import read_predictions
+from tests.fixtures.data import ROOT
+from tests.fixtures.videos import write_video
 
 
 def _run(video: Path, dest: Path, **kwargs) -> np.ndarray:
@@ -89,7 +90,7 @@ def test_clear_errors(analysis_model, tiny_video, tmp_path):
 
 def test_untrained_project_asks_to_train(tiny_video, tmp_path):
     from markerless.training.dataset import create_training_dataset
-    from training.tiny_project import make_tiny_project
+    from tests.fixtures.projects import make_tiny_project
 
     config = make_tiny_project(tmp_path)
     with pytest.raises(ProjectError, match="create-training-dataset"):  # no shuffle yet
@@ -102,12 +103,11 @@ def test_untrained_project_asks_to_train(tiny_video, tmp_path):
 
 
 _KILLED_RUN = textwrap.dedent("""
-    import sys, time
+    import time
     from pathlib import Path
-    sys.path.insert(0, {tests!r})
     import markerless.analysis.analyze as an
     import markerless.analysis.model_source as ms
-    from inference_helpers import fake_model
+    from tests.fixtures.models import fake_model
     model = fake_model(Path({root!r}), Path({snapshot!r}))
     an.resolve_model = lambda *a, **k: model
     build = ms.BackendSpec.build
@@ -127,13 +127,14 @@ def test_resume_after_sigkill_loses_and_duplicates_nothing(analysis_model, tiny_
     video = write_video(tmp_path / "long.avi", n_frames=90)
     dest = tmp_path / "killed"
     script = _KILLED_RUN.format(
-        tests=str(Path(__file__).parent),
         root=str(tmp_path),
         snapshot=str(tiny_snapshot),
         video=str(video),
         dest=str(dest),
     )
-    proc = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "OMP_NUM_THREADS": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    )
     chunks = partial_dir(dest / f"long{analysis_model.scorer}.h5")
     deadline = time.monotonic() + 120
     while len(list(chunks.glob("chunk-*.npz"))) < 3 and proc.poll() is None and time.monotonic() < deadline:

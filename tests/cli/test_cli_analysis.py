@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,11 +10,8 @@ import torch
 
 from markerless.cli import main
 from markerless.io.dlc import read_predictions
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "analysis"))
-from inference_helpers import write_video
-
-from training.tiny_project import make_tiny_project
+from tests.fixtures.projects import make_tiny_project
+from tests.fixtures.videos import write_video
 
 
 @pytest.fixture

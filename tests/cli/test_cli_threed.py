@@ -11,7 +11,7 @@ from markerless.cli import main
 from markerless.threed.api import read_3d
 from markerless.threed.calibration_io import load_calibration
 from markerless.threed.config3d import load_config3d
-from threed.scene_project import make_scene_project
+from tests.fixtures.scenes import make_scene_project
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

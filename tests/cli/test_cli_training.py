@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from markerless.cli import main
-from training.tiny_project import make_tiny_project, tiny_recipe
+from tests.fixtures.projects import make_tiny_project, tiny_recipe
 
 
 @pytest.mark.slow

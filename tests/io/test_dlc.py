@@ -26,7 +26,7 @@ from markerless.io.dlc import (
     write_predictions,
 )
 from markerless.model import Labels, PoseLayout, Poses, Skeleton
-from markerless_testdata import shared_path
+from tests.fixtures.data import shared_path
 
 # names with spaces, punctuation, CSV-special characters and non-ASCII letters
 NAME = st.text(alphabet="abcXYZ019 _-.,'\"éü()", min_size=1, max_size=8).filter(

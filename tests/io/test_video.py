@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from markerless.errors import VideoError
 from markerless.io.video import VideoReader, VideoWriter, find_videos, video_info
-from markerless_testdata import shared_path
+from tests.fixtures.data import shared_path
 
 N_FRAMES, W, H = 60, 96, 64
 

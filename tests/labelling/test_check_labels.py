@@ -15,7 +15,7 @@ from markerless.labelling.check_labels import check_labels
 from markerless.model import Labels, PoseLayout, Skeleton
 from markerless.project.project import load_project
 from markerless.viz.draw import colormap_colors, draw_poses, named_color, pose_colors
-from markerless_testdata import shared_path
+from tests.fixtures.data import shared_path
 
 LAYOUT = PoseLayout(
     Skeleton.from_names(["nose", "tail"], [("nose", "tail")]), ("m1", "m2"), ("corner",), multi_animal=True

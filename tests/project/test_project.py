@@ -14,7 +14,7 @@ from markerless.errors import ConfigError, LabelFileError, ProjectError, VideoEr
 from markerless.io.dlc import read_labels, write_config, write_labels
 from markerless.model import Labels, PoseLayout
 from markerless.project.project import Project, add_videos, create_project, load_project
-from markerless_testdata import shared_path
+from tests.fixtures.data import shared_path
 
 
 def make_video(path: Path, n_frames: int = 6, size: tuple[int, int] = (64, 48)) -> Path:

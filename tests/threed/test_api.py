@@ -12,7 +12,7 @@ from markerless.synthetic.cameras import compare_rigs, rig_alignment
 from markerless.threed.api import calibrate, read_3d, recording_name, triangulate_project
 from markerless.threed.calibration_io import load_calibration
 from markerless.threed.config3d import create_project_3d, load_config3d
-from threed.scene_project import make_scene_project
+from tests.fixtures.scenes import make_scene_project
 
 
 @pytest.mark.slow

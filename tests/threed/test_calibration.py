@@ -12,7 +12,7 @@ from markerless.synthetic.cameras import compare_rigs, make_multicamera_scene, r
 from markerless.threed.boards import Board, align_detections, detect_board
 from markerless.threed.calibration import calibrate_cameras
 from markerless.threed.triangulation import triangulate
-from markerless_testdata import shared_path
+from tests.fixtures.data import shared_path
 
 
 @pytest.mark.parametrize("n_cameras", [2, 3, 6])

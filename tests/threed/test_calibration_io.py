@@ -19,7 +19,7 @@ from markerless.threed.calibration_io import (
     save_calibration,
 )
 from markerless.threed.cameras import Camera, CameraGroup
-from markerless_testdata import shared_path
+from tests.fixtures.data import shared_path
 
 finite = st.floats(-1e4, 1e4, allow_nan=False)
 names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=12)

@@ -8,7 +8,7 @@ import pytest
 from markerless.errors import CalibrationError
 from markerless.synthetic.cameras import make_multicamera_scene
 from markerless.threed.triangulation import Triangulation, dlt, triangulate
-from markerless_testdata import shared_path
+from tests.fixtures.data import shared_path
 
 
 @pytest.fixture(scope="module")

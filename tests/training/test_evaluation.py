@@ -13,7 +13,7 @@ from markerless.training.batches import read_image
 from markerless.training.dataset import create_training_dataset
 from markerless.training.evaluation import evaluate
 from markerless.training.metrics import error_summary, mean_error, pck, pixel_errors
-from training.tiny_project import make_tiny_project, tiny_recipe
+from tests.fixtures.projects import make_tiny_project, tiny_recipe
 
 
 def test_pixel_errors_by_hand() -> None:

@@ -18,9 +18,7 @@ from markerless.nets import create_model
 from markerless.project.shuffle import Shuffle
 from markerless.training.dataset import create_training_dataset
 from markerless.training.loop import lr_factor, param_groups, train
-from training.tiny_project import make_tiny_project, tiny_recipe
-
-TESTS = Path(__file__).resolve().parents[1]
+from tests.fixtures.projects import make_tiny_project, tiny_recipe
 
 
 def _stats(sh: Shuffle) -> list[dict[str, str]]:
@@ -83,11 +81,7 @@ def test_same_seed_same_first_epoch_loss(tiny_config: Path) -> None:
 def test_sigkill_then_resume_continues_from_the_last_snapshot(tiny_config: Path) -> None:
     sh = create_training_dataset(tiny_config, shuffle=1, seed=0)
     tiny_recipe(tiny_config, eval_every_epochs=0)
-    code = (
-        f"import sys; sys.path.insert(0, {str(TESTS)!r});"
-        "from markerless.training.loop import train;"
-        f"train({str(tiny_config)!r}, 1, epochs=200)"
-    )
+    code = f"from markerless.training.loop import train;train({str(tiny_config)!r}, 1, epochs=200)"
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 120

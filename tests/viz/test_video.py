@@ -131,7 +131,7 @@ def test_create_labeled_video_in_a_project(tmp_path) -> None:
 @pytest.mark.shared_data
 def test_label_a_real_video(tmp_path) -> None:
     from markerless.io.video import video_info
-    from markerless_testdata import shared_path
+    from tests.fixtures.data import shared_path
 
     video = shared_path("dlclive-dog-clip", "dog_clip.avi")
     info = video_info(video)
