@@ -193,8 +193,8 @@ def _poses_from_nwb(nwbfile: Any, path: Path, ndx_pose: ModuleType) -> Poses:
     if not estimations:
         raise LabelFileError(f"{path} holds no ndx-pose PoseEstimation in its '{MODULE}' module.")
     multi = any(e.name.startswith(f"{PREFIX}_") for e in estimations)
-    per_individual: dict[str, tuple[list[str], dict[str, np.ndarray], object]] = {}
-    timestamps = None
+    per_individual: dict[str, tuple[list[str], dict[str, np.ndarray], Any]] = {}
+    timestamps: np.ndarray | None = None
     scorer = "markerless"
     comments = ""
     for est in estimations:
@@ -233,7 +233,9 @@ def _poses_from_nwb(nwbfile: Any, path: Path, ndx_pose: ModuleType) -> Poses:
         if multi
         else PoseLayout(skeleton, individuals)
     )
-    n_frames = len(timestamps) if timestamps is not None else 0
+    if timestamps is None:
+        timestamps = np.zeros(0)
+    n_frames = len(timestamps)
     data = np.full((n_frames, *layout.shape, 3), np.nan)
     for i, individual in enumerate(layout.individuals):
         names, values, _ = per_individual[individual]
@@ -244,7 +246,7 @@ def _poses_from_nwb(nwbfile: Any, path: Path, ndx_pose: ModuleType) -> Poses:
             data[:, -1, layout.keypoint_index(name)] = unique[1][name]
     if _FRAME_TIME in comments or n_frames < 2:
         fps = None
-        frames = np.rint(timestamps).astype(np.int64) if n_frames else np.zeros(0, np.int64)
+        frames = np.rint(timestamps).astype(np.int64)
     else:
         fps = round(float(1.0 / np.median(np.diff(timestamps))), 6)
         frames = np.rint(timestamps * fps).astype(np.int64)

@@ -449,7 +449,7 @@ class VideoWriter:
         self.encoded_size = (self.size[0] + self._pad[0], self.size[1] + self._pad[1])
         self._stack = contextlib.ExitStack()
         tmp = self._stack.enter_context(atomic_path(self.path))
-        fourcc = cv2.VideoWriter_fourcc(*codec)
+        fourcc = cv2.VideoWriter.fourcc(*codec)
         self._writer = cv2.VideoWriter(str(tmp), cv2.CAP_FFMPEG, fourcc, self.fps, self.encoded_size)
         if not self._writer.isOpened():
             error = VideoError(

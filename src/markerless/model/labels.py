@@ -36,7 +36,7 @@ class Labels:
     layout: PoseLayout
     images: list[str]
     xy: np.ndarray
-    occluded: np.ndarray = field(default=None)  # type: ignore[assignment]
+    occluded: np.ndarray = field(default=None)  # type: ignore[arg-type]  # None: no point hidden (__post_init__)
     scorer: str = "markerless"
 
     def __post_init__(self) -> None:
@@ -88,7 +88,7 @@ class Labels:
         if len(rows) and isinstance(rows[0], str):
             pos = {p: i for i, p in enumerate(self.images)}
             try:
-                rows = [pos[image_key(r)] for r in rows]  # type: ignore[index]
+                rows = [pos[image_key(str(r))] for r in rows]
             except KeyError as err:
                 raise LabelFileError(f"Image {err.args[0]!r} is not among the labelled images.") from None
         idx = np.asarray(rows, dtype=np.int64)

@@ -33,7 +33,7 @@ class Poses:
     data: np.ndarray
     layout: PoseLayout
     scorer: str = "markerless"
-    frames: np.ndarray = field(default=None)  # type: ignore[assignment]
+    frames: np.ndarray = field(default=None)  # type: ignore[arg-type]  # None: 0, 1, 2... (__post_init__)
     fps: float | None = None
     source: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)

@@ -42,6 +42,19 @@ def guess_symmetric_pairs(bodyparts: Sequence[str]) -> tuple[tuple[str, str], ..
     return tuple(pairs.values())
 
 
+def _links(links: Iterable[Sequence[str]], kind: str, bodyparts: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """``links`` as name pairs, each of two known body parts (else ConfigError naming ``kind``)."""
+    out = []
+    for link in map(tuple, links):
+        if len(link) != 2 or not set(link) <= set(bodyparts):
+            raise ConfigError(
+                f"The {kind} {list(link)} names a body part that is not in {list(bodyparts)}. "
+                "Fix the names in config.yaml."
+            )
+        out.append((link[0], link[1]))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Skeleton:
     """Body parts of one animal, the edges drawn between them and their left/right pairs.
@@ -56,20 +69,12 @@ class Skeleton:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "bodyparts", tuple(self.bodyparts))
-        object.__setattr__(self, "edges", tuple(tuple(e) for e in self.edges))
-        object.__setattr__(self, "symmetric_pairs", tuple(tuple(p) for p in self.symmetric_pairs))
         if len(set(self.bodyparts)) != len(self.bodyparts):
             raise ConfigError(
                 f"Body part names must be unique; got {list(self.bodyparts)}. Rename the duplicates in config.yaml."
             )
-        known = set(self.bodyparts)
-        for kind, links in (("skeleton edge", self.edges), ("symmetric pair", self.symmetric_pairs)):
-            for link in links:
-                if len(link) != 2 or not set(link) <= known:
-                    raise ConfigError(
-                        f"The {kind} {list(link)} names a body part that is not in {list(self.bodyparts)}. "
-                        "Fix the names in config.yaml."
-                    )
+        object.__setattr__(self, "edges", _links(self.edges, "skeleton edge", self.bodyparts))
+        object.__setattr__(self, "symmetric_pairs", _links(self.symmetric_pairs, "symmetric pair", self.bodyparts))
 
     @classmethod
     def from_names(
@@ -80,8 +85,12 @@ class Skeleton:
     ) -> Skeleton:
         """A skeleton; left/right pairs are guessed from the names when not given."""
         bodyparts = tuple(bodyparts)
-        pairs = guess_symmetric_pairs(bodyparts) if symmetric_pairs is None else tuple(map(tuple, symmetric_pairs))
-        return cls(bodyparts, tuple(tuple(e) for e in edges), pairs)  # type: ignore[arg-type]
+        pairs = (
+            guess_symmetric_pairs(bodyparts)
+            if symmetric_pairs is None
+            else _links(symmetric_pairs, "symmetric pair", bodyparts)
+        )
+        return cls(bodyparts, _links(edges, "skeleton edge", bodyparts), pairs)
 
     def __len__(self) -> int:
         return len(self.bodyparts)

@@ -22,7 +22,7 @@ def dlc_columns(layout: PoseLayout, scorer: str, coords: Sequence[str]) -> pd.Mu
     """The column MultiIndex DeepLabCut uses for ``layout`` with the given coordinate names."""
     cells = layout.columns()
     if layout.multi_animal:
-        tuples = [(scorer, ind, kp, c) for ind, kp in cells for c in coords]
+        tuples: list[tuple[str, ...]] = [(scorer, ind, kp, c) for ind, kp in cells for c in coords]
         return pd.MultiIndex.from_tuples(tuples, names=MULTI_ANIMAL_LEVELS)
     tuples = [(scorer, kp, c) for _, kp in cells for c in coords]
     return pd.MultiIndex.from_tuples(tuples, names=SINGLE_ANIMAL_LEVELS)

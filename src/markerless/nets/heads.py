@@ -75,6 +75,7 @@ class DeconvHead(nn.Module):
             )
         self.heatmap = nn.Conv2d(c, num_keypoints, 1)
         self.offsets = nn.Conv2d(c, 2 * num_keypoints, 1)
+        assert self.heatmap.bias is not None and self.offsets.bias is not None  # both built with a bias
         nn.init.normal_(self.heatmap.weight, std=0.001)
         nn.init.constant_(self.heatmap.bias, HEATMAP_PRIOR_LOGIT)
         nn.init.normal_(self.offsets.weight, std=0.001)

@@ -36,6 +36,9 @@ class InferenceModel(nn.Module):
     ``channels_last`` runs the network in NHWC memory layout (faster in eager PyTorch on CPU).
     """
 
+    gain: torch.Tensor  # buffers (1, 3, 1, 1): normalised = frame * gain + bias, per frame channel
+    bias: torch.Tensor
+
     def __init__(
         self,
         net: PoseNet,

@@ -69,6 +69,9 @@ class PoseNet(nn.Module):
     (which leaves the grid convention of :mod:`markerless.nets.decode` unchanged).
     """
 
+    mean: torch.Tensor  # buffers (1, 3, 1, 1) of the backbone's input normalisation
+    std: torch.Tensor
+
     def __init__(self, spec: ModelSpec, backbone: nn.Module, feature_strides: list[int], feature_channels: list[int]):
         """``backbone`` returns a list of feature maps with the given strides/channels (deepest last)."""
         super().__init__()

@@ -61,7 +61,7 @@ def draw_frames(
     shape_animal: Sequence[int],
     order: np.ndarray,
     keypoints: np.ndarray | None = None,
-    noise: np.ndarray | None = None,
+    noise: tuple[np.ndarray, np.ndarray] | None = None,
     first_frame: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw animals over a background, frame by frame; returns ``(frames uint8 (F, H, W, 3), occluded bool (F, I, K))``.
@@ -83,7 +83,7 @@ def draw_frames(
     ids = np.zeros((n_frames, height, width), dtype=np.uint8) if need_ids else None
     by_animal = [[j for j, a in enumerate(shape_animal) if a == i] for i in range(n_animals)]
     fixed = [np.rint(np.asarray(p, dtype=np.float64) * (1 << _SHIFT)) for p in polygons]
-    finite = [np.isfinite(p).all(axis=(1, 2)) for p in fixed]
+    finite = [np.asarray(np.isfinite(p).all(axis=(1, 2))) for p in fixed]
     fixed = [np.where(np.isfinite(p), p, 0).astype(np.int32) for p in fixed]
     for f in range(n_frames):
         frame = frames[f]
