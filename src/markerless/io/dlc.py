@@ -81,7 +81,7 @@ def write_config(cfg: dict[str, Any], path: PathLike) -> None:
     """
     text = yaml.safe_dump(_plain(cfg), sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000)
     if "Task" in cfg:
-        lines = []
+        lines: list[str] = []
         for line in text.splitlines():
             key = line.split(":", 1)[0] if line[:1].isalpha() else None
             if key in _SECTION_COMMENTS:
