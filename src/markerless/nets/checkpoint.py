@@ -17,6 +17,7 @@ import torch
 from markerless.errors import ModelError
 from markerless.io.atomic import atomic_path
 from markerless.nets.posenet import ModelSpec, PoseNet
+from markerless.nets.registry import build_from_spec
 
 RESERVED = ("spec", "model")
 
@@ -51,8 +52,6 @@ def _plain(value: Any) -> Any:
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[PoseNet, dict[str, Any]]:
     """The PoseNet stored at ``path`` (eval mode, on ``device``) and the checkpoint dict's other entries."""
-    from markerless.nets.registry import build_from_spec  # registry imports timm: keep this import local
-
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"Checkpoint {path} does not exist: check the path or train a model first.")
