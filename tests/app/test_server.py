@@ -63,7 +63,9 @@ def test_project_summary(client: TestClient) -> None:
     info = client.get("/api/project", headers=AUTH).json()
     assert info["keypoints"] == ["snout", "leftear", "rightear", "tailbase"]
     assert info["edges"] == [[0, 1], [0, 2], [1, 3]]
-    assert info["videos"] == [{"name": "mouse1", "n_frames": 3, "n_labelled": 0, "n_suggested": 0}]
+    assert info["videos"] == [
+        {"name": "mouse1", "n_frames": 3, "n_labelled": 0, "n_started": 0, "n_suggested": 0, "notices": []}
+    ]
 
 
 @pytest.mark.parametrize(
@@ -120,7 +122,7 @@ def test_save_writes_dlc_files_readable_by_pandas(client: TestClient, tiny_proje
     again = _frame(TestClient(create_app(tiny_project, TOKEN)))
     assert again["points"][0][0] == [10.25, 12.5] and again["occluded"][0][3] is True
     summary = client.get("/api/project", headers=AUTH).json()["videos"][0]
-    assert summary["n_labelled"] == 1
+    assert summary["n_started"] == 1 and summary["n_labelled"] == 0  # two of four points: not complete
 
 
 def test_stale_version_gets_409_and_keeps_the_first_write(client: TestClient, tiny_project: Path) -> None:

@@ -1,14 +1,17 @@
 """The labelling web app: a FastAPI server for one project, protected by a random access token.
 
 ``label(config)`` serves the page and a small JSON API on 127.0.0.1 and prints one line with the URL
-(token included). Every request must carry the token: in the ``X-Markerless-Token`` header, in the
-``markerless_token`` cookie the page sets, or as ``?token=`` (the first page load). Missing token: 401;
-wrong token: 403. File names are resolved inside the project only, and the server writes nothing but
+(token included). Every request must carry the token: as ``?token=`` (the first page load; it wins over
+the others, so a freshly printed URL always works), in the ``X-Markerless-Token`` header, or in the
+cookie the page sets, whose name is specific to this server's token (browsers share cookies across
+ports, and a restarted server must not see the old one). Missing token: 401; wrong token: 403. File names are resolved inside the project only, and the server writes nothing but
 label files (through :class:`~markerless.app.store.LabelStore`).
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import secrets
 import sys
 import threading
@@ -22,11 +25,22 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
 from markerless.app.store import BadPath, LabelStore, NotFound
-from markerless.errors import ConflictError, MarkerlessError
+from markerless.errors import ConflictError, MarkerlessError, ProjectError
 from markerless.project.project import Project
 
 TOKEN_HEADER = "X-Markerless-Token"
 TOKEN_COOKIE = "markerless_token"
+
+
+def token_cookie(token: str) -> str:
+    """The name of the cookie holding ``token``: one per server instance."""
+    return f"{TOKEN_COOKIE}_{hashlib.sha256(token.encode()).hexdigest()[:12]}"
+
+
+class PortInUse(ProjectError):
+    """The port asked for is taken (another server is running there)."""
+
+
 _STATIC = {"app.js": "text/javascript", "style.css": "text/css"}
 
 
@@ -45,6 +59,15 @@ class Accept(BaseModel):
     cells: list[tuple[int, int]] | None = None
 
 
+def _request_token(request: Request, token: str) -> str | None:
+    """The token a request carries: the URL's first, then the header's, then this server's cookie."""
+    return (
+        request.query_params.get("token")
+        or request.headers.get(TOKEN_HEADER)
+        or request.cookies.get(token_cookie(token))
+    )
+
+
 def _static_text(name: str) -> str:
     return resources.files("markerless.app").joinpath("static", name).read_text(encoding="utf-8")
 
@@ -56,12 +79,37 @@ def create_app(config: str | Path, token: str) -> FastAPI:
     store = LabelStore(project)
     app = FastAPI(title="markerless labelling", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store
+    _guard(app, token)
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> HTMLResponse:
+        page = HTMLResponse(_static_text("index.html"))
+        page.set_cookie(token_cookie(token), token, httponly=True, samesite="strict")
+        return page
+
+    @app.get("/static/{name}")
+    def static(name: str) -> Response:
+        if name not in _STATIC:
+            raise HTTPException(404, f"No static file {name!r}.")
+        return Response(_static_text(name), media_type=_STATIC[name])
+
+    _api(app, project, store)
+
+    @app.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
+    def unknown(rest: str) -> Response:
+        if ".." in rest.split("/"):
+            raise BadPath(f"{rest!r} leaves the app.")
+        raise HTTPException(404, "No such page.")
+
+    return app
+
+
+def _guard(app: FastAPI, token: str) -> None:
+    """Refuse requests without ``token``; turn our errors into one-line JSON answers."""
 
     @app.middleware("http")
     async def require_token(request: Request, call_next: Any) -> Response:
-        given = (
-            request.headers.get(TOKEN_HEADER) or request.cookies.get(TOKEN_COOKIE) or request.query_params.get("token")
-        )
+        given = _request_token(request, token)
         if not given:
             return JSONResponse({"detail": "Access token missing: open the URL printed by 'markerless label'."}, 401)
         if not secrets.compare_digest(given.encode(), token.encode()):
@@ -80,17 +128,9 @@ def create_app(config: str | Path, token: str) -> FastAPI:
             return JSONResponse({"detail": str(err)}, 404)
         return JSONResponse({"detail": str(err)}, 400)
 
-    @app.get("/", response_class=HTMLResponse)
-    def index() -> HTMLResponse:
-        page = HTMLResponse(_static_text("index.html"))
-        page.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
-        return page
 
-    @app.get("/static/{name}")
-    def static(name: str) -> Response:
-        if name not in _STATIC:
-            raise HTTPException(404, f"No static file {name!r}.")
-        return Response(_static_text(name), media_type=_STATIC[name])
+def _api(app: FastAPI, project: Project, store: LabelStore) -> None:
+    """The JSON API and the images."""
 
     @app.get("/api/project")
     def project_info() -> dict[str, Any]:
@@ -104,6 +144,7 @@ def create_app(config: str | Path, token: str) -> FastAPI:
             "keypoints": list(layout.keypoint_names),
             "valid": layout.valid.tolist(),
             "edges": [[layout.keypoint_index(a), layout.keypoint_index(b)] for a, b in layout.skeleton.edges],
+            "dotsize": float(project.config.get("dotsize") or 12),
             "videos": store.videos_summary(),
         }
 
@@ -126,14 +167,6 @@ def create_app(config: str | Path, token: str) -> FastAPI:
     @app.get("/api/image/{video}/{name}")
     def image(video: str, name: str) -> FileResponse:
         return FileResponse(store.image_path(video, name))
-
-    @app.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
-    def unknown(rest: str) -> Response:
-        if ".." in rest.split("/"):
-            raise BadPath(f"{rest!r} leaves the app.")
-        raise HTTPException(404, "No such page.")
-
-    return app
 
 
 def serve_url(host: str, port: int, token: str) -> str:
@@ -158,7 +191,15 @@ class AppServer:
         self.app = create_app(config, self.token)
         self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, port))
+        try:
+            self.sock.bind((host, port))
+        except OSError as err:
+            self.sock.close()
+            if err.errno == errno.EADDRINUSE:
+                raise PortInUse(
+                    f"Port {port} on {host} is in use (another 'markerless label'?); pass --port 0 to pick a free port."
+                ) from None
+            raise PortInUse(f"Cannot serve on {host}:{port} ({err.strerror}); try --port 0.") from None
         self.host, self.port = host, self.sock.getsockname()[1]
         self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="off"))
         self.thread: threading.Thread | None = None

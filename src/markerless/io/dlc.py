@@ -12,6 +12,7 @@ import json
 import os
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from markerless.io.atomic import atomic_path, write_text
 from markerless.model.labels import Labels, image_key
 from markerless.model.poses import Poses
 from markerless.model.skeleton import PoseLayout
-from markerless.model.tables import MULTI_ANIMAL_LEVELS, SINGLE_ANIMAL_LEVELS
+from markerless.model.tables import MULTI_ANIMAL_LEVELS, SINGLE_ANIMAL_LEVELS, table_scorer
 
 #: HDF key DeepLabCut writes labels and per-frame predictions under.
 LABELS_KEY = "df_with_missing"
@@ -118,6 +119,11 @@ def read_table(path: PathLike) -> pd.DataFrame:
 
 
 def _read_hdf_table(path: Path) -> pd.DataFrame:
+    return _read_hdf(path)[0]
+
+
+def _read_hdf(path: Path) -> tuple[pd.DataFrame, str, str]:
+    """The table of an HDF5 file with its key and storage format (``"fixed"`` or ``"table"``)."""
     try:
         with pd.HDFStore(path, mode="r") as store:
             keys = [k.lstrip("/") for k in store]
@@ -131,6 +137,7 @@ def _read_hdf_table(path: Path) -> pd.DataFrame:
                     f"HDF5 file {path} holds several tables {keys}; expected one (e.g. {LABELS_KEY!r})."
                 )
             df = store.get(key)
+            fmt = "table" if store.get_storer(key).is_table else "fixed"
     except LabelFileError:
         raise
     except Exception as err:  # PyTables/HDF5 raise many types for damaged or foreign files
@@ -138,7 +145,7 @@ def _read_hdf_table(path: Path) -> pd.DataFrame:
     if not isinstance(df, pd.DataFrame):
         raise LabelFileError(f"{path} holds a {type(df).__name__}, not a DeepLabCut table.")
     _check_columns(df, path)
-    return df
+    return df, key, fmt
 
 
 def _read_csv_table(path: Path) -> pd.DataFrame:
@@ -337,6 +344,129 @@ def write_labels(labels: Labels, h5_path: PathLike) -> Path:
     return h5_path
 
 
+# --- label files edited in place ----------------------------------------------------------------
+@dataclass
+class LabelTable:
+    """A ``CollectedData`` table as stored, so that edits keep everything else about the file.
+
+    Attributes:
+        df: the table with the file's own row index (flat paths or three levels) and all of its
+            columns, including body parts and individuals the project's config does not name.
+        key: the HDF key it is stored under.
+        fmt: the HDF storage format, ``"fixed"`` or ``"table"``.
+    """
+
+    df: pd.DataFrame
+    key: str = LABELS_KEY
+    fmt: str = "fixed"
+
+
+def read_label_table(h5_path: PathLike) -> LabelTable | None:
+    """The ``CollectedData_<scorer>.h5`` table as stored (the ``.csv`` beside it when there is no
+    ``.h5``); None when neither exists."""
+    h5_path = Path(h5_path)
+    if h5_path.is_file():
+        return LabelTable(*_read_hdf(h5_path))
+    if h5_path.with_suffix(".csv").is_file():
+        return LabelTable(_read_csv_table(h5_path.with_suffix(".csv")))
+    return None
+
+
+def _image_name(row: object) -> str:
+    """The image file name of a row-index entry (flat path or level tuple)."""
+    last = row[-1] if isinstance(row, tuple) else row
+    return image_key(str(last)).rsplit("/", 1)[-1]
+
+
+def set_label_rows(table: LabelTable, labels: Labels) -> None:
+    """Write ``labels`` into ``table``: the x/y cells of the layout's individuals and body parts in the
+    rows of the same image file names. Rows and columns the table lacks are added in the table's own
+    form (row-index style, scorer); every other cell, row and column is left as it is."""
+    df = table.df
+    layout = labels.layout
+    names = [str(n) for n in df.columns.names] if len(df.columns) else []
+    multi = df.columns.nlevels == 4 if len(df.columns) else layout.multi_animal
+    scorer = table_scorer(df.columns) if len(df.columns) else labels.scorer
+    columns: dict[tuple[str, str, str], int] = {}
+    for j, col in enumerate(df.columns):
+        ind = str(col[1]) if multi else layout.individual_names[0]
+        columns.setdefault((ind, str(col[-2]), str(col[-1])), j)
+    cells = [(i, k, c) for i, k in zip(*np.nonzero(layout.valid), strict=True) for c in range(2)]
+    wanted = [(layout.individual_names[i], layout.keypoint_names[k], "xy"[c]) for i, k, c in cells]
+    missing = [w for w in wanted if w not in columns]
+    if missing or not len(df.columns):
+        new = [(scorer, *w) if multi else (scorer, w[1], w[2]) for w in missing]
+        level_names = names or list(MULTI_ANIMAL_LEVELS if multi else SINGLE_ANIMAL_LEVELS)
+        tuples = [tuple(map(str, c)) for c in df.columns] + new
+        df = df.reindex(columns=pd.MultiIndex.from_tuples(tuples, names=level_names))
+        columns = {
+            w: j
+            for j, w in enumerate(
+                [(str(t[1]) if multi else layout.individual_names[0], str(t[-2]), str(t[-1])) for t in tuples]
+            )
+        }
+    rows = {_image_name(r): i for i, r in enumerate(df.index)}
+    added = [p for p in labels.images if p.rsplit("/", 1)[-1] not in rows]
+    if added:
+        df = df.reindex(index=_append_rows(df.index, added))
+        rows = {_image_name(r): i for i, r in enumerate(df.index)}
+    target = [rows[p.rsplit("/", 1)[-1]] for p in labels.images]
+    for (i, k, c), w in zip(cells, wanted, strict=True):
+        j = columns[w]
+        if df.dtypes.iloc[j] != np.float64:
+            df[df.columns[j]] = df.iloc[:, j].astype(np.float64)
+        df.iloc[target, j] = labels.xy[:, i, k, c]
+    table.df = df
+
+
+def _append_rows(index: pd.Index, images: list[str]) -> pd.Index:
+    """``index`` with rows for ``images`` (``labeled-data/<video>/<name>``) appended in its own form."""
+    if isinstance(index, pd.MultiIndex):
+        template = index[0] if len(index) else None
+        if template is None or len(template) != 3:
+            tuples = [tuple(p.split("/", 2)) for p in images]
+        else:
+            tuples = [(*template[:-1], p.rsplit("/", 1)[-1]) for p in images]
+        return index.append(pd.MultiIndex.from_tuples(tuples, names=index.names))
+    if len(index) == 0:
+        return pd.MultiIndex.from_tuples([tuple(p.split("/", 2)) for p in images])
+    first = str(index[0])
+    prefix = first[: len(first) - len(_image_name(first))]
+    return pd.Index(
+        [*index.tolist(), *(prefix + p.rsplit("/", 1)[-1] for p in images)], dtype=index.dtype, name=index.name
+    )
+
+
+def write_label_table(table: LabelTable, h5_path: PathLike) -> Path:
+    """Write ``table`` to ``h5_path`` (under its own key and format) and the ``.csv`` beside it, atomically."""
+    h5_path = Path(h5_path)
+    _write_table(table.df, h5_path, h5_path.with_suffix(".csv"), table.key, table.fmt)
+    return h5_path
+
+
+def update_occlusions(h5_path: PathLike, labels: Labels) -> None:
+    """Replace the occlusion flags of ``labels``' images in the file beside ``h5_path`` (others kept)."""
+    path = occlusion_path(h5_path, labels.scorer)
+    flags: dict[str, list[list[str]]] = {}
+    if path.is_file():
+        try:
+            flags = dict(json.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, TypeError, OSError) as err:
+            raise LabelFileError(f"Occlusion file {path} is malformed ({err}); fix or delete it.") from None
+    edited = {p.rsplit("/", 1)[-1] for p in labels.images}
+    flags = {k: v for k, v in flags.items() if image_key(k).rsplit("/", 1)[-1] not in edited}
+    hidden = labels.occluded & labels.layout.valid[None]
+    for row, image in enumerate(labels.images):
+        ind, kp = np.nonzero(hidden[row])
+        if len(ind):
+            flags[image] = [
+                [labels.layout.individual_names[i], labels.layout.keypoint_names[k]]
+                for i, k in zip(ind.tolist(), kp.tolist(), strict=True)
+            ]
+    if flags or path.exists():
+        write_text(path, json.dumps(flags, indent=1))
+
+
 # --- predictions -------------------------------------------------------------------------------
 def read_predictions(path: PathLike, layout: PoseLayout | None = None) -> Poses:
     """Poses from a DeepLabCut prediction file ``<video><scorer>.h5/.csv`` (or a tracks ``_el.h5``)."""
@@ -422,13 +552,18 @@ def find_prediction_files(folder: PathLike, video_stem: str, suffix: str = "") -
 __all__ = [
     "LABELS_KEY",
     "TRACKS_KEY",
+    "LabelTable",
     "find_prediction_files",
     "occlusion_path",
     "read_config",
+    "read_label_table",
     "read_labels",
     "read_predictions",
     "read_table",
+    "set_label_rows",
+    "update_occlusions",
     "write_config",
+    "write_label_table",
     "write_labels",
     "write_predictions",
 ]

@@ -16,8 +16,20 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
+import pandas as pd
+
 from markerless.errors import ConfigError, LabelFileError, ProjectError, VideoError
-from markerless.io.dlc import read_config, read_labels, write_config, write_labels
+from markerless.io.dlc import (
+    LabelTable,
+    read_config,
+    read_label_table,
+    read_labels,
+    set_label_rows,
+    update_occlusions,
+    write_config,
+    write_label_table,
+    write_labels,
+)
 from markerless.io.video import VIDEO_SUFFIXES, find_videos
 from markerless.model.labels import Labels
 from markerless.model.skeleton import PoseLayout, Skeleton
@@ -216,6 +228,18 @@ class Project:
         out = Labels(self.layout, labels.images, labels.xy, labels.occluded, self.scorer)
         write_labels(out, self.label_file(video_stem))
 
+    def update_labels(self, labels: Labels, video_stem: str) -> None:
+        """Write the rows of ``labels`` into the folder's label file, keeping the file's other rows,
+        cells and columns (body parts or individuals the config does not name too), its HDF key,
+        storage format and row-index form; occlusion flags of other images are kept as well."""
+        if labels.layout.shape != self.layout.shape or sorted(set(labels.video_of_images)) not in ([], [video_stem]):
+            raise ProjectError(f"These labels do not belong to folder {video_stem!r} of this project.")
+        path = self.label_file(video_stem)
+        table = read_label_table(path) or LabelTable(pd.DataFrame())
+        set_label_rows(table, Labels(self.layout, labels.images, labels.xy, labels.occluded, self.scorer))
+        write_label_table(table, path)
+        update_occlusions(path, Labels(self.layout, labels.images, labels.xy, labels.occluded, self.scorer))
+
     def image_path(self, image: str) -> Path:
         """Absolute path of a project-relative image path (``labeled-data/<video>/img012.png``)."""
         return self.root / image
@@ -224,9 +248,9 @@ class Project:
         return f"Project({str(self.root)!r}, task={self.task!r}, scorer={self.scorer!r}, layout={self.layout.shape})"
 
 
-def load_project(config: str | os.PathLike[str]) -> Project:
-    """Open a project from its ``config.yaml`` (or folder); same as :meth:`Project.load`."""
-    return Project.load(config)
+def load_project(config: str | os.PathLike[str] | Project) -> Project:
+    """Open a project from its ``config.yaml`` (or folder), like :meth:`Project.load`; a ``Project`` is returned as is."""
+    return config if isinstance(config, Project) else Project.load(config)
 
 
 # --- layout from config ---------------------------------------------------------------------------
