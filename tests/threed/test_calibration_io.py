@@ -30,10 +30,12 @@ def groups(draw: st.DrawFn) -> CameraGroup:
     n = draw(st.integers(1, 4))
     cam_names = draw(st.lists(names, min_size=n, max_size=n, unique=True))
     cams = []
-    for name in cam_names:
-        k = np.array([[draw(finite), 0, draw(finite)], [0, draw(finite), draw(finite)], [0, 0, 1]])
+    focal = st.floats(0.1, 1e4, allow_nan=False)
+    for i, name in enumerate(cam_names):
+        k = np.array([[draw(focal), 0, draw(finite)], [0, draw(focal), draw(finite)], [0, 0, 1]])
         vec = lambda m: np.array(draw(st.lists(finite, min_size=m, max_size=m)))  # noqa: E731
-        cams.append(Camera(name, (draw(st.integers(0, 9999)), draw(st.integers(0, 9999))), k, vec(5), vec(3), vec(3)))
+        t = vec(3) + np.array([2e4 * (i + 1), 0, 0])  # cameras at distinct places (validated on loading)
+        cams.append(Camera(name, (draw(st.integers(0, 9999)), draw(st.integers(0, 9999))), k, vec(5), vec(3), t))
     meta = {"error": draw(finite), "adjusted": draw(st.booleans()), "camera_errors": [1.5, 2.0], "note": draw(names)}
     return CameraGroup(cams, meta)
 
@@ -61,8 +63,50 @@ def test_missing_and_broken_files(tmp_path: Path) -> None:
     with pytest.raises(CalibrationError, match="markerless calibrate"):
         load_calibration(tmp_path / "calibration.toml")
     (tmp_path / "bad.toml").write_text("[cam_0]\nname = 'x'\n")
-    with pytest.raises(CalibrationError, match="incomplete"):
+    with pytest.raises(CalibrationError, match=r"bad.toml: section \[cam_0\] has no 'matrix'"):
         load_calibration(tmp_path / "bad.toml")
+
+
+def _good_toml() -> str:
+    cams = [
+        Camera("a", (640, 480), [[500, 0, 320], [0, 500, 240], [0, 0, 1]], translation=[0, 0, 0]),
+        Camera("b", (640, 480), [[500, 0, 320], [0, 500, 240], [0, 0, 1]], [0, 0, 0, 0, 0], [0, 0.3, 0], [-100, 0, 5]),
+    ]
+    return calibration_to_toml(CameraGroup(cams))
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda t: "cam_0 = 5\n" + t.replace("[cam_0]", "[cam_2]"), r"cam_0 = 5 is not a camera section.*\[cam_0\]"),
+        (lambda t: t.replace("[ 500.0, 0.0, 320.0,]", "[ nan, 0.0, 320.0,]", 1), "non-finite matrix"),
+        (lambda t: t.replace("[ 500.0, 0.0, 320.0,]", "[ 0.0, 0.0, 320.0,]", 1), "focal lengths"),
+        (lambda t: t.replace("[ -100.0, 0.0, 5.0,]", "[ nan, 0.0, 5.0,]"), "non-finite translation"),
+        (lambda t: t.replace("[ -100.0, 0.0, 5.0,]", "[ 0.0, 0.0, 0.0,]"), "translation was lost"),
+        (
+            lambda t: t.replace("[ 0.0, 0.3, 0.0,]", "[ 0.0, 0.0, 0.0,]").replace(
+                "[ -100.0, 0.0, 5.0,]", "[ 0.0, 0.0, 0.0,]"
+            ),
+            "same position",
+        ),
+        (lambda t: t, None),  # the file as written loads
+    ],
+)
+def test_bad_camera_entries_are_named(tmp_path: Path, edit, message) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "calibration.toml"
+    path.write_text(edit(_good_toml()))
+    if message is None:
+        assert load_calibration(path).names == ["a", "b"]
+        return
+    with pytest.raises(CalibrationError, match=message) as err:
+        load_calibration(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_calibration_folder_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "calibration.toml").mkdir()
+    with pytest.raises(CalibrationError, match="is a folder"):
+        load_calibration(tmp_path / "calibration.toml")
 
 
 def test_dlc_stereo_pickle(tmp_path: Path) -> None:

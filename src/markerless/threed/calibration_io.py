@@ -89,21 +89,43 @@ def save_calibration(group: CameraGroup, path: str | os.PathLike[str]) -> Path:
 
 
 def load_calibration(path: str | os.PathLike[str]) -> CameraGroup:
-    """Read a calibration: aniposelib ``.toml``, DeepLabCut ``stereo_params.pickle`` or DANNCE ``.mat``."""
+    """Read a calibration: aniposelib ``.toml``, DeepLabCut ``stereo_params.pickle`` or DANNCE ``.mat``.
+
+    Every camera is checked as it is read (finite values, positive focal lengths, distinct positions):
+    a bad entry raises :class:`CalibrationError` naming the file and the key.
+    """
     path = Path(path)
     if not path.exists():
         raise CalibrationError(f"Calibration file {path} does not exist; run `markerless calibrate` first.")
-    if path.suffix == ".pickle":
-        return read_dlc_stereo_pickle(path)
-    if path.suffix == ".mat":
-        return read_dannce_mat(path)
+    if path.is_dir():
+        raise CalibrationError(
+            f"Calibration file {path} is a folder; give the calibration.toml (or .pickle/.mat) file itself."
+        )
+    reader = {".pickle": read_dlc_stereo_pickle, ".mat": read_dannce_mat}.get(path.suffix, _read_toml)
+    try:
+        group = reader(path)
+        group.validate()
+    except CalibrationError as err:
+        if str(path) in str(err):
+            raise
+        raise CalibrationError(f"{path}: {err}") from None
+    return group
+
+
+def _read_toml(path: Path) -> CameraGroup:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as err:
         raise CalibrationError(f"{path} is not a valid calibration.toml: {err}") from None
     cams = []
-    for key in sorted((k for k in data if k.startswith("cam_")), key=lambda k: int(k[4:]) if k[4:].isdigit() else 0):
+    keys = [k for k in data if k.startswith("cam_")]
+    for key in sorted(keys, key=lambda k: int(k[4:]) if k[4:].isdigit() else 0):
         section = data[key]
+        if not isinstance(section, dict):
+            raise CalibrationError(
+                f"{path}: {key} = {section!r} is not a camera section; write it as a table [{key}] with name, size, "
+                "matrix, distortions, rotation and translation (or recalibrate)."
+            )
         try:
             cams.append(
                 Camera(
@@ -115,13 +137,18 @@ def load_calibration(path: str | os.PathLike[str]) -> CameraGroup:
                     translation=np.asarray(section.get("translation", np.zeros(3)), dtype=np.float64),
                 )
             )
-        except (KeyError, ValueError) as err:
-            raise CalibrationError(
-                f"Section [{key}] of {path} is incomplete or malformed ({err}); recalibrate."
-            ) from None
+        except KeyError as err:
+            raise CalibrationError(f"{path}: section [{key}] has no {err}; recalibrate.") from None
+        except (ValueError, TypeError) as err:
+            raise CalibrationError(f"{path}: section [{key}] is malformed ({err}); recalibrate.") from None
+        except CalibrationError as err:
+            raise CalibrationError(f"{path}: section [{key}]: {err}") from None
     if not cams:
         raise CalibrationError(f"{path} lists no cameras (no [cam_N] sections).")
-    return CameraGroup(cams, dict(data.get("metadata", {})))
+    metadata = data.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise CalibrationError(f"{path}: metadata = {metadata!r} is not a table; write it as [metadata] or remove it.")
+    return CameraGroup(cams, dict(metadata))
 
 
 def _load_pickle(path: Path) -> Any:
@@ -203,7 +230,7 @@ def cameras_from_matlab(names: list[str], params: list[Any], sizes: list[tuple[i
         td = np.asarray(_get(p, "TDistort"), dtype=np.float64).ravel()
         dist = [rd[0], rd[1] if len(rd) > 1 else 0.0, td[0], td[1], rd[2] if len(rd) > 2 else 0.0]
         size = sizes[i] if sizes else (0, 0)
-        cams.append(Camera(str(name), size, k, dist, matrix_to_rodrigues(r), t))
+        cams.append(Camera(str(name), size, k, np.asarray(dist), matrix_to_rodrigues(r), t))
     return CameraGroup(cams, {"source": "matlab", "unit": "mm"})
 
 

@@ -73,7 +73,7 @@ def _dist5(dist: Sequence[float] | np.ndarray) -> np.ndarray:
 
 
 def _refine_undistorted(
-    xy: np.ndarray, pixels: np.ndarray, matrix: np.ndarray, dist: np.ndarray, iterations: int = 4
+    xy: np.ndarray, pixels: np.ndarray, matrix: np.ndarray, dist: np.ndarray, iterations: int = 2
 ) -> np.ndarray:
     """Newton steps so that distorting ``xy`` gives back ``pixels`` to machine precision (OpenCV stops early)."""
     fx, fy, cx, cy, skew = matrix[0, 0], matrix[1, 1], matrix[0, 2], matrix[1, 2], matrix[0, 1]
@@ -120,6 +120,26 @@ class Camera:
         self.distortions = _dist5(self.distortions)
         self.rotation = np.asarray(self.rotation, dtype=np.float64).reshape(3)
         self.translation = np.asarray(self.translation, dtype=np.float64).reshape(3)
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`CalibrationError` unless the parameters are finite with positive focal lengths."""
+        for what, value in (
+            ("matrix", self.matrix),
+            ("distortions", self.distortions),
+            ("rotation", self.rotation),
+            ("translation", self.translation),
+        ):
+            if not np.isfinite(value).all():
+                raise CalibrationError(
+                    f"Camera {self.name!r} has a non-finite {what} ({value.tolist()}); recalibrate this camera."
+                )
+        k = self.matrix
+        if not (k[0, 0] > 0 and k[1, 1] > 0) or not np.allclose(k[2], [0, 0, 1]) or k[1, 0] != 0:
+            raise CalibrationError(
+                f"Camera {self.name!r} has an invalid matrix {k.tolist()}: focal lengths fx, fy must be positive and "
+                "the matrix [[fx, s, cx], [0, fy, cy], [0, 0, 1]]; recalibrate this camera."
+            )
 
     @property
     def rotation_matrix(self) -> np.ndarray:
@@ -166,7 +186,11 @@ class Camera:
         flat = pts.reshape(-1, 2)
         out = np.full_like(flat, np.nan)
         ok = np.isfinite(flat).all(axis=1)
-        if ok.any():
+        if ok.any() and not self.distortions.any():  # pinhole: invert the matrix
+            k = self.matrix
+            y = (flat[ok, 1] - k[1, 2]) / k[1, 1]
+            out[ok] = np.stack([(flat[ok, 0] - k[0, 2] - k[0, 1] * y) / k[0, 0], y], axis=1)
+        elif ok.any():
             criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-10)
             und = cv2.undistortPoints(flat[ok].reshape(-1, 1, 2), self.matrix, self.distortions, criteria=criteria)
             out[ok] = _refine_undistorted(und.reshape(-1, 2), flat[ok], self.matrix, self.distortions)
@@ -195,6 +219,27 @@ class CameraGroup:
         names = [c.name for c in self.cameras]
         if len(set(names)) != len(names):
             raise CalibrationError(f"Camera names must be unique; got {names}.")
+
+    def validate(self) -> None:
+        """Raise :class:`CalibrationError` for a rig that cannot triangulate: cameras sharing a position, or a
+        camera placed at the world origin by a translation of zero while rotated (a lost translation)."""
+        for cam in self.cameras:
+            cam.validate()
+            if not cam.translation.any() and cam.rotation.any() and len(self.cameras) > 1:
+                raise CalibrationError(
+                    f"Camera {cam.name!r} has translation [0, 0, 0] but a rotation: only the reference camera of a "
+                    "rig sits at the world origin unrotated; its translation was lost, recalibrate."
+                )
+        centers = np.stack([c.center for c in self.cameras])
+        dist = np.linalg.norm(centers[:, None] - centers[None], axis=-1)
+        size = max(float(dist.max()), 1e-12)
+        close = np.argwhere(np.triu(dist <= 1e-9 * size + 1e-12, k=1))
+        if len(self.cameras) > 1 and len(close):
+            a, b = self.names[close[0][0]], self.names[close[0][1]]
+            raise CalibrationError(
+                f"Cameras {a!r} and {b!r} are at the same position {centers[close[0][0]].round(6).tolist()}; "
+                "3D needs cameras at different places: check their rotation and translation, or recalibrate."
+            )
 
     def __len__(self) -> int:
         return len(self.cameras)

@@ -103,9 +103,9 @@ def create_labeled_video_3d(
         raise ConfigError(f"No frames to draw between start={start} and end={end} ({len(points)} in {path3d}).")
     readers: dict[str, Any] = {}
     for v in videos or []:
-        cam = match_camera(Path(v).name, group.names)
-        if cam is not None:
-            readers[cam] = VideoReader(v)
+        matched = match_camera(Path(v).name, group.names)
+        if matched is not None:
+            readers[matched] = VideoReader(v)
     rate = fps or next((r.fps for r in readers.values() if r.fps), None) or 30.0
     edges = _edges(layout.keypoint_names, cfg.data.get("skeleton"))
     colors = plt.get_cmap(str(cfg.data.get("colormap", "jet")))(np.linspace(0, 1, len(layout.keypoint_names)))
@@ -148,7 +148,7 @@ def create_labeled_video_3d(
                 dots3d._offsets3d = (pts[:, 0], pts[:, 1], pts[:, 2])
                 lines3d.set_segments(_segments(points[f], edges) if len(edges) else no_lines)
                 fig.canvas.draw()
-                frame = np.asarray(fig.canvas.buffer_rgba())[..., :3]
+                frame = np.asarray(fig.canvas.buffer_rgba())[..., :3]  # type: ignore[attr-defined]
                 writer.write(np.ascontiguousarray(frame))
     finally:
         plt.close(fig)
