@@ -72,7 +72,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         nargs="*",
         default=[],
         metavar="KEY=VALUE",
-        help="recipe overrides, dotted keys and YAML values (e.g. input_scale=0.5 targets.sigma=8)",
+        help="recipe overrides: field names or dotted keys, YAML values (e.g. input_scale=0.5 targets.sigma=8)",
     )
     args = p.parse_args(argv)
     if args.smoke:
@@ -188,23 +188,23 @@ def run_budget(args: argparse.Namespace, config: Path, index: int, budget: float
     from markerless.training.loop import train
 
     sh = create_training_dataset(config, shuffle=index, split_file=args.data / "benchmark-split-50.json", net=args.net)
-    recipe = read_recipe(sh.recipe_file)
-    recipe["eval_at_minutes"] = run_checkpoints(args.checkpoints, budget)
-    recipe["eval_every_epochs"] = 0  # measure only at the checkpoints (and the end)
-    for item in args.set:
-        key, _, value = item.partition("=")
-        *parents, leaf = key.split(".")
-        node = recipe
-        for name in parents:
-            node = node.setdefault(name, {})
-        node[leaf] = yaml.safe_load(value)
+    overrides = {key: yaml.safe_load(value) for key, _, value in (item.partition("=") for item in args.set)}
+    # measure only at the checkpoints (and the end) unless --set says otherwise
+    recipe = read_recipe(sh.recipe_file).with_overrides({"eval_every_epochs": 0, **overrides})
     write_recipe(sh.recipe_file, recipe)
     print(
         f"\nopenfield: {len(sh.train_images())} train / {len(sh.test_images())} test images; "
-        f"{recipe['net']}, crop {recipe['crop_size']}, batch {recipe['batch_size']}, {budget:g} min budget"
+        f"{recipe.model.net}, crop {list(recipe.crop_size)}, batch {recipe.batch_size}, {budget:g} min budget"
     )
     start = time.time()
-    best = train(config, index, max_minutes=budget, device=args.device, resume=False)
+    best = train(
+        config,
+        index,
+        max_minutes=budget,
+        device=args.device,
+        resume=False,
+        evaluate_at_minutes=run_checkpoints(args.checkpoints, budget),
+    )
     wall = time.time() - start
     final = evaluate(config, index, snapshot=best, device=args.device)
     curve = read_curve(sh.train_dir / "learning_stats.csv")
@@ -236,7 +236,7 @@ def run_budget(args: argparse.Namespace, config: Path, index: int, budget: float
         "final": {k: final[k] for k in keys},
         "wall_s": wall,
         "train_images_per_s": speed,
-        "recipe": recipe,
+        "recipe": recipe.with_overrides(max_minutes=budget, epochs=None).to_dict(),
     }
 
 
@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     json_path = args.out / f"accuracy_openfield-{tag}-{stamp}.json"
     png_path = json_path.with_suffix(".png")
     json_path.write_text(json.dumps(result, indent=1, default=str) + "\n")
-    net = runs[0]["recipe"]["net"]
+    net = runs[0]["recipe"]["model"]["net"]
     plot_runs(
         runs,
         png_path,

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from markerless.model import PoseLayout
-from markerless.project.recipe import default_recipe
+from markerless.project.recipe import Recipe
 from markerless.training.augment import Augmenter
 
 LAYOUT = PoseLayout.single_animal(["snout", "leftear", "rightear", "tailbase"])
@@ -73,8 +73,7 @@ def test_keypoints_leaving_the_crop_become_unlabelled_not_clipped() -> None:
 def test_full_augmentation_keeps_points_inside_or_unlabelled(kps, missing, seed) -> None:
     xy = np.array([kps], dtype=np.float64)
     xy[0, np.array(missing)] = np.nan
-    recipe = default_recipe(crop_size=[64, 48])
-    recipe["augmentation"].update(vflip=0.5)
+    recipe = Recipe().with_overrides(crop_size=[64, 48], vflip=0.5)
     aug = Augmenter.from_recipe(recipe, PERM)
     crops, out = aug([_image_with_dots(xy[0])], xy, np.random.default_rng(seed))
     assert crops.shape == (1, 48, 64, 3) and crops.dtype == np.uint8
@@ -86,7 +85,7 @@ def test_full_augmentation_keeps_points_inside_or_unlabelled(kps, missing, seed)
 
 
 def test_same_rng_same_batch() -> None:
-    recipe = default_recipe(crop_size=[64, 48])
+    recipe = Recipe().with_overrides(crop_size=[64, 48])
     aug = Augmenter.from_recipe(recipe, PERM)
     kps = np.array([[[100.0, 70.0], [96.0, 76.0], [104.0, 76.0], [100.0, 90.0]]] * 3)
     images = [np.random.default_rng(i).integers(0, 255, (150, 200, 3), dtype=np.uint8) for i in range(3)]

@@ -47,7 +47,7 @@ def test_random_split_is_reproducible_and_recorded(tiny_config: Path) -> None:
     split = json.loads(a.split_file.read_text())
     assert split["seed"] == 7 and split["train"] == a.train_images()
     assert a.model_dir == root / "dlc-models-pytorch" / "iteration-0" / "tinyNov24-trainset75shuffle1"
-    assert read_recipe(a.recipe_file)["seed"] == 7
+    assert read_recipe(a.recipe_file).seed == 7
 
 
 def test_default_seed_is_the_shuffle_number_and_fraction_from_config(tiny_config: Path) -> None:
@@ -75,7 +75,7 @@ def test_leave_one_video_out_and_from_shuffle(tiny_config: Path) -> None:
     assert all("/vidA/" in p for p in sh.train_images()) and len(sh.train_images()) == 6
     again = create_training_dataset(tiny_config, shuffle=4, from_shuffle=1, net="resnet50")
     assert again.train_images() == sh.train_images() and again.split_id == sh.split_id
-    assert again.recipe["net"] == "resnet50"
+    assert again.recipe.model.net == "resnet50"
     with pytest.raises(ProjectError, match="No labelled images of video"):
         create_training_dataset(tiny_config, shuffle=5, leave_out_video="nothere")
 
@@ -147,4 +147,4 @@ def test_openfield_benchmark_split(openfield_project: Path, tmp_path: Path) -> N
     assert sh.name == "openfieldOct30-trainset50shuffle1" and sh.train_fraction == 0.5
     assert sh.train_images() == sorted(split["train"]) and sh.test_images() == sorted(split["test"])
     assert len(sh.train_images()) == 58 and len(sh.test_images()) == 58
-    assert Shuffle(root, 1).recipe["net"] == "mobilenetv2"
+    assert Shuffle(root, 1).recipe.model.net == "mobilenetv2"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import Any
 
 from markerless.cli import Command
 
@@ -42,30 +44,63 @@ def _run_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _number(kind: type, minimum: float, inclusive: bool, what: str) -> Callable[[str], Any]:
+    """An argparse type: a number of ``kind`` above ``minimum`` (at or above when ``inclusive``)."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+        if not (value > minimum or (inclusive and value == minimum)):  # NaN fails too
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        return value
+
+    return parse
+
+
 def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="the project's config.yaml (or its folder)")
     p.add_argument("--shuffle", type=int, default=1, help="shuffle number (default 1)")
-    p.add_argument("--max-minutes", type=float, default=None, help="wall-clock training budget (evaluation excluded)")
-    p.add_argument("--epochs", type=int, default=None, help="number of epochs (default: the recipe's)")
-    p.add_argument("--batch-size", type=int, default=None, help="images per batch (default: the recipe's)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to train (default auto)")
-    p.add_argument("--seed", type=int, default=None, help="seed of initialisation and augmentation")
+    p.add_argument(
+        "--max-minutes",
+        type=_number(float, 0, False, "a number of minutes > 0"),
+        default=argparse.SUPPRESS,
+        help="wall-clock training budget (evaluation excluded); on resume, changes the stored budget",
+    )
+    p.add_argument(
+        "--epochs",
+        type=_number(int, 1, True, "an integer >= 1"),
+        default=argparse.SUPPRESS,
+        help="number of epochs (default: the recipe's); on resume, changes the stored budget",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=_number(int, 1, True, "an integer >= 1"),
+        default=argparse.SUPPRESS,
+        help="images per batch (default: the recipe's)",
+    )
+    p.add_argument(
+        "--device", choices=["auto", "cpu", "cuda"], default=argparse.SUPPRESS, help="where to train (default auto)"
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=argparse.SUPPRESS,
+        help="seed of initialisation and augmentation (default: the recipe's)",
+    )
     p.add_argument("--no-resume", action="store_true", help="start over instead of continuing from the last snapshot")
+
+
+#: Options of ``train`` passed to the API only when typed (the API and recipe hold the defaults).
+_TRAIN_OPTIONS = ("max_minutes", "epochs", "batch_size", "device", "seed")
 
 
 def _run_train(args: argparse.Namespace) -> int:
     from markerless.training.loop import train
 
-    best = train(
-        args.config,
-        args.shuffle,
-        max_minutes=args.max_minutes,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        device=args.device,
-        seed=args.seed,
-        resume=not args.no_resume,
-    )
+    given = {name: getattr(args, name) for name in _TRAIN_OPTIONS if hasattr(args, name)}
+    best = train(args.config, args.shuffle, resume=not args.no_resume, **given)
     print(best)
     return 0
 

@@ -1,58 +1,25 @@
-"""The training recipe: every choice that shapes a model (net, crops, augmentation, schedule), in one dict.
+"""The training recipe: every choice that shapes a model (net, crops, augmentation, schedule), typed.
 
 A shuffle's recipe lives in ``<model_dir>/train/markerless.yaml``; edit it to change a choice before
-training. :data:`DEFAULT_RECIPE` is the CPU-first default, chosen by measurement on a 2-core CPU with
-``bench/accuracy_openfield.py`` (openfield, fixed 50 % split, 10-minute budget, test error):
-
-* crops of 256x256: 21 images/s, 2.08 px; crops of 192x192: 36 images/s, 1.91 px (1.875 px with the
-  vote-averaging decoder). The mouse (at most ~140 px long) still fits, and 1.7x more images per
-  second is worth more than the context.
-* rotations of up to +-180 degrees instead of +-25 (as SLEAP does for animals filmed from above): worse
-  for the first 3 minutes, then better: 1.93 vs 2.14 px at 5 minutes, 1.83 vs 1.875 px at 10.
-* a moving average of the weights, ``ema_decay`` 0.999 (the default): with +-180-degree rotations far
-  better early and as good at the end, in a 30-minute run 1.94 vs 2.36 px at 5 minutes, 1.81 vs 2.01 at 8,
-  1.82 vs 2.01 at 10, best 1.81 px (at 15 minutes; 1.82 at 30) vs 1.81 px. (0.998 with +-25 degrees:
-  2.01 vs 2.14 px at 5 minutes, no better at 10.)
-* heatmap targets sigma 6 px / locref weight 0.05 never left the background prior; sigma 10 /
-  weight 1.0 trains (see ``targets`` below).
-* input scale 0.5 with a 64-channel head: 3.10 px; bf16 autocast on this CPU: 5-20 % faster steps,
-  not adopted (depthwise convolutions dominate and gain little).
-* random zoom of 0.7-1.4 instead of 0.8-1.25: the net overfits the few training images less (train
-  error 0.86 vs 0.94 px at 15 minutes). 30-minute runs, test error at 5 / 10 / 15 / 20 / 30 minutes:
-  2.00 / 1.80 / 1.75 / 1.78 / 1.80 px (seed 42) and 1.95 / 1.81 / 1.78 / 1.80 / 1.84 px (seed 7)
-  against 1.94 / 1.82 / 1.81 / 1.83 / 1.82 px with 0.8-1.25 (seed 42); a narrower 0.9-1.1 overfits more
-  (1.86 px at 10 and 15 minutes, train error 0.81 px). The best snapshots (1.75, 1.78 px) analyse
-  the video as fast as before (235 frames/s) and OpenVINO bf16 agrees with PyTorch fp32 to 0.19 px.
-
-Tried on the 30-minute budget and not adopted (best test error within 30 minutes; the recipe they
-changed, with zoom 0.8-1.25, reached 1.81 px, with or without the moving average):
-
-* AdamW weight decay 0.05 instead of 1e-4 (no moving average): 1.86 px.
-* EfficientNet-Lite0 (ImageNet) instead of MobileNetV2 (no moving average): 31 vs 35-38 images/s, 1.91 px.
-* the cosine ending at 5 % instead of 1 % of the peak rate (with the moving average): 1.87 vs 1.94 px at
-  5 minutes, best 1.80 px (at 15 minutes), 1.84 vs 1.82 px at 30: within run-to-run noise.
-* heatmaps at stride 4 instead of 8 (``output_stride: 4``; with the moving average). Test error at
-  5 / 10 / 15 / 20 / 30 minutes, against 1.94 / 1.82 / 1.81 / 1.83 / 1.82 px at stride 8:
-  head 128 wide: 2.20 / 1.83 / 1.76 / 1.78 / 1.80 px, 32 vs 38 images/s, video analysis 178 vs 233
-  frames/s; head 128-64-32 wide (``head_channels: [128, 64, 32]``, as cheap to train as stride 8):
-  2.21 / 1.82 / 1.76 / 1.82 / 1.83 px, 42 images/s, analysis 205 frames/s, but OpenVINO bf16 then
-  differs from PyTorch fp32 by up to 0.56 px (0.18 px at stride 8; the backbone's bf16 causes it, an
-  fp32 head after a bf16 backbone changes nothing). Both reach 1.76 px at 15 minutes, below any stride-8
-  checkpoint, but the narrow head with another seed (``seed: 7``) gave 2.18 / 1.88 / 1.85 / 1.83 /
-  1.84 px (best 1.83): the 1.76 was the seed's luck, and 5-minute models are worse: not adopted.
-* a backbone learning rate 0.3 times the head's (``optimizer.backbone_lr_factor``): 2.00 / 1.93 / 1.89 px
-  at 5 / 10 / 15 minutes (stopped there), train error lower: the head overfits sooner.
-* screened two at a time with one thread each (half the images of a real run, so only comparable
-  with each other): input scale 1.25 with 240x240 crops reached 1.80 / 1.75 / 1.79 px at 15 / 20 / 30
-  minutes, stride 4 (head 128) 1.92 / 1.77 / 1.75 px; the input scale costs 1.6x in training and in
-  analysis.
+training. :class:`Recipe` is a frozen dataclass with one section per topic; every default is written once,
+as a field default below, with the reason it was chosen beside it (the measurements behind them are in
+``docs/recipe-experiments.md``). :meth:`Recipe.from_dict` rejects unknown or misspelt keys (naming the
+closest valid one), wrong types and out-of-range values. Files written by earlier versions, with flat
+keys (``net``, ``epochs``, ``ema_decay``... at the top), still load; their keys ``device``, ``pcutoff``
+and ``eval_at_minutes`` no longer mean anything and are dropped with a warning.
 """
 
 from __future__ import annotations
 
-import copy
+import dataclasses
+import difflib
+import types
+import typing
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import yaml
 
@@ -62,85 +29,403 @@ from markerless.io.atomic import write_text
 #: File name of the recipe in a shuffle's ``train`` folder.
 RECIPE_FILE = "markerless.yaml"
 
-DEFAULT_RECIPE: dict[str, Any] = {
-    "net": "mobilenetv2",  # a name of markerless.nets.list_models()
-    "pretrained": True,  # ImageNet weights (shipped offline) when the net has them
-    "input_scale": 1.0,  # images are resized by this factor before cropping (and at inference)
-    "crop_size": [192, 192],  # width, height of the training crops around the animal
-    "batch_size": 8,
-    "epochs": 400,  # used when no wall-clock budget is given
-    "max_minutes": None,  # wall-clock training budget; the schedule follows elapsed time
-    # backbone_lr_factor: the backbone's learning rate relative to the head's (the pretrained features move less)
-    "optimizer": {"lr": 1e-3, "weight_decay": 1e-4, "backbone_lr_factor": 1.0},
-    "schedule": {"warmup_fraction": 0.03, "final_lr_fraction": 0.01},  # linear warm-up then cosine
-    "ema_decay": 0.999,  # exponential moving average of the weights (evaluated and saved); 0: off
-    "output_stride": 8,  # input pixels per heatmap cell
-    "head_channels": 128,  # width of the deconvolution head (64 halves its cost), or one width per deconvolution
-    # px of the (scaled) input. Measured on openfield (MobileNetV2, 256 crops, 150 augmented steps):
-    # sigma 6 / radius 12 / weight 0.05 never left the background prior (~70 px error);
-    # sigma 10 / radius 17 / weight 1.0 reached 2.6 px on training crops.
-    "targets": {"sigma": 10.0, "locref_radius": 17.0, "locref_weight": 1.0},
-    "augmentation": {
-        "rotation": 180.0,  # degrees, uniform in +- (any heading: animals filmed from above)
-        "rotation_p": 0.7,
-        "scale": [0.7, 1.4],  # random zoom; wider regularises (see the module notes)
-        "crop_jitter": 0.35,  # crop centre moves up to this fraction of the crop size off the animal
-        "hflip": 0.5,  # left/right body parts are swapped (skeleton symmetric pairs)
-        "vflip": 0.0,
-        "motion_blur": 0.15,
-        "noise": 0.25,
-        "brightness_contrast": 0.5,
-    },
-    "device": "auto",
-    "amp": "auto",  # "auto": bf16 autocast on CUDA, fp32 on CPU; or "bf16", "fp16", "off"
-    "channels_last": True,
-    "seed": 42,
-    "eval_every_epochs": 20,  # validation pixel error on the test split (time excluded from the budget)
-    "eval_at_minutes": [],  # extra validations at these training minutes (benchmarks)
-    "save_every_epochs": 10,
-    "save_every_minutes": 2.0,  # also save when this much training time passed since the last snapshot
-    "keep_snapshots": 3,
-    "eval_batch_size": 8,
-    "pcutoff": None,  # None: the project's config pcutoff
+_HEADER = (
+    "# markerless training recipe: edit before `markerless train` to change a choice.\n"
+    "# Sections and their defaults: markerless.project.recipe.Recipe; unknown keys are refused.\n"
+)
+
+
+class RecipeError(TrainingError):
+    """A training recipe has an unknown key, a value of the wrong type or out of range."""
+
+
+def _fail(key: str, must: str, value: Any) -> typing.NoReturn:
+    raise RecipeError(f"'{key}' must be {must}, got {value!r}.")
+
+
+def _check_fraction(section: str, obj: Any, *names: str) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        if not 0.0 <= value <= 1.0:
+            _fail(f"{section}.{name}", "a probability from 0 to 1", value)
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """The network: backbone, weights, input and heatmap resolution, head width."""
+
+    _name: ClassVar[str] = "model"
+    net: str = "mobilenetv2"  # fast on CPUs; any name of markerless.nets.list_models()
+    pretrained: bool = True  # ImageNet weights (shipped offline) when the net has them: far faster to train
+    input_scale: float = 1.0  # images are resized by this before cropping (and at inference); 0.5 gave 3.10 px
+    output_stride: int = 8  # input pixels per heatmap cell; stride 4 was no better at 30 minutes, 1.3x slower
+    head_channels: int | tuple[int, ...] = 128  # deconvolution head width, or one width per deconvolution
+
+    def __post_init__(self) -> None:
+        if not self.net:
+            _fail("model.net", "a model name (see markerless.nets.list_models())", self.net)
+        if not self.input_scale > 0:
+            _fail("model.input_scale", "a number > 0", self.input_scale)
+        if self.output_stride < 1:
+            _fail("model.output_stride", "an integer >= 1", self.output_stride)
+        widths = self.head_channels if isinstance(self.head_channels, tuple) else (self.head_channels,)
+        if not widths or any(w < 1 for w in widths):
+            _fail("model.head_channels", "a width >= 1 or a list of widths >= 1", self.head_channels)
+
+
+@dataclass(frozen=True)
+class OptimizerSection:
+    """AdamW and the moving average of the weights."""
+
+    _name: ClassVar[str] = "optimizer"
+    lr: float = 1e-3  # peak learning rate of AdamW for batches of 8
+    weight_decay: float = 1e-4  # 0.05 was worse (1.86 vs 1.81 px)
+    backbone_lr_factor: float = 1.0  # the backbone's rate relative to the head's; 0.3 let the head overfit sooner
+    ema_decay: float = 0.999  # moving average of the weights, evaluated and saved (0: off); far better early
+
+    def __post_init__(self) -> None:
+        if not self.lr > 0:
+            _fail("optimizer.lr", "a number > 0", self.lr)
+        if self.weight_decay < 0:
+            _fail("optimizer.weight_decay", "a number >= 0", self.weight_decay)
+        if not self.backbone_lr_factor > 0:
+            _fail("optimizer.backbone_lr_factor", "a number > 0", self.backbone_lr_factor)
+        if not 0.0 <= self.ema_decay < 1.0:
+            _fail("optimizer.ema_decay", "a number from 0 (off) to below 1", self.ema_decay)
+
+
+@dataclass(frozen=True)
+class ScheduleSection:
+    """The budget (epochs or wall-clock minutes) and the learning-rate curve over it."""
+
+    _name: ClassVar[str] = "schedule"
+    epochs: int | None = 400  # used when there is no time budget (then whichever ends first)
+    max_minutes: float | None = None  # wall-clock budget (evaluation excluded); the schedule follows elapsed time
+    warmup_fraction: float = 0.03  # linear warm-up over this fraction of the budget: the random head settles
+    final_lr_fraction: float = 0.01  # the cosine ends at this fraction of the peak; 0.05 was no better
+
+    def __post_init__(self) -> None:
+        if self.epochs is not None and self.epochs < 1:
+            _fail("schedule.epochs", "an integer >= 1", self.epochs)
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            _fail("schedule.max_minutes", "a number of minutes > 0", self.max_minutes)
+        if self.epochs is None and self.max_minutes is None:
+            raise RecipeError("Give the schedule a budget: 'schedule.epochs' or 'schedule.max_minutes'.")
+        _check_fraction("schedule", self, "warmup_fraction", "final_lr_fraction")
+
+    @property
+    def budget(self) -> str:
+        """The budget in words (``"400 epochs"``, ``"10 min"``, ``"10 min or 400 epochs"``)."""
+        parts = []
+        if self.max_minutes is not None:
+            parts.append(f"{self.max_minutes:g} min")
+        if self.epochs is not None:
+            parts.append(f"{self.epochs} epochs")
+        return " or ".join(parts)
+
+
+@dataclass(frozen=True)
+class TargetsSection:
+    """Heatmap and location-refinement targets, in pixels of the (scaled) input."""
+
+    _name: ClassVar[str] = "targets"
+    sigma: float = 10.0  # heatmap Gaussian; sigma 6 with locref weight 0.05 never left the background prior
+    locref_radius: float = 17.0  # offsets are learnt within this distance of a keypoint
+    locref_weight: float = 1.0  # weight of the offset loss; 1.0 reached 2.6 px on training crops
+
+    def __post_init__(self) -> None:
+        for name in ("sigma", "locref_radius"):
+            if not getattr(self, name) > 0:
+                _fail(f"targets.{name}", "a number of pixels > 0", getattr(self, name))
+        if self.locref_weight < 0:
+            _fail("targets.locref_weight", "a number >= 0", self.locref_weight)
+
+
+@dataclass(frozen=True)
+class AugmentationSection:
+    """Random changes of the training crops (probabilities from 0 to 1)."""
+
+    _name: ClassVar[str] = "augmentation"
+    rotation: float = 180.0  # degrees, uniform in +-: any heading (animals filmed from above; 1.83 vs 1.875 px)
+    rotation_p: float = 0.7  # probability of a rotation
+    scale: tuple[float, float] = (0.7, 1.4)  # random zoom; wider than 0.8-1.25 overfits less (1.75 vs 1.81 px)
+    crop_jitter: float = 0.35  # the crop centre moves up to this fraction of the crop size off the animal
+    hflip: float = 0.5  # left/right body parts are swapped (skeleton symmetric pairs)
+    vflip: float = 0.0  # off: a top-bottom mirror is a left-right mirror plus a half turn, which rotation covers
+    motion_blur: float = 0.15  # fast movements blur in real videos
+    noise: float = 0.25  # sensor noise of dim recordings
+    brightness_contrast: float = 0.5  # lighting changes between sessions
+
+    def __post_init__(self) -> None:
+        if self.rotation < 0:
+            _fail("augmentation.rotation", "a number of degrees >= 0", self.rotation)
+        if not 0 < self.scale[0] <= self.scale[1]:
+            _fail("augmentation.scale", "[min, max] zoom with 0 < min <= max", list(self.scale))
+        if self.crop_jitter < 0:
+            _fail("augmentation.crop_jitter", "a fraction of the crop size >= 0", self.crop_jitter)
+        _check_fraction(
+            "augmentation", self, "rotation_p", "hflip", "vflip", "motion_blur", "noise", "brightness_contrast"
+        )
+
+
+@dataclass(frozen=True)
+class RuntimeSection:
+    """How the computation runs; none of it changes what is learnt."""
+
+    _name: ClassVar[str] = "runtime"
+    amp: Literal["auto", "bf16", "fp16", "off"] = "auto"  # auto: bf16 on CUDA; fp32 on CPU (bf16 gained little)
+    channels_last: bool = True  # the memory layout fast convolutions prefer
+    eval_batch_size: int = 8  # images per batch when measuring errors
+
+    def __post_init__(self) -> None:
+        if self.eval_batch_size < 1:
+            _fail("runtime.eval_batch_size", "an integer >= 1", self.eval_batch_size)
+
+
+@dataclass(frozen=True)
+class CheckpointsSection:
+    """When the run measures its test error and writes snapshots."""
+
+    _name: ClassVar[str] = "checkpoints"
+    eval_every_epochs: int = 20  # test-split pixel error (time excluded from the budget); 0: only at the end
+    save_every_epochs: int = 10  # a snapshot to resume from; 0: only by time and at the end
+    save_every_minutes: float = 2.0  # also save when this much training time passed since the last snapshot
+    keep_snapshots: int = 3  # regular snapshots kept (the best one is kept besides)
+
+    def __post_init__(self) -> None:
+        for name in ("eval_every_epochs", "save_every_epochs"):
+            if getattr(self, name) < 0:
+                _fail(f"checkpoints.{name}", "an integer >= 0 (0: off)", getattr(self, name))
+        if self.save_every_minutes < 0:
+            _fail("checkpoints.save_every_minutes", "a number >= 0 (0: off)", self.save_every_minutes)
+        if self.keep_snapshots < 1:
+            _fail("checkpoints.keep_snapshots", "an integer >= 1", self.keep_snapshots)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A training recipe: top-level choices plus one section per topic (see the module notes)."""
+
+    model: ModelSection = field(default_factory=ModelSection)
+    crop_size: tuple[int, int] = (192, 192)  # width, height; 1.7x the images/s of 256 and better (1.91 vs 2.08 px)
+    batch_size: int = 8  # small batches suit 2-core CPUs; the moving average smooths their noise
+    seed: int = 42  # initialisation and augmentation; the split has its own seed
+    optimizer: OptimizerSection = field(default_factory=OptimizerSection)
+    schedule: ScheduleSection = field(default_factory=ScheduleSection)
+    targets: TargetsSection = field(default_factory=TargetsSection)
+    augmentation: AugmentationSection = field(default_factory=AugmentationSection)
+    runtime: RuntimeSection = field(default_factory=RuntimeSection)
+    checkpoints: CheckpointsSection = field(default_factory=CheckpointsSection)
+
+    def __post_init__(self) -> None:
+        if len(self.crop_size) != 2 or any(v < 1 for v in self.crop_size):
+            _fail("crop_size", "[width, height] in pixels >= 1", list(self.crop_size))
+        if self.batch_size < 1:
+            _fail("batch_size", "an integer >= 1", self.batch_size)
+
+    # --- conversion ------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (lists, no tuples) in the layout of ``markerless.yaml``."""
+        return _plain(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str | Path = "recipe") -> Recipe:
+        """A checked recipe from ``data`` (missing keys take their defaults; old flat layouts are mapped).
+
+        Raises:
+            RecipeError: an unknown key (with the closest valid name), a wrong type or a value out of
+                range; the message starts with ``source`` (the file).
+        """
+        try:
+            if not isinstance(data, Mapping):
+                raise RecipeError(f"must be a mapping of keys to values, got {type(data).__name__}.")
+            return _build(cls, _unflatten(data, source), "")
+        except RecipeError as err:
+            raise RecipeError(f"{source}: {err}") from None
+
+    def with_overrides(self, changes: Mapping[str, Any] | None = None, /, **kwargs: Any) -> Recipe:
+        """A copy with values replaced, checked like a file.
+
+        Keys are field names (``net``, ``batch_size``, ``epochs``, ``lr``: each is unique across the
+        sections) or dotted paths (``"targets.sigma"``); a value ``None`` is a value (``max_minutes=None``
+        removes the time budget).
+        """
+        data = self.to_dict()
+        for key, value in {**(changes or {}), **kwargs}.items():
+            path = _FIELD_PATHS.get(key) or _dotted_path(key)
+            node = data
+            for name in path[:-1]:
+                node = node[name]
+            node[path[-1]] = _plain(value)
+        return Recipe.from_dict(data, source="recipe overrides")
+
+
+def _plain(value: Any) -> Any:
+    """Tuples become lists, recursively (what YAML and JSON write)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+_SECTIONS: dict[str, type] = {
+    f.name: typing.get_type_hints(Recipe)[f.name]
+    for f in dataclasses.fields(Recipe)
+    if dataclasses.is_dataclass(typing.get_type_hints(Recipe)[f.name])
+}
+_TOP_FIELDS = [f.name for f in dataclasses.fields(Recipe) if f.name not in _SECTIONS]
+
+#: Every field name (unique across sections) -> its path in the recipe.
+_FIELD_PATHS: dict[str, tuple[str, ...]] = {name: (name,) for name in _TOP_FIELDS}
+for _section, _cls in _SECTIONS.items():
+    for _f in dataclasses.fields(_cls):
+        assert _f.name not in _FIELD_PATHS, f"recipe field {_f.name} is not unique"
+        _FIELD_PATHS[_f.name] = (_section, _f.name)
+
+#: Keys of old flat recipe files that are dropped (with a warning): nothing reads them any more.
+OBSOLETE_KEYS = {
+    "device": "pass --device to `markerless train`",
+    "pcutoff": "training evaluation uses the project's pcutoff in config.yaml",
+    "eval_at_minutes": "pass evaluate_at_minutes to train()",
 }
 
 
-def default_recipe(**overrides: Any) -> dict[str, Any]:
-    """A copy of the default recipe with top-level keys replaced."""
-    recipe = copy.deepcopy(DEFAULT_RECIPE)
-    unknown = set(overrides) - set(recipe)
-    if unknown:
-        raise TrainingError(f"Unknown recipe keys {sorted(unknown)}; known keys: {sorted(recipe)}.")
-    recipe.update(overrides)
-    return recipe
+def _dotted_path(key: str) -> tuple[str, ...]:
+    path = tuple(key.split("."))
+    if len(path) == 2 and path[0] in _SECTIONS and path[1] in _FIELD_PATHS and _FIELD_PATHS[path[1]] == path:
+        return path
+    if len(path) == 1 and path[0] in _SECTIONS:
+        raise RecipeError(f"'{key}' is a section; override its fields ('{key}.<name>') one by one.")
+    raise RecipeError(f"unknown recipe key '{key}'{_closest(key, [*_FIELD_PATHS, *_dotted_names()])}")
 
 
-def merge_recipe(recipe: dict[str, Any]) -> dict[str, Any]:
-    """``recipe`` completed with defaults for missing keys (nested dicts merged key by key)."""
-    merged = copy.deepcopy(DEFAULT_RECIPE)
-    for key, value in recipe.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = {**merged[key], **value}
+def _dotted_names() -> list[str]:
+    return [".".join(p) for p in _FIELD_PATHS.values() if len(p) == 2]
+
+
+def _closest(key: str, valid: list[str], prefix: str = "") -> str:
+    """The closest valid name to ``key`` as the end of an error message."""
+    match = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+    return f"; did you mean '{prefix}{match[0]}'?" if match else f"; valid keys: {', '.join(sorted(valid))}."
+
+
+def _unflatten(data: Mapping[str, Any], source: str | Path) -> dict[str, Any]:
+    """``data`` in the sectioned layout: flat keys of older files moved into their sections."""
+    out: dict[str, Any] = {}
+    obsolete = []
+    for key, value in data.items():
+        key = str(key)
+        if key in _SECTIONS or key in _TOP_FIELDS:
+            if key in _SECTIONS and isinstance(value, Mapping) and isinstance(out.get(key), dict):
+                out[key].update(value)  # a flat key of this section came first
+            else:
+                out[key] = dict(value) if isinstance(value, Mapping) else value
+        elif key in OBSOLETE_KEYS:
+            obsolete.append(key)
+        elif key in _FIELD_PATHS:  # an old flat key: net, epochs, ema_decay...
+            section, name = _FIELD_PATHS[key]
+            node = out.setdefault(section, {})
+            if not isinstance(node, dict):
+                raise RecipeError(f"'{section}' must be a section of keys and values, got {node!r}.")
+            node.setdefault(name, value)
         else:
-            merged[key] = value
-    return merged
+            raise RecipeError(f"unknown recipe key '{key}'{_closest(key, [*_SECTIONS, *_TOP_FIELDS])}")
+    if obsolete:
+        warnings.warn(
+            f"{source}: recipe keys {obsolete} of an older markerless are no longer used and were dropped ("
+            + "; ".join(f"{k}: {OBSOLETE_KEYS[k]}" for k in obsolete)
+            + "); save the recipe again to remove them.",
+            stacklevel=4,
+        )
+    return out
 
 
-def read_recipe(path: str | Path) -> dict[str, Any]:
-    """Read a ``markerless.yaml`` recipe, completing missing keys with the defaults."""
+def _build(cls: type, data: Mapping[str, Any], prefix: str) -> Any:
+    """An instance of dataclass ``cls`` from ``data``, every value checked against the field's type."""
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in names:
+            raise RecipeError(f"unknown recipe key '{prefix}{key}'{_closest(str(key), names, prefix)}")
+        kind = hints[key]
+        if dataclasses.is_dataclass(kind):
+            if not isinstance(value, Mapping):
+                raise RecipeError(f"'{prefix}{key}' must be a section of keys and values, got {value!r}.")
+            kwargs[key] = _build(kind, value, f"{prefix}{key}.")  # type: ignore[arg-type]
+        else:
+            kwargs[key] = _convert(value, kind, f"{prefix}{key}")
+    return cls(**kwargs)
+
+
+#: Scalar field types -> (Python types accepted from YAML, how the message names them).
+_SCALARS: dict[Any, tuple[tuple[type, ...], str]] = {
+    bool: ((bool,), "true or false"),
+    int: ((int,), "an integer"),
+    float: ((int, float), "a number"),
+    str: ((str,), "a text"),
+}
+
+
+def _convert(value: Any, kind: Any, key: str) -> Any:
+    """``value`` as type ``kind`` (ints accepted for floats, lists for tuples), else a RecipeError."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return _convert(value, option, key)
+            except RecipeError:
+                continue
+        _fail(key, " or ".join(_describe(a) for a in args), value)
+    if origin is Literal:
+        if value not in args:
+            _fail(key, "one of " + ", ".join(map(str, args)), value)
+        return value
+    if origin is tuple:
+        return _convert_tuple(value, kind, key)
+    accepted, words = _SCALARS[kind]
+    if (isinstance(value, bool) and kind is not bool) or not isinstance(value, accepted):
+        _fail(key, words, value)
+    return kind(value)
+
+
+def _convert_tuple(value: Any, kind: Any, key: str) -> tuple[Any, ...]:
+    args = typing.get_args(kind)
+    if not isinstance(value, list | tuple):
+        _fail(key, _describe(kind), value)
+    if len(args) == 2 and args[1] is Ellipsis:
+        return tuple(_convert(v, args[0], key) for v in value)
+    if len(value) != len(args):
+        _fail(key, _describe(kind), value)
+    return tuple(_convert(v, a, key) for v, a in zip(value, args, strict=True))
+
+
+def _describe(kind: Any) -> str:
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if kind is type(None):
+        return "null"
+    if origin is tuple:
+        item = _SCALARS[args[0]][1].removeprefix("a ").removeprefix("an ")
+        count = "" if len(args) == 2 and args[1] is Ellipsis else f"{len(args)} "
+        return f"a list of {count}{item}s"
+    return _SCALARS[kind][1] if kind in _SCALARS else str(kind)
+
+
+def read_recipe(path: str | Path) -> Recipe:
+    """Read and check a ``markerless.yaml`` recipe (missing keys take their defaults)."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
-        raise TrainingError(f"The recipe {path} is missing; run `markerless create-training-dataset` again.") from None
+        raise RecipeError(f"The recipe {path} is missing; run `markerless create-training-dataset` again.") from None
     except yaml.YAMLError as err:
-        raise TrainingError(f"The recipe {path} is not valid YAML ({err}); fix or delete it.") from None
-    if not isinstance(data, dict):
-        raise TrainingError(f"The recipe {path} must be a mapping of keys to values.")
-    return merge_recipe(data)
+        raise RecipeError(f"The recipe {path} is not valid YAML ({err}); fix or delete it.") from None
+    return Recipe.from_dict(data, source=path)
 
 
-def write_recipe(path: str | Path, recipe: dict[str, Any]) -> None:
-    """Write a recipe atomically (with a header saying what the file is)."""
-    header = "# markerless training recipe: edit before `markerless train` to change a choice.\n"
-    write_text(path, header + yaml.safe_dump(recipe, sort_keys=False))
+def write_recipe(path: str | Path, recipe: Recipe) -> None:
+    """Write a recipe atomically, every key spelled out, with a header saying what the file is."""
+    write_text(path, _HEADER + yaml.safe_dump(recipe.to_dict(), sort_keys=False))

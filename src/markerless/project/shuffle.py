@@ -18,19 +18,11 @@ import yaml
 
 from markerless.errors import ProjectError
 from markerless.model.labels import image_key
-from markerless.project.project import Project
-from markerless.project.recipe import RECIPE_FILE, default_recipe, read_recipe
+from markerless.project.project import load_project
+from markerless.project.recipe import RECIPE_FILE, Recipe, read_recipe
 
 METADATA_FILE = "metadata.yaml"
 _SNAPSHOT = re.compile(r"^snapshot-(best-)?(\d+)\.pt$")
-
-
-def load_project(config: Any) -> Any:
-    """A :class:`markerless.project.project.Project` from a config path, project folder or Project."""
-    if hasattr(config, "root") and hasattr(config, "config"):
-        return config
-
-    return Project.load(config)
 
 
 def training_fraction_pct(train_fraction: float) -> int:
@@ -139,10 +131,10 @@ class Shuffle:
         return self.train_dir / RECIPE_FILE
 
     @property
-    def recipe(self) -> dict[str, Any]:
-        """The training recipe (defaults filled in; the default recipe for a shuffle DeepLabCut created)."""
+    def recipe(self) -> Recipe:
+        """The checked training recipe (the default recipe for a shuffle DeepLabCut created)."""
         if not self.recipe_file.exists() and (self.train_dir / "pytorch_config.yaml").exists():
-            return default_recipe()
+            return Recipe()
         return read_recipe(self.recipe_file)
 
     # --- split -------------------------------------------------------------------------------
@@ -236,7 +228,7 @@ class Shuffle:
         if not m:
             raise ProjectError(f"{path.name} is not a snapshot file name (snapshot-<epoch>.pt).")
         uid = f"snapshot_best-{int(m.group(2))}" if m.group(1) else f"snapshot_{int(m.group(2))}"
-        net = net_display_name(str(self.recipe.get("net", "net")))
+        net = net_display_name(self.recipe.model.net)
         return f"DLC_{net}_{self.project.task}{self.project.date}shuffle{self.index}_{uid}"
 
     def __repr__(self) -> str:

@@ -16,6 +16,8 @@ import albumentations as A
 import cv2
 import numpy as np
 
+from markerless.project.recipe import Recipe
+
 
 @dataclass
 class Augmenter:
@@ -60,22 +62,22 @@ class Augmenter:
         self._photometric = A.Compose(steps) if steps else None
 
     @classmethod
-    def from_recipe(cls, recipe: dict[str, Any], flip_permutation: np.ndarray) -> Augmenter:
+    def from_recipe(cls, recipe: Recipe, flip_permutation: np.ndarray) -> Augmenter:
         """The augmenter a training recipe asks for."""
-        aug = recipe["augmentation"]
+        aug = recipe.augmentation
         return cls(
-            crop_size=tuple(int(v) for v in recipe["crop_size"]),  # type: ignore[arg-type]
+            crop_size=recipe.crop_size,
             flip_permutation=flip_permutation,
-            input_scale=float(recipe.get("input_scale", 1.0)),
-            rotation=float(aug.get("rotation", 0.0)),
-            rotation_p=float(aug.get("rotation_p", 1.0)),
-            scale=tuple(float(v) for v in aug.get("scale", (1.0, 1.0))),  # type: ignore[arg-type]
-            crop_jitter=float(aug.get("crop_jitter", 0.0)),
-            hflip=float(aug.get("hflip", 0.0)),
-            vflip=float(aug.get("vflip", 0.0)),
-            motion_blur=float(aug.get("motion_blur", 0.0)),
-            noise=float(aug.get("noise", 0.0)),
-            brightness_contrast=float(aug.get("brightness_contrast", 0.0)),
+            input_scale=recipe.model.input_scale,
+            rotation=aug.rotation,
+            rotation_p=aug.rotation_p,
+            scale=aug.scale,
+            crop_jitter=aug.crop_jitter,
+            hflip=aug.hflip,
+            vflip=aug.vflip,
+            motion_blur=aug.motion_blur,
+            noise=aug.noise,
+            brightness_contrast=aug.brightness_contrast,
         )
 
     def sample_transforms(

@@ -20,12 +20,12 @@ from markerless.errors import ProjectError
 from markerless.io.atomic import write_bytes, write_text
 from markerless.io.dlc import write_labels
 from markerless.model.labels import Labels, image_key
-from markerless.project.recipe import default_recipe, write_recipe
+from markerless.project.project import load_project
+from markerless.project.recipe import Recipe, write_recipe
 from markerless.project.shuffle import (
     METADATA_FILE,
     Shuffle,
     dataset_dir,
-    load_project,
     read_registry,
     shuffle_name,
     split_file_path,
@@ -169,10 +169,8 @@ def create_training_dataset(
     _write_documentation(out, project, merged, train, test, train_fraction, shuffle)
 
     result = Shuffle(project, shuffle, train_fraction)
-    overrides: dict[str, Any] = {"seed": seed}
-    if net is not None:
-        overrides["net"] = net
-    write_recipe(result.recipe_file, default_recipe(**overrides))
+    recipe = Recipe().with_overrides(seed=seed) if net is None else Recipe().with_overrides(seed=seed, net=net)
+    write_recipe(result.recipe_file, recipe)
     return result
 
 

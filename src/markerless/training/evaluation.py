@@ -64,7 +64,7 @@ def evaluate(
         config: the project's ``config.yaml`` (or folder, or a ``Project``).
         shuffle: the shuffle number.
         snapshot: index into :meth:`Shuffle.snapshots` (default config ``snapshotindex``; -1 = best) or a path.
-        pcutoff: likelihood threshold (default the config's ``pcutoff``, else 0.6).
+        pcutoff: likelihood threshold (default the project's ``pcutoff``).
         plot: also draw every image with ground truth (circles) and predictions (crosses).
         device: ``auto``, ``cpu`` or ``cuda``.
     """
@@ -76,7 +76,7 @@ def evaluate(
     snap = Path(snapshot) if isinstance(snapshot, (str, Path)) else sh.snapshot(snapshot)
     scorer = sh.scorer(snap)
     if pcutoff is None:
-        pcutoff = float(project.config.get("pcutoff") or 0.6)
+        pcutoff = project.pcutoff
     dev = resolve_device(device)
     net, _ = load_checkpoint(snap, device=dev)
     labels = project.load_labels()
@@ -92,8 +92,8 @@ def evaluate(
     pred = predict_images(
         net,
         data.images,
-        scale=float(recipe.get("input_scale", 1.0)),
-        batch_size=int(recipe.get("eval_batch_size", 8)),
+        scale=recipe.model.input_scale,
+        batch_size=recipe.runtime.eval_batch_size,
         device=dev,
     )
     is_train = np.array([p in train_set for p in labels.images])

@@ -1,10 +1,11 @@
 """The training loop: AdamW with warm-up + cosine over epochs or a wall-clock budget, snapshots, resume.
 
 ``train`` reads the shuffle's recipe, loads its labelled images once into memory, builds batches in the
-main thread and trains. Every few epochs (and at ``eval_at_minutes``) it measures the pixel error on the
-test split; the best model is kept as ``snapshot-best-<EEE>.pt``. Regular snapshots ``snapshot-<EEE>.pt``
+main thread and trains. Every few epochs (and at the caller's ``evaluate_at_minutes``) it measures the
+pixel error on the test split; the best model is kept as ``snapshot-best-<EEE>.pt``. Regular snapshots ``snapshot-<EEE>.pt``
 hold everything needed to continue (model, optimizer, epoch, step, elapsed training time, RNG state),
-written atomically, so a run killed mid-epoch (even with SIGKILL) resumes from its last snapshot.
+written atomically, so a run killed mid-epoch (even with SIGKILL) resumes from its last snapshot; the
+snapshot stores the recipe the run trains with, so a resumed run keeps its budget, schedule and seed.
 Evaluation and saving time are left out of the wall-clock budget.
 """
 
@@ -13,10 +14,13 @@ from __future__ import annotations
 import contextlib
 import copy
 import csv
+import dataclasses
 import io
 import logging
 import math
 import time
+import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,9 +31,10 @@ from tqdm.auto import tqdm
 
 from markerless.errors import ModelError, TrainingError
 from markerless.io.atomic import write_text
-from markerless.nets import create_model, save_checkpoint
+from markerless.nets import PoseNet, create_model, save_checkpoint
 from markerless.nets.denormals import flush_denormals
 from markerless.nets.device import resolve_device
+from markerless.project.recipe import Recipe
 from markerless.project.shuffle import Shuffle
 from markerless.training.augment import Augmenter
 from markerless.training.batches import BatchSampler, ImageSet, to_tensor
@@ -75,7 +80,7 @@ class WeightAverage:
     drag the random initial head along.
     """
 
-    def __init__(self, net: torch.nn.Module, decay: float) -> None:
+    def __init__(self, net: PoseNet, decay: float) -> None:
         """Start the average at ``net``'s current weights."""
         if not 0.0 < decay < 1.0:
             raise TrainingError(f"ema_decay must be between 0 and 1 (0 turns it off), got {decay}.")
@@ -137,19 +142,35 @@ def train(
     device: str = "auto",
     seed: int | None = None,
     resume: bool = True,
+    evaluate_at_minutes: Sequence[float] = (),
 ) -> Path:
     """Train shuffle ``shuffle`` of a project; returns the best snapshot's path.
+
+    A new run takes its choices from the shuffle's recipe (``train/markerless.yaml``) with the arguments
+    given here replacing its values. A resumed run continues what its last snapshot stored: budget,
+    schedule, seed, batch size and every choice that shapes the model (edits of those in the recipe wait
+    for a run with ``resume=False``; the ``runtime`` and ``checkpoints`` sections are read afresh). Giving
+    ``max_minutes`` or ``epochs`` on resume changes the budget, and the learning-rate schedule is
+    stretched (or shrunk) to the new budget; a line says so.
 
     Args:
         config: the project's ``config.yaml`` (or folder, or a ``Project``).
         shuffle: the shuffle number (created by ``create_training_dataset``).
         max_minutes: wall-clock training budget (evaluation excluded); the schedule follows elapsed time.
-            Overrides the recipe's ``epochs`` unless ``epochs`` is also given (then whichever ends first).
-        epochs: number of epochs (default: the recipe's, when there is no time budget).
-        batch_size: images per batch (default: the recipe's).
+            Replaces the recipe's ``epochs`` unless ``epochs`` is also given (then whichever ends first).
+        epochs: number of epochs (replaces the recipe's budget when ``max_minutes`` is not given).
+        batch_size: images per batch (default: the recipe's; a resumed run keeps its own).
         device: ``auto`` (CUDA when present, else CPU), ``cpu`` or ``cuda``.
-        seed: seed of initialisation and augmentation (default: the recipe's).
+        seed: seed of initialisation and augmentation (default: the recipe's; a resumed run keeps its own).
         resume: continue from the last ``snapshot-<EEE>.pt`` when there is one (else start over).
+        evaluate_at_minutes: extra test-error measurements at these training minutes (benchmarks),
+            each with its own row in ``learning_stats.csv``.
+
+    Raises:
+        RecipeError: a recipe value or an argument is invalid (``epochs < 1``, ``max_minutes <= 0``,
+            ``batch_size < 1``...).
+        TrainingError: no data, a multi-animal project, an unreadable snapshot, a seed or batch size
+            that differs from the resumed run's, or a budget that the resumed run has already spent.
     """
     sh = Shuffle(config, shuffle)
     project = sh.project
@@ -158,22 +179,101 @@ def train(
             "Training multi-animal projects is not supported yet; this project has several individuals "
             "(multianimalproject: true). Use a single-animal project for now."
         )
-    recipe = sh.recipe
+    budget: dict[str, Any] = {}
     if max_minutes is not None:
-        recipe["max_minutes"] = float(max_minutes)
-        recipe["epochs"] = epochs
+        budget = {"max_minutes": max_minutes, "epochs": epochs}
     elif epochs is not None:
-        recipe["epochs"], recipe["max_minutes"] = int(epochs), None
-    if batch_size is not None:
-        recipe["batch_size"] = int(batch_size)
-    if seed is not None:
-        recipe["seed"] = int(seed)
-    budget_s = float(recipe["max_minutes"]) * 60 if recipe.get("max_minutes") else None
-    max_epochs = int(recipe["epochs"]) if recipe.get("epochs") else None
-    if budget_s is None and max_epochs is None:
-        raise TrainingError(f"Give a number of epochs or a time budget (max_minutes) in {sh.recipe_file} or the call.")
+        budget = {"epochs": epochs, "max_minutes": None}
+    given = {k: v for k, v in (("batch_size", batch_size), ("seed", seed)) if v is not None}
+    recipe = sh.recipe.with_overrides(budget, **given)  # checks the arguments like recipe values
+    snapshot = _last_snapshot(sh) if resume else None
+    payload = _load_snapshot(snapshot, resolve_device(device)) if snapshot is not None else None
+    if snapshot is not None and payload is not None:
+        recipe = _resumed_recipe(sh, snapshot, payload, budget, given)
     with flush_denormals():
-        return _Run(sh, recipe, budget_s, max_epochs, resolve_device(device), resume).run()
+        run = _Run(sh, recipe, resolve_device(device), snapshot, payload, evaluate_at_minutes)
+        if snapshot is not None and budget and run.done():
+            raise TrainingError(
+                f"Shuffle {sh.index} has already trained {run.trained()}, the whole budget of {recipe.schedule.budget}; "
+                "give a larger --epochs/--max-minutes to extend it, or --no-resume to start over."
+            )
+        return run.run()
+
+
+def _last_snapshot(sh: Shuffle) -> Path | None:
+    """The last regular snapshot (the one a run resumes from); None when there is none."""
+    regular = [p for p in sh.snapshots() if not p.name.startswith("snapshot-best-")]
+    return regular[-1] if regular else None
+
+
+def _load_snapshot(path: Path, device: torch.device) -> dict[str, Any]:
+    try:
+        payload: dict[str, Any] = torch.load(path, map_location=device, weights_only=True)
+    except Exception as err:
+        raise TrainingError(
+            f"Cannot resume from {path} ({type(err).__name__}: {err}); delete it or train with --no-resume."
+        ) from None
+    return payload
+
+
+#: Recipe values a resumed run may not change (it keeps those it started with).
+_KEPT_ON_RESUME = ("batch_size", "seed")
+
+
+def _resumed_recipe(
+    sh: Shuffle, snapshot: Path, payload: dict[str, Any], budget: dict[str, Any], given: dict[str, Any]
+) -> Recipe:
+    """The recipe a resumed run continues: the stored one, its budget changed only when asked.
+
+    The ``runtime`` and ``checkpoints`` sections (how the run computes, measures and saves; not what it
+    learns) come from the shuffle's recipe file.
+    """
+    current = sh.recipe
+    if "recipe" not in payload:  # written before snapshots stored their recipe
+        return current.with_overrides(budget, **given)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # obsolete keys of an older stored recipe: nothing to act on
+        stored = Recipe.from_dict(payload["recipe"], source=f"{snapshot} (its stored recipe)")
+    for key, value in given.items():
+        if getattr(stored, key) != value:
+            raise TrainingError(
+                f"{snapshot.name} was trained with {key} {getattr(stored, key)}, and a resumed run keeps it; "
+                f"leave out --{key.replace('_', '-')} to continue, or train with --no-resume to start over with {value}."
+            )
+    free = {"runtime", "checkpoints", "schedule.epochs", "schedule.max_minutes", *_KEPT_ON_RESUME}
+    edited = [
+        k for k in _differences(stored.to_dict(), current.to_dict()) if k not in free and k.split(".")[0] not in free
+    ]
+    if edited:
+        warnings.warn(
+            f"{sh.recipe_file}: {', '.join(edited)} changed since {snapshot.name}; the resumed run keeps the values "
+            "it started with (train with --no-resume to use the new ones).",
+            stacklevel=3,
+        )
+    recipe = dataclasses.replace(stored, runtime=current.runtime, checkpoints=current.checkpoints)
+    if budget:
+        extended = recipe.with_overrides(budget)
+        if extended.schedule != recipe.schedule:
+            message = (
+                f"Budget of {sh.name} changed from {recipe.schedule.budget} to {extended.schedule.budget}: "
+                "the learning-rate schedule is stretched over the new budget."
+            )
+            log.info(message)
+            tqdm.write(message)
+        recipe = extended
+    return recipe
+
+
+def _differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two nested dicts of the same layout."""
+    out = []
+    for key, value in a.items():
+        other = b.get(key)
+        if isinstance(value, dict) and isinstance(other, dict):
+            out += _differences(value, other, f"{prefix}{key}.")
+        elif value != other:
+            out.append(f"{prefix}{key}")
+    return out
 
 
 class _Run:
@@ -182,15 +282,18 @@ class _Run:
     def __init__(
         self,
         sh: Shuffle,
-        recipe: dict[str, Any],
-        budget_s: float | None,
-        max_epochs: int | None,
+        recipe: Recipe,
         device: torch.device,
-        resume: bool,
+        snapshot: Path | None,
+        payload: dict[str, Any] | None,
+        evaluate_at_minutes: Sequence[float] = (),
     ) -> None:
-
-        self.sh, self.recipe, self.budget_s, self.max_epochs, self.device = sh, recipe, budget_s, max_epochs, device
-        self.seed = int(recipe.get("seed") or 0)
+        sched = recipe.schedule
+        self.sh, self.recipe, self.device = sh, recipe, device
+        self.budget_s = sched.max_minutes * 60 if sched.max_minutes is not None else None
+        self.max_epochs = sched.epochs
+        self.seed = recipe.seed
+        self.evaluate_at_s = sorted(float(m) * 60 for m in evaluate_at_minutes)
         project = sh.project
         labels = project.load_labels()
         self.train_data = ImageSet.load(project.root, labels.select(sh.train_images()))
@@ -200,40 +303,40 @@ class _Run:
             raise TrainingError(
                 f"The training images of shuffle {sh.index} have no visible labelled points; label some."
             )
-        self.pcutoff = float(recipe.get("pcutoff") or project.config.get("pcutoff") or 0.6)
+        self.pcutoff = project.pcutoff
         augmenter = Augmenter.from_recipe(recipe, project.layout.skeleton.flip_permutation)
-        self.sampler = BatchSampler(self.train_data, augmenter, int(recipe["batch_size"]))
+        self.sampler = BatchSampler(self.train_data, augmenter, recipe.batch_size)
         torch.manual_seed(self.seed)
         n_kp = len(project.layout.keypoint_names)
+        spec = recipe.model
         try:
             self.net = create_model(
-                recipe["net"],
+                spec.net,
                 n_kp,
-                pretrained=bool(recipe.get("pretrained", True)),
-                output_stride=int(recipe.get("output_stride", 8)),
-                head_channels=recipe.get("head_channels", 128),
+                pretrained=spec.pretrained,
+                output_stride=spec.output_stride,
+                head_channels=list(spec.head_channels) if isinstance(spec.head_channels, tuple) else spec.head_channels,
             )
         except ModelError as err:
             raise TrainingError(f"{sh.recipe_file}: {err}") from None
-        self.channels_last = bool(recipe.get("channels_last", True))
+        self.channels_last = recipe.runtime.channels_last
         self.net.to(device)
         if self.channels_last:
             self.net.to(memory_format=torch.channels_last)
-        opt = recipe["optimizer"]
-        self.base_lr = float(opt["lr"])
-        groups = param_groups(self.net, float(opt.get("backbone_lr_factor", 1.0)))
+        opt = recipe.optimizer
+        self.base_lr = opt.lr
+        groups = param_groups(self.net, opt.backbone_lr_factor)
         self.lr_factors = [g.pop("lr_factor") for g in groups]  # the recipe's, also after a resume
-        self.optimizer = torch.optim.AdamW(groups, lr=self.base_lr, weight_decay=float(opt.get("weight_decay", 1e-4)))
-        self.autocast = _autocast(str(recipe.get("amp", "auto")), device)
-        ema_decay = float(recipe.get("ema_decay") or 0.0)
-        self.ema = WeightAverage(self.net, ema_decay) if ema_decay else None
+        self.optimizer = torch.optim.AdamW(groups, lr=self.base_lr, weight_decay=opt.weight_decay)
+        self.autocast = _autocast(recipe.runtime.amp, device)
+        self.ema = WeightAverage(self.net, opt.ema_decay) if opt.ema_decay else None
         self.state = TrainState()
         self.stats: list[dict[str, Any]] = []
         self._last_validation: tuple[int, dict[str, Any]] = (-1, {})
         self._epoch_start = 0.0
         sh.train_dir.mkdir(parents=True, exist_ok=True)
-        if resume:
-            self._resume()
+        if snapshot is not None and payload is not None:
+            self._resume(snapshot, payload)
         else:
             self._clear_snapshots()
 
@@ -253,22 +356,27 @@ class _Run:
         epochs_up = self.max_epochs is not None and self.state.epoch >= self.max_epochs
         return time_up or epochs_up
 
+    def trained(self) -> str:
+        """What the run has trained so far, in words."""
+        return f"{self.state.epoch} epochs ({self.state.elapsed_s / 60:.1f} min)"
+
     def lr(self) -> float:
-        sched = self.recipe["schedule"]
-        return self.base_lr * lr_factor(
-            self.progress(), float(sched["warmup_fraction"]), float(sched["final_lr_fraction"])
-        )
+        sched = self.recipe.schedule
+        return self.base_lr * lr_factor(self.progress(), sched.warmup_fraction, sched.final_lr_fraction)
 
     # --- the loop ------------------------------------------------------------------------------
     def run(self) -> Path:
-        tgt = self.recipe["targets"]
+        tgt = self.recipe.targets
         stride, locref_stdev = self.net.stride, self.net.spec.locref_stdev
-        eval_every = int(self.recipe.get("eval_every_epochs") or 0)
-        save_every = int(self.recipe.get("save_every_epochs") or 0)
-        save_every_s = float(self.recipe.get("save_every_minutes") or 0) * 60
-        marks = sorted(
-            float(m) * 60 for m in self.recipe.get("eval_at_minutes") or [] if float(m) * 60 > self.state.elapsed_s
-        )
+        eval_every = self.recipe.checkpoints.eval_every_epochs
+        save_every = self.recipe.checkpoints.save_every_epochs
+        save_every_s = self.recipe.checkpoints.save_every_minutes * 60
+        marks = [m for m in self.evaluate_at_s if m > self.state.elapsed_s]
+        if self.done():
+            tqdm.write(
+                f"{self.sh.name} has trained its whole budget ({self.recipe.schedule.budget}); "
+                "give --epochs/--max-minutes to extend it, or --no-resume to start over."
+            )
         last_save = self.state.elapsed_s
         total = self.budget_s if self.budget_s else self.total_steps
         bar = tqdm(
@@ -299,11 +407,11 @@ class _Run:
                     torch.ones(kp.shape[:2], device=self.device),
                     (h, w),
                     stride,
-                    sigma=float(tgt["sigma"]),
-                    locref_radius=float(tgt["locref_radius"]),
+                    sigma=tgt.sigma,
+                    locref_radius=tgt.locref_radius,
                     locref_stdev=locref_stdev,
                 )
-                loss, part = pose_loss(outputs, targets, locref_weight=float(tgt["locref_weight"]))
+                loss, part = pose_loss(outputs, targets, locref_weight=tgt.locref_weight)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()
@@ -364,7 +472,7 @@ class _Run:
 
     # --- validation and snapshots --------------------------------------------------------------
     @property
-    def eval_net(self) -> torch.nn.Module:
+    def eval_net(self) -> PoseNet:
         """The weights that are evaluated and deployed: the moving average when the recipe keeps one."""
         return self.ema.module if self.ema is not None else self.net
 
@@ -382,8 +490,8 @@ class _Run:
         pred = predict_images(
             self.eval_net,
             data.images,
-            scale=float(self.recipe.get("input_scale", 1.0)),
-            batch_size=int(self.recipe.get("eval_batch_size", 8)),
+            scale=self.recipe.model.input_scale,
+            batch_size=self.recipe.runtime.eval_batch_size,
             device=self.device,
         )
         return error_summary(pred, data.ground_truth, self.pcutoff)
@@ -425,7 +533,7 @@ class _Run:
         return {
             "epoch": self.state.epoch,
             "state": asdict(self.state),
-            "recipe": self.recipe,
+            "recipe": self.recipe.to_dict(),
             "bodyparts": list(self.sh.project.layout.keypoint_names),
         }
 
@@ -446,19 +554,13 @@ class _Run:
             extra["train_model"] = self.net.state_dict()
             extra["ema_updates"] = self.ema.updates
         save_checkpoint(self.sh.train_dir / f"snapshot-{self.state.epoch:03d}.pt", self.eval_net, extra=extra)
-        keep = int(self.recipe.get("keep_snapshots") or 3)
+        keep = self.recipe.checkpoints.keep_snapshots
         regular = [p for p in self.sh.snapshots() if not p.name.startswith("snapshot-best-")]
         for old in regular[:-keep]:
             old.unlink(missing_ok=True)
 
-    def _resume(self) -> None:
-        regular = [p for p in self.sh.snapshots() if not p.name.startswith("snapshot-best-")]
-        if not regular:
-            self._clear_snapshots()
-            return
-        path = regular[-1]
+    def _resume(self, path: Path, payload: dict[str, Any]) -> None:
         try:
-            payload = torch.load(path, map_location=self.device, weights_only=True)
             self.net.load_state_dict(payload.get("train_model", payload["model"]))
             self.optimizer.load_state_dict(payload["optimizer"])
             if self.ema is not None:
