@@ -66,7 +66,8 @@ def test_calibrate_and_triangulate_two_cameras_checkerboard(tmp_path: Path, caps
         capsys, "triangulate", str(config), *map(str, files), "--dest", str(tmp_path / "out"), "--save-as-csv"
     )
     assert code == 0, err
-    out_path = Path(out.strip())
+    out_path = Path(out.strip().split(": ")[0])
+    assert "points triangulated (20 frames), cameras used ['cam1', 'cam2'], mean reprojection error" in out
     assert out_path == tmp_path / "out" / "trial1_3D.h5" and out_path.with_suffix(".csv").exists()
     df, _ = read_3d(out_path)
     assert df.shape == (20, 30) and np.isfinite(df.to_numpy()).mean() > 0.95
@@ -86,3 +87,36 @@ def test_errors_are_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert code == 1 and "was not found" in err and "cam1" in err
     code, _, err = run(capsys, "triangulate", str(config), str(tmp_path / "trial_cam1.h5"), str(tmp_path / "x.h5"))
     assert code == 1
+
+
+def test_triangulate_prints_a_summary_and_takes_cutoffs_per_camera(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from markerless.io.dlc import write_predictions
+    from markerless.model import PoseLayout, Poses
+    from markerless.synthetic.cameras import make_multicamera_scene
+    from markerless.threed.calibration_io import save_calibration
+    from markerless.threed.config3d import create_project_3d
+
+    scene = make_multicamera_scene(3, n_animal_frames=6, n_keypoints=2, render=False)
+    config = create_project_3d("t", "me", scene.cameras.names, tmp_path)
+    save_calibration(scene.cameras, config.parent / "calibration.toml")
+    files = []
+    for c, cam in enumerate(scene.cameras.names):
+        xy = scene.animal2d[c, :, 0]
+        data = np.concatenate([xy, np.full((*xy.shape[:-1], 1), 0.3 if cam == "cam3" else 0.9)], axis=-1)[:, None]
+        files.append(str(tmp_path / f"walk_{cam}DLC_x.h5"))
+        write_predictions(Poses(data, PoseLayout.single_animal(["a", "b"]), scorer="DLC_x"), files[-1])
+    code, out, err = run(capsys, "triangulate", str(config), *files)
+    assert code == 0, err
+    assert out.strip() == (
+        f"{tmp_path / 'walk_3D.h5'}: 12 of 12 points triangulated (6 frames), cameras used ['cam1', 'cam2'], "
+        "mean reprojection error 0.00 px"
+    )
+    code, out, err = run(capsys, "triangulate", str(config), *files, "--pcutoff", "0.5", "--pcutoff", "cam3=0.2")
+    assert code == 0 and "cameras used ['cam1', 'cam2', 'cam3']" in out
+    code, out, err = run(capsys, "triangulate", str(config), *files, "--pcutoff", "0.95")
+    assert code == 0 and "0 of 12 points triangulated" in out and "warning: nothing triangulated" in out
+    assert "no point was triangulated" in err
+    code, _, err = run(capsys, "triangulate", str(config), *files, "--pcutoff", "cam3=high")
+    assert code == 1 and "CAMERA=NUMBER" in err

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
+from typing import Any
 
 from markerless.cli import Command
 
@@ -92,9 +95,10 @@ def _triangulate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", metavar="CONFIG3D", help="the 3D project's config.yaml")
     p.add_argument(
         "predictions",
-        metavar="PRED_H5",
+        metavar="PRED",
         nargs="*",
-        help="2D prediction files, one per camera and recording (file names contain the camera name)",
+        help="2D prediction files (.h5, .csv or SLEAP .slp), one per camera and recording (file names contain the "
+        "camera name as a word, e.g. trial1_cam1DLC_....h5)",
     )
     p.add_argument(
         "--videos",
@@ -104,7 +108,14 @@ def _triangulate_args(p: argparse.ArgumentParser) -> None:
         help="videos to analyse with each camera's 2D project first",
     )
     p.add_argument("--dest", metavar="DIR", default=None, help="output folder (default: beside the 2D files)")
-    p.add_argument("--pcutoff", type=float, default=None, help="likelihood cut-off (default: the config's pcutoff)")
+    p.add_argument(
+        "--pcutoff",
+        action="append",
+        metavar="[CAMERA=]VALUE",
+        default=None,
+        help="score cut-off for every camera, or CAMERA=VALUE for one (repeatable; default: the config's "
+        "pcutoff_<camera>, pcutoff_sleap for .slp files, else pcutoff)",
+    )
     p.add_argument(
         "--ransac-threshold",
         type=float,
@@ -116,30 +127,50 @@ def _triangulate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save-as-csv", action="store_true", help="also write <name>_3D.csv")
 
 
+def _pcutoffs(values: list[str] | None) -> float | dict[str, float] | None:
+    """``--pcutoff`` values: one number, or ``CAMERA=VALUE`` entries (a bare number then applies to the others)."""
+    from markerless.errors import ConfigError
+
+    if not values:
+        return None
+    out: dict[str, float] = {}
+    for value in values:
+        camera, _, number = value.rpartition("=")
+        try:
+            out[camera or "*"] = float(number)
+        except ValueError:
+            raise ConfigError(f"--pcutoff {value}: give a number (0.4) or CAMERA=NUMBER (cam1=0.2).") from None
+    return out["*"] if list(out) == ["*"] else out
+
+
 def _triangulate_run(args: argparse.Namespace) -> int:
     from markerless.errors import ConfigError
-    from markerless.threed.api import triangulate_project
+    from markerless.threed.api import summarize_3d, triangulate_project
 
     if not args.predictions and not args.videos:
-        raise ConfigError("Give 2D prediction files (PRED_H5...) or --videos.")
-    kwargs = {}
+        raise ConfigError("Give 2D prediction files (PRED...) or --videos.")
+    kwargs: dict[str, Any] = {}
     if args.no_ransac:
         kwargs["ransac_threshold"] = None
     elif args.ransac_threshold is not None:
         kwargs["ransac_threshold"] = args.ransac_threshold
     if args.smooth is not None:
         kwargs["smooth"] = args.smooth
-    outputs = triangulate_project(
-        args.config,
-        args.predictions,
-        args.videos,
-        dest=args.dest,
-        pcutoff=args.pcutoff,
-        save_as_csv=args.save_as_csv,
-        **kwargs,
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        outputs = triangulate_project(
+            args.config,
+            args.predictions,
+            args.videos,
+            dest=args.dest,
+            pcutoff=_pcutoffs(args.pcutoff),
+            save_as_csv=args.save_as_csv,
+            **kwargs,
+        )
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
     for path in outputs:
-        print(path)
+        print(summarize_3d(path))
     return 0
 
 

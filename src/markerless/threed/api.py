@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import sleap_io
 
 from markerless.analysis.analyze import analyze
 from markerless.errors import CalibrationError, ConfigError, LabelFileError, ProjectError
@@ -16,11 +19,12 @@ from markerless.io.atomic import atomic_path
 from markerless.io.dlc import read_predictions
 from markerless.io.video import VIDEO_SUFFIXES
 from markerless.model.poses import Poses
+from markerless.model.skeleton import PoseLayout, Skeleton
 from markerless.model.tables import array_to_frame
 from markerless.threed.boards import IMAGE_SUFFIXES, Board, align_detections, detect_board
 from markerless.threed.calibration import calibrate_cameras
 from markerless.threed.calibration_io import load_calibration, save_calibration
-from markerless.threed.config3d import Config3D, load_config3d, match_camera
+from markerless.threed.config3d import Config3D, load_config3d, match_camera, without_camera
 from markerless.threed.triangulation import Triangulation
 from markerless.threed.triangulation import triangulate as triangulate_points
 
@@ -110,33 +114,77 @@ def calibrate(
 
 
 # --- triangulation of a project's predictions ------------------------------------------------------
+PREDICTION_SUFFIXES = (".h5", ".csv", ".slp")
+"""2D prediction files triangulate reads: DeepLabCut/markerless tables and SLEAP files."""
+
+
+def read_sleap_predictions(path: str | os.PathLike[str]) -> Poses:
+    """Poses from a SLEAP ``.slp`` file of one video (tracks as individuals, instance scores as scores).
+
+    SLEAP's point scores are not likelihoods (they can exceed 1): set the 3D config's ``pcutoff_sleap``
+    or ``pcutoff_<camera>`` for these files.
+    """
+    path = Path(path)
+    try:
+        labels = sleap_io.load_slp(str(path))
+    except (OSError, KeyError, ValueError) as err:
+        raise LabelFileError(f"Cannot read the SLEAP file {path}: {err}") from None
+    if len(labels.videos) != 1 or len(labels.skeletons) != 1:
+        raise LabelFileError(
+            f"{path} holds {len(labels.videos)} videos and {len(labels.skeletons)} skeletons; triangulation needs "
+            "one file per camera with one video and one skeleton (export each camera's predictions separately)."
+        )
+    tracked = bool(labels.tracks)
+    data = labels.numpy(untracked=not tracked, return_confidence=True, user_instances=False)
+    if data.ndim != 4 or len(data) == 0:
+        raise LabelFileError(f"{path} holds no predicted instances; run SLEAP inference on this camera first.")
+    names = [t.name for t in labels.tracks] if tracked else [f"animal{i + 1}" for i in range(data.shape[1])]
+    skeleton = Skeleton.from_names(labels.skeletons[0].node_names)
+    layout = PoseLayout(skeleton, tuple(names), multi_animal=True) if len(names) > 1 else PoseLayout(skeleton)
+    frames = np.arange(len(data))
+    seen = np.isfinite(data[..., :2]).all(axis=-1).any(axis=(1, 2))
+    return Poses(data[seen].astype(np.float32), layout, scorer="sleap", frames=frames[seen], source=str(path))
+
+
 def _read_poses(path: Path) -> Poses:
+    if path.suffix == ".slp":
+        return read_sleap_predictions(path)
     return read_predictions(path)
 
 
-def recording_name(path: Path, camera: str, scorer: str | None = None) -> str:
-    """Name shared by the files of one recording: the file stem without the 2D scorer and the camera name."""
-    stem = path.stem
+def _without_scorer(path: Path, scorer: str | None = None) -> str:
+    stem = path.name[: -len(path.suffix)] if path.suffix else path.name
+    if path.suffix == ".slp":
+        return re.sub(r"\.predictions$", "", stem)
     if scorer and stem.endswith(scorer):
-        stem = stem[: -len(scorer)]
-    else:
-        stem = re.sub(r"(DLC|markerless)_.*$", "", stem)
-    stem = stem.replace(camera, "")
-    stem = re.sub(r"[-_. ]{2,}", lambda m: m.group(0)[0], stem).strip("-_. ")
-    return stem or "recording"
+        return stem[: -len(scorer)]
+    return re.sub(r"(DLC|markerless)_.*$", "", stem)
+
+
+def recording_name(path: Path, camera: str, scorer: str | None = None) -> str:
+    """Name shared by the files of one recording: the file stem without the 2D scorer and the camera's name."""
+    return without_camera(_without_scorer(path, scorer), camera) or "recording"
 
 
 def group_prediction_files(
     files: Sequence[str | os.PathLike[str]], camera_names: list[str], scorers: Sequence[str | None] | None = None
 ) -> dict[str, dict[str, Path]]:
-    """Prediction files grouped by recording: ``{name: {camera: file}}`` (camera matched by name)."""
+    """Prediction files grouped by recording: ``{name: {camera: file}}``.
+
+    The camera is the one named in the file name as a whole word (``trial1_cam1DLC_....h5``,
+    ``trial1-cam1.predictions.slp``); a name naming none or several cameras is an error.
+    """
     groups: dict[str, dict[str, Path]] = {}
     for i, f in enumerate(files):
         path = Path(f)
-        cam = match_camera(path.name, camera_names)
+        stem = _without_scorer(path, scorers[i] if scorers else None)
+        cam = match_camera(stem, camera_names)
         if cam is None:
-            raise ConfigError(f"{path.name} names none of the cameras {camera_names}; rename it to contain one.")
-        name = recording_name(path, cam, scorers[i] if scorers else None)
+            raise ConfigError(
+                f"{path.name} names none of the cameras {camera_names} as a word; rename it to contain one "
+                "between separators (e.g. trial1_cam1.h5)."
+            )
+        name = without_camera(stem, cam) or "recording"
         if cam in groups.setdefault(name, {}):
             raise ConfigError(
                 f"Two prediction files of camera {cam!r} for recording {name!r}: "
@@ -147,7 +195,11 @@ def group_prediction_files(
 
 
 def stack_poses(poses: Sequence[Poses], names: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, Poses]:
-    """Per-camera poses -> ``(points (C, F, I, K, 2), scores (C, F, I, K), frames (F,), first poses)`` on shared frames."""
+    """Per-camera poses -> ``(points (C, F, I, K, 2), scores (C, F, I, K), frames (F,), first poses)``.
+
+    The frames are those of any camera (a camera without a frame has NaN there), so frames that only
+    some cameras have are triangulated from those cameras.
+    """
     first = poses[0]
     for name, p in zip(names, poses):
         if (
@@ -158,16 +210,10 @@ def stack_poses(poses: Sequence[Poses], names: Sequence[str]) -> tuple[np.ndarra
                 f"The 2D predictions of camera {name!r} track {list(p.layout.keypoint_names)} of "
                 f"{list(p.layout.individual_names)}, unlike camera {names[0]!r}; use models with the same body parts."
             )
-    frames = first.frames
-    for p in poses[1:]:
-        frames = np.intersect1d(frames, p.frames)
-    if len(frames) == 0:
-        raise LabelFileError(f"The 2D predictions of cameras {list(names)} share no frame numbers.")
-    rows = []
-    for p in poses:
-        order = np.argsort(p.frames)
-        rows.append(order[np.searchsorted(p.frames[order], frames)])
-    data = np.stack([p.data[r] for p, r in zip(poses, rows)])
+    frames = np.unique(np.concatenate([p.frames for p in poses]))
+    data = np.full((len(poses), len(frames), *first.data.shape[1:]), np.nan)
+    for c, p in enumerate(poses):
+        data[c, np.searchsorted(frames, p.frames)] = p.data
     return data[..., :2], data[..., 2], frames, first
 
 
@@ -200,7 +246,17 @@ def read_3d(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, pd.DataFrame | 
             err = None
     except (OSError, KeyError, ValueError) as err_:
         raise LabelFileError(f"Cannot read the 3D file {path}: {err_}") from None
-    return df, err  # type: ignore[return-value]
+    return df, err
+
+
+@dataclass
+class _Recording:
+    name: str
+    cameras: list[str]
+    result: Triangulation
+    template: Poses
+    frames: np.ndarray
+    path: Path
 
 
 def triangulate_project(
@@ -209,19 +265,26 @@ def triangulate_project(
     videos: Sequence[str | os.PathLike[str]] | None = None,
     *,
     dest: str | os.PathLike[str] | None = None,
-    pcutoff: float | None = None,
+    pcutoff: float | dict[str, float] | None = None,
     ransac_threshold: float | None = ...,  # type: ignore[assignment]
     smooth: int | None = ...,  # type: ignore[assignment]
     save_as_csv: bool = False,
 ) -> list[Path]:
     """Triangulate per-camera 2D predictions of each recording; returns the ``<name>_3D.h5`` files.
 
+    Every recording is triangulated before any file is written, so an error leaves no output behind.
+    A recording where no point could be triangulated (e.g. nothing passed the cut-off) warns
+    (:class:`UserWarning`) naming the cut-off used.
+
     Args:
         config3d: the 3D project config.
-        pred_files: 2D prediction files (``.h5``), one per camera and recording, each naming its camera.
+        pred_files: 2D prediction files (DeepLabCut ``.h5``/``.csv`` or SLEAP ``.slp``), one per camera and
+            recording, each naming its camera as a word.
         videos: videos to analyse first with each camera's 2D project (``config_file_<camera>``).
         dest: output folder (default: beside the first camera's file).
-        pcutoff: likelihood cut-off (default: the config's ``pcutoff``).
+        pcutoff: score cut-off for every camera, or per camera ``{camera: cut-off}`` (``"*"``: the other
+            cameras); default: the config's ``pcutoff_<camera>``, ``pcutoff_sleap`` for ``.slp`` files, else
+            ``pcutoff``.
         ransac_threshold, smooth: override the config's ``triangulation`` options (None disables).
         save_as_csv: also write ``<name>_3D.csv``.
     """
@@ -231,36 +294,82 @@ def triangulate_project(
         files += _analyze_videos(cfg, [Path(v) for v in videos])
     if not files:
         raise ConfigError("Give 2D prediction files or videos to triangulate.")
+    for f in files:
+        if f.suffix.lower() not in PREDICTION_SUFFIXES:
+            raise ConfigError(f"{f} is not a 2D prediction file; give {', '.join(PREDICTION_SUFFIXES)} files.")
+    if isinstance(pcutoff, dict):
+        unknown = sorted(set(pcutoff) - {*cfg.camera_names, "*"})
+        if unknown:
+            raise ConfigError(f"pcutoff names cameras {unknown} that {cfg.path} does not have ({cfg.camera_names}).")
     group = load_calibration(cfg.calibration_path)
     options = cfg.triangulation
     if ransac_threshold is not ...:
         options["ransac_threshold"] = ransac_threshold
     if smooth is not ...:
         options["smooth"] = smooth
-    outputs = []
     loaded = {f: _read_poses(f) for f in files}
     groups = group_prediction_files(files, cfg.camera_names, [loaded[f].scorer for f in files])
+    recordings = []
     for name, by_cam in groups.items():
         cams = [c for c in cfg.camera_names if c in by_cam]
         if len(cams) < 2:
             raise ConfigError(
                 f"Recording {name!r} has predictions of only {cams}; triangulation needs two cameras or more."
             )
-        poses = [loaded[by_cam[c]] for c in cams]
-        points, scores, frames, first = stack_poses(poses, cams)
+        missing = [c for c in cams if c not in group.names]
+        if missing:
+            raise CalibrationError(
+                f"{cfg.calibration_path} has no camera {missing[0]!r} (it has {group.names}); recalibrate with "
+                f"every camera of {cfg.path}."
+            )
+        cutoffs = [_cutoff(cfg, pcutoff, c, by_cam[c]) for c in cams]
+        points, scores, frames, first = stack_poses([loaded[by_cam[c]] for c in cams], cams)
         result = triangulate_points(
             points,
             group.subset(cams),
             scores,
-            min_score=cfg.pcutoff if pcutoff is None else pcutoff,
+            min_score=np.asarray(cutoffs),
             min_views=int(options.get("min_views") or 2),
             ransac_threshold=options.get("ransac_threshold"),
             smooth=options.get("smooth"),
             full_output=True,
         )
+        if not np.isfinite(result.points3d).any():
+            shown = ", ".join(f"{c} {v:g}" for c, v in zip(cams, cutoffs))
+            warnings.warn(
+                f"Recording {name!r}: no point was triangulated (no point seen by two cameras above the cut-off; "
+                f"cut-offs {shown}); lower pcutoff (e.g. --pcutoff 0.1) or check the 2D predictions.",
+                UserWarning,
+                stacklevel=2,
+            )
         out_dir = Path(dest) if dest else by_cam[cams[0]].parent
-        outputs.append(write_3d(result, first, frames, cfg.scorer_3d, out_dir / f"{name}_3D.h5", save_as_csv))  # type: ignore[arg-type]
-    return outputs
+        recordings.append(_Recording(name, cams, result, first, frames, out_dir / f"{name}_3D.h5"))
+    return [write_3d(r.result, r.template, r.frames, cfg.scorer_3d, r.path, save_as_csv) for r in recordings]
+
+
+def _cutoff(cfg: Config3D, pcutoff: float | dict[str, float] | None, camera: str, path: Path) -> float:
+    if isinstance(pcutoff, dict) and (camera in pcutoff or "*" in pcutoff):
+        return float(pcutoff[camera] if camera in pcutoff else pcutoff["*"])
+    if pcutoff is not None and not isinstance(pcutoff, dict):
+        return float(pcutoff)
+    return cfg.pcutoff_for(camera, path.suffix.lower())
+
+
+def summarize_3d(path: str | os.PathLike[str]) -> str:
+    """One line about a ``_3D.h5`` file: points triangulated, cameras used, mean reprojection error."""
+    df, err = read_3d(path)
+    xyz = df.to_numpy().reshape(len(df), -1, 3)
+    ok = np.isfinite(xyz).all(axis=-1)
+    line = f"{path}: {int(ok.sum())} of {ok.size} points triangulated ({len(df)} frames)"
+    if err is not None:
+        cams = list(dict.fromkeys(err.columns.get_level_values(-1)))
+        values = err.to_numpy().reshape(len(err), -1, len(cams))
+        used = [c for i, c in enumerate(cams) if np.isfinite(values[..., i]).any()]
+        mean = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+        line += f", cameras used {used}, mean reprojection error {mean:.2f} px"
+    if not ok.any():
+        line += "; warning: nothing triangulated, lower the cut-off (--pcutoff) or check the 2D predictions"
+    return line
 
 
 def _analyze_videos(cfg: Config3D, videos: list[Path]) -> list[Path]:
@@ -278,12 +387,15 @@ def _analyze_videos(cfg: Config3D, videos: list[Path]) -> list[Path]:
 
 
 __all__ = [
+    "PREDICTION_SUFFIXES",
     "calibrate",
     "calibration_sources",
     "group_prediction_files",
     "read_3d",
+    "read_sleap_predictions",
     "recording_name",
     "stack_poses",
+    "summarize_3d",
     "triangulate_project",
     "write_3d",
 ]
@@ -300,4 +412,4 @@ def triangulate(data: str | os.PathLike[str] | np.ndarray, *args: object, **kwar
     """
     if isinstance(data, str | os.PathLike):
         return triangulate_project(data, *args, **kwargs)  # type: ignore[arg-type]
-    return triangulate_points(data, *args, **kwargs)  # type: ignore[arg-type]
+    return triangulate_points(data, *args, **kwargs)  # type: ignore[call-overload]

@@ -5,6 +5,9 @@ DeepLabCut 3D keys (kept so the file opens in both tools): ``Task``, ``scorer``,
 ``config_file_<camera>``, ``shuffle_<camera>``, ``trainingsetindex_<camera>`` and plot settings.
 markerless adds::
 
+    pcutoff_<camera>: 0.2                       # cut-off of one camera's 2D scores (default: pcutoff)
+    pcutoff_sleap: 0.2                          # cut-off of SLEAP .slp files (their scores are not likelihoods)
+
     calibration_board: {kind: checkerboard, rows: 6, cols: 9, square_size: 30.0}   # or kind: charuco
     calibration_images: calibration_images      # folder of images/videos named after the cameras
     calibration_file: calibration.toml          # written by `markerless calibrate`
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,10 +33,36 @@ from markerless.threed.boards import Board
 DEFAULT_TRIANGULATION = {"ransac_threshold": 20.0, "smooth": None, "min_views": 2}
 
 
+def _token(camera: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![A-Za-z0-9]){re.escape(camera)}(?![A-Za-z0-9])")
+
+
 def match_camera(name: str, camera_names: list[str]) -> str | None:
-    """The camera whose name appears in ``name`` (the longest such name, so ``cam10`` beats ``cam1``)."""
-    found = [c for c in camera_names if c in name]
-    return max(found, key=len) if found else None
+    """The camera named in ``name`` as a whole token (between the ends of ``name`` or characters other than
+    letters and digits: ``trial_cam1.h5`` names ``cam1``, ``cam10.h5`` and ``midday.h5`` name neither ``cam1``
+    nor ``mid``); None when no camera is named.
+
+    Raises:
+        ConfigError: ``name`` names several cameras (a camera whose name is part of another named one,
+            ``cam1`` in ``cam1_top``, does not count).
+    """
+    spans = {c: m.span() for c in camera_names if (m := _token(c).search(name))}
+    found = [
+        c
+        for c, (a, b) in spans.items()
+        if not any(o != c and o2 - o1 > b - a and o1 <= a and b <= o2 for o, (o1, o2) in spans.items())
+    ]
+    if len(found) > 1:
+        raise ConfigError(
+            f"{name} names several cameras {found}; rename it so that it names one camera (as a word, e.g. trial1_{found[0]})."
+        )
+    return found[0] if found else None
+
+
+def without_camera(name: str, camera: str) -> str:
+    """``name`` with the camera's token removed (and the separators left around it merged)."""
+    stem = _token(camera).sub("", name, count=1)
+    return re.sub(r"[-_. ]{2,}", lambda m: m.group(0)[0], stem).strip("-_. ")
 
 
 @dataclass
@@ -87,7 +117,23 @@ class Config3D:
     @property
     def pcutoff(self) -> float:
         """Likelihood below which a 2D point is not triangulated."""
-        return float(self.data.get("pcutoff", 0.4))
+        return self._number("pcutoff", 0.4)
+
+    def pcutoff_for(self, camera: str, suffix: str = ".h5") -> float:
+        """The cut-off for one camera's 2D file: ``pcutoff_<camera>``, else ``pcutoff_sleap`` for SLEAP ``.slp``
+        files (SLEAP scores are not likelihoods and can exceed 1), else ``pcutoff``."""
+        if f"pcutoff_{camera}" in self.data:
+            return self._number(f"pcutoff_{camera}", 0.4)
+        if suffix == ".slp" and "pcutoff_sleap" in self.data:
+            return self._number("pcutoff_sleap", 0.4)
+        return self.pcutoff
+
+    def _number(self, key: str, default: float) -> float:
+        value = self.data.get(key, default)
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key} in {self.path} is {value!r}; set it to a number (e.g. {key}: 0.4).") from None
 
     @property
     def scorer_3d(self) -> str:
@@ -186,4 +232,4 @@ def create_project_3d(
     return path
 
 
-__all__ = ["Config3D", "create_project_3d", "load_config3d", "match_camera"]
+__all__ = ["Config3D", "create_project_3d", "load_config3d", "match_camera", "without_camera"]
