@@ -67,9 +67,7 @@ def test_extract_outliers_passes_its_options(monkeypatch: pytest.MonkeyPatch, ca
         "epsilon": 7.5,
         "p_bound": 0.2,
         "num_frames": 4,
-        "extraction": "kmeans",
-        "seed": 0,
-    }
+    }  # only what was typed: extraction and seed keep the API's defaults
     out = capsys.readouterr().out
     assert "extracted 1 frames" in out and "img1.png" in out
 

@@ -298,18 +298,8 @@ def test_machine_labels_round_trip_property(
     )
 
 
-def test_predictions_of_the_requested_shuffle_are_used(tmp_path: Path) -> None:
-    import os
-
-    from markerless.labelling.outliers import _prediction_file
-
-    video = tmp_path / "mouse1.mp4"
-    video.touch()
-    one = tmp_path / "mouse1DLC_resnet50_tinyOct1shuffle1_100.h5"
-    ten = tmp_path / "mouse1DLC_resnet50_tinyOct1shuffle10_100.h5"
-    for i, path in enumerate((one, ten)):
-        path.touch()
-        os.utime(path, (1000 + i, 1000 + i))
-    assert _prediction_file(video, 1) == one
-    assert _prediction_file(video, 10) == ten
-    assert _prediction_file(video, 3) == ten  # none of that shuffle: the newest
+def test_outliers_use_the_requested_shuffles_predictions_only(analysed_project: tuple[Path, Path]) -> None:
+    config, video = analysed_project
+    with pytest.raises(ProjectError, match=rf"shuffle 10 .*found only mouse1{SCORER}\.h5"):
+        extract_outliers(config, [video], shuffle=10)  # never shuffle 1's file instead
+    assert extract_outliers(config, [video], shuffle=1, algo="list", frames=[3])

@@ -1,4 +1,4 @@
-"""Tests of markerless.results.filters: filters, gap filling, likelihood threshold, prediction files."""
+"""Tests of markerless.results.filters: filters, gap filling, likelihood threshold, project files."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from markerless.errors import ConfigError, ProjectError
 from markerless.model.poses import Poses
 from markerless.model.skeleton import PoseLayout, Skeleton
-from markerless.results.filters import filter_poses, kalman_smooth, prediction_file
+from markerless.results.filters import filter_poses, kalman_smooth
 
 
 def _truth(n_frames: int = 400, n_kp: int = 3) -> np.ndarray:
@@ -157,32 +157,6 @@ def test_bad_parameters_raise_config_error(kwargs: dict, message: str) -> None:
         filter_poses(_poses(_truth(20, 1)), **kwargs)
 
 
-def test_prediction_file_lookup(tmp_path) -> None:
-    video = tmp_path / "mouse.mp4"
-    video.touch()
-    with pytest.raises(ProjectError, match="markerless analyze"):
-        prediction_file(video)
-    main = tmp_path / "mouseDLC_Resnet50_x_shuffle1_100.h5"
-    for name in (
-        main.name,
-        "mouseDLC_Resnet50_x_shuffle1_100_filtered.h5",
-        "mouseDLC_Resnet50_x_shuffle1_100_skeleton.h5",
-    ):
-        (tmp_path / name).touch()
-    assert prediction_file(video) == main
-    assert prediction_file(video, filtered=True).name.endswith("_100_filtered.h5")
-    assert prediction_file(video, scorer="DLC_Resnet50_x_shuffle1_100") == main
-    scorer = "DLC_Resnet50_TaskNov24shuffle2_snapshot_best-40"
-    with pytest.raises(ProjectError, match="shuffle"):  # only files of another model/shuffle
-        prediction_file(video, scorer=scorer)
-    (tmp_path / "mouseDLC_Resnet50_TaskNov24shuffle2_snapshot_30.h5").touch()
-    assert prediction_file(video, scorer=scorer).name == "mouseDLC_Resnet50_TaskNov24shuffle2_snapshot_30.h5"
-    other = tmp_path / "out"
-    other.mkdir()
-    (other / "mouseDLC_b.h5").touch()
-    assert prediction_file(video, dest=other) == other / "mouseDLC_b.h5"
-
-
 @settings(max_examples=25, deadline=None)
 @given(
     n_frames=st.integers(1, 40),
@@ -244,9 +218,10 @@ def test_filter_predictions_writes_dlc_files_with_the_same_columns(tmp_path, mul
     n_ind, n_kp = layout.shape
     data = np.concatenate([rng.uniform(0, 99, (30, n_ind, n_kp, 2)), np.full((30, n_ind, n_kp, 1), 0.8)], axis=-1)
     data[:, ~layout.valid] = np.nan
-    source = write_predictions(Poses(data, layout, scorer="DLC_x_y"), out_dir / "clipDLC_x_y.h5")
+    scorer = "DLC_x_Tshuffle1_5"
+    source = write_predictions(Poses(data, layout, scorer=scorer), out_dir / f"clip{scorer}.h5")
     (target,) = filter_predictions(root / "config.yaml", [video], method="savgol", save_as_csv=True, dest=out_dir)
-    assert target == out_dir / "clipDLC_x_y_filtered.h5"
+    assert target == out_dir / f"clip{scorer}_filtered.h5"
     before, after = pd.read_hdf(source), pd.read_hdf(target)
     assert before.columns.equals(after.columns) and before.index.equals(after.index)
     assert target.with_suffix(".csv").is_file()

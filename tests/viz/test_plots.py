@@ -103,3 +103,40 @@ def test_plot_poses_says_when_nothing_passes_the_cutoff(tmp_path, caplog) -> Non
     with caplog.at_level("WARNING", logger="markerless.viz.plots"):
         plot_poses(confident, tmp_path / "ok", pcutoff=0.6)
     assert "no point has likelihood" not in caplog.text
+
+
+def _project_with_pcutoff(root: Path, pcutoff: object) -> tuple[Path, Path]:
+    from markerless.io.dlc import write_config, write_predictions
+
+    (root / "videos").mkdir(parents=True)
+    video = root / "videos" / "clip.mp4"
+    video.touch()
+    config = {"Task": "Tiny", "scorer": "tester", "date": "Nov24", "project_path": str(root), "bodyparts": ["a"]}
+    if pcutoff is not None:
+        config["pcutoff"] = pcutoff
+    write_config(config, root / "config.yaml")
+    layout = PoseLayout.single_animal(["a"])
+    write_predictions(Poses(np.full((5, 1, 1, 3), 0.5), layout, scorer=SCORER), root / "videos" / f"clip{SCORER}.h5")
+    return root / "config.yaml", video
+
+
+@pytest.mark.parametrize(("in_config", "used"), [(0.25, 0.25), (None, 0.6)])
+def test_pcutoff_comes_from_the_project(tmp_path, monkeypatch, in_config, used) -> None:
+    """None means the project's ``pcutoff`` (DeepLabCut's 0.6 when config.yaml has none); a typed one wins."""
+    import markerless.viz.plots as plots
+    from markerless.project.project import DEFAULT_PCUTOFF
+
+    seen: list[float] = []
+    monkeypatch.setattr(plots, "plot_poses", lambda *a, pcutoff, **k: seen.append(pcutoff) or [])
+    config, video = _project_with_pcutoff(tmp_path, in_config)
+    plots.plot_trajectories(config, [video])
+    plots.plot_trajectories(config, [video], pcutoff=0.9)
+    assert seen == [used, 0.9] and DEFAULT_PCUTOFF == 0.6
+
+
+def test_a_bad_pcutoff_in_the_config_names_the_file(tmp_path) -> None:
+    from markerless.errors import ConfigError
+
+    config, video = _project_with_pcutoff(tmp_path, "high")
+    with pytest.raises(ConfigError, match=r"config\.yaml.*pcutoff"):
+        plot_trajectories(config, [video])

@@ -11,6 +11,7 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from markerless.errors import MarkerlessError
 
@@ -47,6 +48,15 @@ WORKFLOW: list[tuple[str, str]] = [
     ("synthetic", "markerless.cli.project"),
     ("demo", "markerless.cli.project"),
 ]
+
+
+def typed_options(args: argparse.Namespace, *leave_out: str) -> dict[str, Any]:
+    """The options the user typed: those added with ``default=argparse.SUPPRESS`` are absent otherwise.
+
+    Commands pass these as keywords to the API, so the defaults live in one place (the API) and the
+    command line passes only what was typed. ``leave_out`` names arguments passed another way.
+    """
+    return {k: v for k, v in vars(args).items() if k not in {"command", "_run", *leave_out}}
 
 
 def _available_commands() -> list[tuple[str, Command]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from markerless.cli import Command
+from markerless.cli import Command, typed_options
 
 
 # --- label -------------------------------------------------------------------------------------
@@ -12,18 +12,26 @@ def _label_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", metavar="CONFIG", help="the project's config.yaml")
     p.add_argument(
         "--host",
-        default="127.0.0.1",
+        default=argparse.SUPPRESS,
         help="address to serve on (default 127.0.0.1: this machine only; on a cluster keep it and use "
         "ssh -L 8765:127.0.0.1:8765 HOST from your computer)",
     )
-    p.add_argument("--port", type=int, default=8765, help="port to serve on (default 8765; 0 picks a free one)")
-    p.add_argument("--no-browser", action="store_true", help="do not open a browser; just print the URL")
+    p.add_argument(
+        "--port", type=int, default=argparse.SUPPRESS, help="port to serve on (default 8765; 0 picks a free one)"
+    )
+    p.add_argument(
+        "--no-browser",
+        dest="open_browser",
+        action="store_false",
+        default=argparse.SUPPRESS,
+        help="do not open a browser; just print the URL",
+    )
 
 
 def _label_run(args: argparse.Namespace) -> int:
     from markerless.app.server import label
 
-    label(args.config, host=args.host, port=args.port, open_browser=not args.no_browser)
+    label(args.config, **typed_options(args, "config"))
     return 0
 
 
@@ -31,41 +39,42 @@ def _label_run(args: argparse.Namespace) -> int:
 def _extract_outliers_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", metavar="CONFIG", help="the project's config.yaml")
     p.add_argument("videos", metavar="VIDEO", nargs="+", help="analysed videos (their predictions sit beside them)")
-    p.add_argument("--shuffle", type=int, default=1, help="shuffle whose predictions to use (default 1)")
+    p.add_argument(
+        "--shuffle", type=int, default=argparse.SUPPRESS, help="shuffle whose predictions to use (default 1)"
+    )
     p.add_argument(
         "--algo",
         choices=("jump", "uncertain", "fitting", "list"),
-        default="jump",
+        default=argparse.SUPPRESS,
         help="jump: a point moved more than EPSILON px; uncertain: likelihood below P_BOUND; fitting: far from "
         "a smoothing model of its track; list: the frames given with --frames (default jump)",
     )
-    p.add_argument("--frames", type=int, nargs="+", metavar="N", default=None, help="frame numbers for --algo list")
-    p.add_argument("--epsilon", type=float, default=20.0, help="pixel threshold of jump and fitting (default 20)")
-    p.add_argument("--p-bound", type=float, default=0.01, help="likelihood threshold (default 0.01)")
     p.add_argument(
-        "--num-frames", type=int, default=None, help="frames to extract per video (default numframes2pick of config)"
+        "--frames", type=int, nargs="+", metavar="N", default=argparse.SUPPRESS, help="frame numbers for --algo list"
     )
     p.add_argument(
-        "--extraction", choices=("kmeans", "uniform"), default="kmeans", help="how to pick among the candidates"
+        "--epsilon", type=float, default=argparse.SUPPRESS, help="pixel threshold of jump and fitting (default 20)"
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--p-bound", type=float, default=argparse.SUPPRESS, help="likelihood threshold (default 0.01)")
+    p.add_argument(
+        "--num-frames",
+        type=int,
+        default=argparse.SUPPRESS,
+        help="frames to extract per video (default numframes2pick of config)",
+    )
+    p.add_argument(
+        "--extraction",
+        choices=("kmeans", "uniform"),
+        default=argparse.SUPPRESS,
+        help="how to pick among the candidates (default kmeans)",
+    )
+    p.add_argument("--seed", type=int, default=argparse.SUPPRESS, help="random seed (default 0)")
 
 
 def _extract_outliers_run(args: argparse.Namespace) -> int:
     from markerless.labelling.outliers import extract_outliers
 
-    written = extract_outliers(
-        args.config,
-        args.videos,
-        shuffle=args.shuffle,
-        algo=args.algo,
-        frames=args.frames,
-        epsilon=args.epsilon,
-        p_bound=args.p_bound,
-        num_frames=args.num_frames,
-        extraction=args.extraction,
-        seed=args.seed,
-    )
+    written = extract_outliers(args.config, args.videos, **typed_options(args, "config", "videos"))
     print(f"extracted {len(written)} frames; refine them with: markerless label {args.config}")
     for path in written:
         print(path)
@@ -75,13 +84,15 @@ def _extract_outliers_run(args: argparse.Namespace) -> int:
 # --- merge -------------------------------------------------------------------------------------
 def _merge_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", metavar="CONFIG", help="the project's config.yaml")
-    p.add_argument("--shuffle", type=int, default=1, help="shuffle of the new training dataset (default 1)")
+    p.add_argument(
+        "--shuffle", type=int, default=argparse.SUPPRESS, help="shuffle of the new training dataset (default 1)"
+    )
 
 
 def _merge_run(args: argparse.Namespace) -> int:
     from markerless.labelling.merge import merge
 
-    iteration = merge(args.config, shuffle=args.shuffle)
+    iteration = merge(args.config, **typed_options(args, "config"))
     print(f"iteration {iteration}: training dataset created; train it with: markerless train {args.config}")
     return 0
 

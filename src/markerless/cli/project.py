@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from markerless.cli import Command
+from markerless.cli import Command, typed_options
 
 
 # --- create-project -------------------------------------------------------------------------------
@@ -17,39 +17,42 @@ def _create_project_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--working-directory",
         metavar="DIR",
-        default=None,
+        default=argparse.SUPPRESS,
         help="where to create the project folder TASK-EXPERIMENTER-DATE (default: current folder)",
     )
-    p.add_argument("--multi-animal", action="store_true", help="several animals per video (adds individuals)")
+    p.add_argument(
+        "--multi-animal",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="several animals per video (adds individuals)",
+    )
     p.add_argument(
         "--individuals",
         nargs="+",
         metavar="NAME",
-        default=None,
+        default=argparse.SUPPRESS,
         help="names of the animals of a multi-animal project (default individual1..3)",
     )
     p.add_argument(
         "--bodyparts",
         nargs="+",
         metavar="NAME",
-        default=None,
+        default=argparse.SUPPRESS,
         help="body parts to label (default placeholders you can edit in config.yaml)",
     )
-    p.add_argument("--copy-videos", action="store_true", help="copy videos into the project instead of linking them")
+    p.add_argument(
+        "--copy-videos",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="copy videos into the project instead of linking them",
+    )
 
 
 def _create_project_run(args: argparse.Namespace) -> int:
     from markerless.project.project import create_project
 
     config = create_project(
-        args.task,
-        args.experimenter,
-        args.videos,
-        working_directory=args.working_directory,
-        multi_animal=args.multi_animal,
-        individuals=args.individuals,
-        bodyparts=args.bodyparts,
-        copy_videos=args.copy_videos,
+        args.task, args.experimenter, args.videos, **typed_options(args, "task", "experimenter", "videos")
     )
     print(config)
     return 0
@@ -59,13 +62,18 @@ def _create_project_run(args: argparse.Namespace) -> int:
 def _add_videos_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", metavar="CONFIG", help="the project's config.yaml")
     p.add_argument("videos", metavar="VIDEO", nargs="+", help="video files (or folders of videos) to add")
-    p.add_argument("--copy-videos", action="store_true", help="copy videos into the project instead of linking them")
+    p.add_argument(
+        "--copy-videos",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="copy videos into the project instead of linking them",
+    )
 
 
 def _add_videos_run(args: argparse.Namespace) -> int:
     from markerless.project.project import add_videos
 
-    for path in add_videos(args.config, args.videos, copy_videos=args.copy_videos):
+    for path in add_videos(args.config, args.videos, **typed_options(args, "config", "videos")):
         print(path)
     return 0
 
@@ -83,7 +91,7 @@ def _extract_frames_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--algo",
         choices=("uniform", "kmeans"),
-        default="kmeans",
+        default=argparse.SUPPRESS,
         help="uniform: random frames spread over the video; kmeans: frames that look different "
         "from each other (default)",
     )
@@ -91,31 +99,36 @@ def _extract_frames_args(p: argparse.ArgumentParser) -> None:
         "--num-frames",
         type=int,
         metavar="N",
-        default=None,
+        default=argparse.SUPPRESS,
         help="frames to extract per video (default: numframes2pick in config.yaml)",
     )
     p.add_argument(
         "--start",
         type=_fraction,
         metavar="F",
-        default=None,
+        default=argparse.SUPPRESS,
         help="start of the window to pick from, as a fraction of the video (default: config 'start')",
     )
     p.add_argument(
         "--stop",
         type=_fraction,
         metavar="F",
-        default=None,
+        default=argparse.SUPPRESS,
         help="end of the window to pick from, as a fraction of the video (default: config 'stop')",
     )
-    p.add_argument("--seed", type=int, metavar="S", default=None, help="random seed, for reproducible picks")
+    p.add_argument(
+        "--seed",
+        type=int,
+        metavar="S",
+        default=argparse.SUPPRESS,
+        help="random seed, for reproducible picks (default 0)",
+    )
 
 
 def _extract_frames_run(args: argparse.Namespace) -> int:
     from markerless.labelling.frames import extract_frames
 
-    options = {"num_frames": args.num_frames, "start": args.start, "stop": args.stop, "seed": args.seed}
-    result = extract_frames(args.config, algo=args.algo, **{k: v for k, v in options.items() if v is not None})
+    result = extract_frames(args.config, **typed_options(args, "config"))
     if isinstance(result, dict):
         for key, value in result.items():
             print(f"{key}: {len(value) if hasattr(value, '__len__') else value} new frames")
@@ -127,11 +140,17 @@ def _extract_frames_run(args: argparse.Namespace) -> int:
 # --- check-labels ----------------------------------------------------------------------------------
 def _check_labels_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", metavar="CONFIG", help="the project's config.yaml")
-    p.add_argument("--no-skeleton", action="store_true", help="draw only the points, not the skeleton lines")
+    p.add_argument(
+        "--no-skeleton",
+        dest="draw_skeleton",
+        action="store_false",
+        default=argparse.SUPPRESS,
+        help="draw only the points, not the skeleton lines",
+    )
     p.add_argument(
         "--color-by",
         choices=("bodypart", "individual"),
-        default="bodypart",
+        default=argparse.SUPPRESS,
         help="one colour per body part (default) or per animal (multi-animal projects)",
     )
 
@@ -139,7 +158,7 @@ def _check_labels_args(p: argparse.ArgumentParser) -> None:
 def _check_labels_run(args: argparse.Namespace) -> int:
     from markerless.labelling.check_labels import check_labels
 
-    written = check_labels(args.config, draw_skeleton=not args.no_skeleton, color_by=args.color_by)
+    written = check_labels(args.config, **typed_options(args, "config"))
     folders = sorted({str(p.parent) for p in written})
     print(f"{len(written)} labelled frames drawn into: " + ", ".join(folders))
     return 0
@@ -158,30 +177,44 @@ def _size(text: str) -> tuple[int, int]:
 
 def _synthetic_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("dest", metavar="DEST", help="folder to create the project in")
-    p.add_argument("--animals", type=int, metavar="N", default=1, help="animals per video (default 1)")
-    p.add_argument("--frames", type=int, metavar="N", default=200, help="frames of the rendered video (default 200)")
     p.add_argument(
-        "--labelled",
+        "--animals",
+        dest="n_animals",
         type=int,
         metavar="N",
-        default=50,
-        help="frames written as labelled images with exact ground truth (default 50)",
+        default=argparse.SUPPRESS,
+        help="animals per video (default 1)",
     )
-    p.add_argument("--size", type=_size, metavar="WxH", default=(320, 240), help="video size (default 320x240)")
-    p.add_argument("--seed", type=int, metavar="S", default=0, help="random seed: same seed, same project (default 0)")
+    p.add_argument(
+        "--frames",
+        dest="n_frames",
+        type=int,
+        metavar="N",
+        default=argparse.SUPPRESS,
+        help="frames of the rendered video (default 200)",
+    )
+    p.add_argument(
+        "--labelled",
+        dest="n_labelled",
+        type=int,
+        metavar="N",
+        default=argparse.SUPPRESS,
+        help="frames written as labelled images with exact ground truth (default 40)",
+    )
+    p.add_argument("--size", type=_size, metavar="WxH", default=argparse.SUPPRESS, help="video size (default 320x240)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        metavar="S",
+        default=argparse.SUPPRESS,
+        help="random seed: same seed, same project (default 0)",
+    )
 
 
 def _synthetic_run(args: argparse.Namespace) -> int:
     from markerless.synthetic import make_synthetic_project
 
-    config = make_synthetic_project(
-        args.dest,
-        n_animals=args.animals,
-        n_frames=args.frames,
-        n_labelled=args.labelled,
-        size=args.size,
-        seed=args.seed,
-    )
+    config = make_synthetic_project(args.dest, **typed_options(args, "dest"))
     print(config)
     return 0
 

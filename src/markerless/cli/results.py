@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import argparse
 
-from markerless.cli import Command
+from markerless.cli import Command, typed_options
+from markerless.results.filter_settings import METHODS, FilterSettings
+
+_FILTER = FilterSettings()  # the defaults, shown in the help (only typed options are passed on)
 
 
 def _common(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("config", metavar="CONFIG", help="the project's config.yaml (or its folder)")
     p.add_argument("videos", metavar="VIDEO", nargs="+", help=f"videos (or folders of videos) whose {what}")
     p.add_argument(
-        "--shuffle", type=int, default=1, metavar="K", help="the shuffle whose predictions are used (default 1)"
+        "--shuffle",
+        type=int,
+        default=argparse.SUPPRESS,
+        metavar="K",
+        help="the shuffle whose predictions are used (default 1)",
     )
     p.add_argument(
-        "--dest", metavar="DIR", default=None, help="folder holding the predictions, if not beside the videos"
+        "--dest",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="folder holding the predictions, if not beside the videos",
     )
 
 
@@ -37,33 +47,49 @@ def _filter_args(p: argparse.ArgumentParser) -> None:
     _common(p, "predictions to filter")
     p.add_argument(
         "--method",
-        choices=("median", "savgol", "kalman", "none"),
-        default="median",
+        choices=METHODS,
+        default=argparse.SUPPRESS,
         help="median filter, Savitzky-Golay, constant-velocity Kalman smoother, or only the "
-        "threshold and gap filling (default median)",
+        f"threshold and gap filling (default {_FILTER.method})",
     )
     p.add_argument(
-        "--window", type=int, default=5, metavar="N", help="odd window of median/savgol in frames (default 5)"
+        "--window",
+        type=int,
+        default=argparse.SUPPRESS,
+        metavar="N",
+        help=f"odd window of median/savgol in frames (default {_FILTER.window})",
     )
-    p.add_argument("--polyorder", type=int, default=2, metavar="N", help="savgol polynomial order (default 2)")
+    p.add_argument(
+        "--polyorder",
+        type=int,
+        default=argparse.SUPPRESS,
+        metavar="N",
+        help=f"savgol polynomial order (default {_FILTER.polyorder})",
+    )
     p.add_argument(
         "--max-gap",
         type=_non_negative,
-        default=10,
+        default=argparse.SUPPRESS,
         metavar="N",
-        help="fill runs of up to N missing frames; longer ones stay empty (default 10)",
+        help=f"fill runs of up to N missing frames; longer ones stay empty (default {_FILTER.max_gap})",
     )
     p.add_argument(
         "--p-bound",
         type=_probability,
-        default=0.01,
+        default=argparse.SUPPRESS,
         metavar="P",
-        help="points with a likelihood under P count as missing (default 0.01)",
+        help=f"points with a likelihood under P count as missing (default {_FILTER.p_bound:g})",
     )
-    p.add_argument("--save-as-csv", action="store_true", help="also write a .csv beside each _filtered.h5")
+    p.add_argument(
+        "--save-as-csv",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="also write a .csv beside each _filtered.h5",
+    )
     p.add_argument(
         "--nwb",
         action="store_true",
+        default=argparse.SUPPRESS,
         help="also write the filtered poses as NWB (ndx-pose) _filtered.nwb; "
         "with --method none --p-bound 0 --max-gap 0 this exports the predictions unchanged",
     )
@@ -72,22 +98,10 @@ def _filter_args(p: argparse.ArgumentParser) -> None:
 def _filter_run(args: argparse.Namespace) -> int:
     from markerless.results.filters import filter_predictions
 
-    paths = filter_predictions(
-        args.config,
-        args.videos,
-        shuffle=args.shuffle,
-        method=args.method,
-        window=args.window,
-        polyorder=args.polyorder,
-        p_bound=args.p_bound,
-        max_gap=args.max_gap,
-        save_as_csv=args.save_as_csv,
-        nwb=args.nwb,
-        dest=args.dest,
-    )
+    paths = filter_predictions(args.config, args.videos, **typed_options(args, "config", "videos"))
     for path in paths:
         print(path)
-        if args.nwb:
+        if getattr(args, "nwb", False):
             print(path.with_suffix(".nwb"))
     return 0
 
@@ -95,42 +109,48 @@ def _filter_run(args: argparse.Namespace) -> int:
 # --- create-labeled-video -------------------------------------------------------------------------
 def _video_args(p: argparse.ArgumentParser) -> None:
     _common(p, "predictions to draw")
-    p.add_argument("--filtered", action="store_true", help="draw the _filtered predictions (run filter first)")
     p.add_argument(
-        "--trail", type=_non_negative, default=0, metavar="N", help="draw each point's path over the last N frames"
+        "--filtered",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="draw the _filtered predictions (run filter first)",
+    )
+    p.add_argument(
+        "--trail",
+        type=_non_negative,
+        default=argparse.SUPPRESS,
+        metavar="N",
+        help="draw each point's path over the last N frames (default 0: none)",
     )
     p.add_argument(
         "--pcutoff",
         type=_probability,
-        default=None,
+        default=argparse.SUPPRESS,
         metavar="P",
         help="hide points with a likelihood under P (default: pcutoff in config.yaml)",
     )
-    p.add_argument("--no-skeleton", action="store_true", help="do not draw the skeleton's edges")
+    p.add_argument(
+        "--no-skeleton",
+        dest="draw_skeleton",
+        action="store_false",
+        default=argparse.SUPPRESS,
+        help="do not draw the skeleton's edges",
+    )
     p.add_argument(
         "--color-by",
         choices=("bodypart", "individual"),
-        default="bodypart",
+        default=argparse.SUPPRESS,
         help="one colour per body part or per individual (default bodypart)",
     )
-    p.add_argument("--codec", default="mp4v", metavar="FOURCC", help="video codec of the .mp4 (default mp4v)")
+    p.add_argument(
+        "--codec", default=argparse.SUPPRESS, metavar="FOURCC", help="video codec of the .mp4 (default mp4v)"
+    )
 
 
 def _video_run(args: argparse.Namespace) -> int:
     from markerless.viz.video import create_labeled_video
 
-    paths = create_labeled_video(
-        args.config,
-        args.videos,
-        shuffle=args.shuffle,
-        filtered=args.filtered,
-        pcutoff=args.pcutoff,
-        trail=args.trail,
-        draw_skeleton=not args.no_skeleton,
-        color_by=args.color_by,
-        dest=args.dest,
-        codec=args.codec,
-    )
+    paths = create_labeled_video(args.config, args.videos, **typed_options(args, "config", "videos"))
     for path in paths:
         print(path)
     return 0
@@ -139,11 +159,16 @@ def _video_run(args: argparse.Namespace) -> int:
 # --- plot-trajectories ----------------------------------------------------------------------------
 def _plot_args(p: argparse.ArgumentParser) -> None:
     _common(p, "predictions to plot")
-    p.add_argument("--filtered", action="store_true", help="plot the _filtered predictions (run filter first)")
+    p.add_argument(
+        "--filtered",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="plot the _filtered predictions (run filter first)",
+    )
     p.add_argument(
         "--pcutoff",
         type=_probability,
-        default=None,
+        default=argparse.SUPPRESS,
         metavar="P",
         help="leave out points with a likelihood under P (default: pcutoff in config.yaml)",
     )
@@ -152,9 +177,7 @@ def _plot_args(p: argparse.ArgumentParser) -> None:
 def _plot_run(args: argparse.Namespace) -> int:
     from markerless.viz.plots import plot_trajectories
 
-    for path in plot_trajectories(
-        args.config, args.videos, shuffle=args.shuffle, filtered=args.filtered, pcutoff=args.pcutoff, dest=args.dest
-    ):
+    for path in plot_trajectories(args.config, args.videos, **typed_options(args, "config", "videos")):
         print(path)
     return 0
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,12 @@ import numpy as np
 
 from markerless.errors import ConfigError, ProjectError
 from markerless.io.atomic import atomic_path
-from markerless.io.dlc import find_prediction_files, read_predictions
+from markerless.io.dlc import read_predictions
 from markerless.io.video import VideoReader
-from markerless.labelling.frames import select_frames_kmeans
+from markerless.labelling.frames import existing_frame_indices, image_name, select_frames_kmeans
 from markerless.labelling.machine_labels import write_machine_labels
 from markerless.model import PoseLayout, Poses
+from markerless.project.prediction_files import TRACKS, prediction_file, shuffle_scorer
 from markerless.project.project import Project
 from markerless.results.filters import kalman_smooth
 
@@ -152,17 +152,6 @@ def candidate_frames(
 
 
 # --- extraction --------------------------------------------------------------------------------
-def _prediction_file(video: Path, shuffle: int) -> Path:
-    """The predictions of ``video`` (``<stem><scorer>.h5`` beside it)."""
-    found = find_prediction_files(video.parent, video.stem) or find_prediction_files(video.parent, video.stem, "_el")
-    if not found:
-        raise ProjectError(f"No predictions found for {video}: run 'markerless analyze' on it first.")
-    preferred = [p for p in found if re.search(rf"shuffle{shuffle}(_|\.|$)", p.stem + ".")]
-    if not preferred:
-        log.warning("No predictions of shuffle %d for %s; using %s.", shuffle, video, found[0].name)
-    return max(preferred or found, key=lambda p: p.stat().st_mtime)
-
-
 def _read_poses(path: Path, layout: PoseLayout) -> Poses:
     return read_predictions(path, layout)
 
@@ -187,11 +176,6 @@ def _pick(
         raise ConfigError(f"Unknown extraction {extraction!r}; use 'kmeans' or 'uniform'.")
     picked = select_frames_kmeans(reader, k, start, stop, rng, exclude=tuple(exclude), candidates=candidates)
     return np.sort(np.asarray(picked, dtype=np.int64))
-
-
-def _image_name(index: int, n_frames: int) -> str:
-    width = max(1, math.ceil(math.log10(max(n_frames, 2))))
-    return f"img{index:0{width}d}.png"
 
 
 def extract_outliers(
@@ -221,12 +205,14 @@ def extract_outliers(
     k = int(num_frames if num_frames is not None else cfg.get("numframes2pick", 20))
     start, stop = float(cfg.get("start", 0) or 0), float(cfg.get("stop", 1) or 1)
     rng = np.random.default_rng(seed)
+    scorer = shuffle_scorer(project, shuffle)
     written: list[Path] = []
     for video in videos:
         video = Path(video)
         if not video.exists():
             raise ProjectError(f"Video {video} does not exist; pass the path of an analysed video.")
-        poses = _read_poses(_prediction_file(video, shuffle), project.layout)
+        source = prediction_file(video, shuffle, scorer=scorer, suffix=("", TRACKS))
+        poses = _read_poses(source, project.layout)
         rows = candidate_frames(
             poses, algo, epsilon=epsilon, p_bound=p_bound, frames=frames, num_frames=k, start=start, stop=stop
         )
@@ -234,7 +220,7 @@ def extract_outliers(
         folder.mkdir(parents=True, exist_ok=True)
         with VideoReader(video) as reader:
             n_frames = reader.n_frames
-            existing = {int(m.group(1)) for p in folder.glob("img*.png") if (m := re.match(r"img(\d+)\.png$", p.name))}
+            existing = existing_frame_indices(folder)
             cand_frames = poses.frames[rows]
             cand_frames = cand_frames[cand_frames < n_frames]
             picked = (
@@ -244,7 +230,7 @@ def extract_outliers(
                 log.warning("No outlier frames found in %s with algo=%s.", video, algo)
                 continue
             images = reader.read_frames(picked)
-        names = [_image_name(int(i), n_frames) for i in picked]
+        names = [image_name(int(i), n_frames) for i in picked]
         for name, image in zip(names, images, strict=True):
             path = folder / name
             with atomic_path(path) as tmp:

@@ -20,22 +20,21 @@ import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy.ndimage import median_filter
 from scipy.signal import savgol_filter
 
-from markerless.errors import ConfigError, MarkerlessError, ProjectError
-from markerless.io.dlc import find_prediction_files, read_predictions, write_predictions
+from markerless.errors import MarkerlessError
+from markerless.io.dlc import write_predictions
 from markerless.io.nwb import write_nwb
-from markerless.io.video import find_videos, video_info
+from markerless.io.video import video_info
 from markerless.model.poses import Poses
-from markerless.project.project import Project
-from markerless.project.shuffle import Shuffle
+from markerless.project.prediction_files import filtered_path, load_predictions, project_prediction_files
+from markerless.results.filter_settings import METHODS, FilterSettings, filter_settings
 
 Method = Literal["median", "savgol", "kalman", "none"]
-METHODS: tuple[str, ...] = ("median", "savgol", "kalman", "none")
 
 
 # --- gaps ----------------------------------------------------------------------------------------
@@ -161,51 +160,25 @@ def kalman_smooth(
 
 
 # --- public API -----------------------------------------------------------------------------------
-def _check_parameters(method: str, window: int, polyorder: int, max_gap: int, p_bound: float) -> None:
-    if method not in METHODS:
-        raise ConfigError(f"Unknown filter method {method!r}; use one of {', '.join(METHODS)}.")
-    if method in ("median", "savgol") and (window < 1 or window % 2 == 0):
-        raise ConfigError(f"The filter window must be an odd number of frames >= 1; got {window}.")
-    if method == "savgol" and not 0 <= polyorder < window:
-        raise ConfigError(
-            f"The Savitzky-Golay polynomial order must be >= 0 and < the window ({window}); got {polyorder}."
-        )
-    if max_gap < 0:
-        raise ConfigError(f"The maximum gap to fill must be >= 0 frames; got {max_gap}.")
-    if not 0.0 <= p_bound <= 1.0:
-        raise ConfigError(f"The likelihood threshold p_bound must lie in [0, 1]; got {p_bound}.")
-
-
 def filter_poses(
-    poses: Poses,
-    method: Method | str = "median",
-    *,
-    window: int = 5,
-    polyorder: int = 2,
-    p_bound: float = 0.01,
-    max_gap: int = 10,
-    measurement_noise: float | None = None,
-    process_noise: float | None = None,
+    poses: Poses, method: Method | str | None = None, *, settings: FilterSettings | None = None, **overrides: Any
 ) -> Poses:
     """Smoothed poses: likelihood threshold, gaps of up to ``max_gap`` frames filled, then a filter.
 
     Args:
         poses: the predictions to filter (not modified).
-        method: ``"median"`` (running median over ``window`` frames), ``"savgol"`` (Savitzky-Golay,
-            polynomial of order ``polyorder`` over ``window`` frames), ``"kalman"`` (constant-velocity
-            Kalman filter + RTS smoother; ``measurement_noise`` in pixels and ``process_noise`` in
-            pixels/frame² default to estimates from the data) or ``"none"`` (threshold and gap filling
-            only).
-        window: odd number of frames of the median and Savitzky-Golay filters.
-        polyorder: polynomial order of the Savitzky-Golay filter (< ``window``).
-        p_bound: points with a likelihood under it are treated as missing.
-        max_gap: longest run of missing frames that is filled; longer runs stay NaN.
+        method: the filter (see :class:`~markerless.results.filter_settings.FilterSettings`); None:
+            that of ``settings``.
+        settings: the filter settings (default :class:`FilterSettings`'s defaults).
+        overrides: settings changed from ``settings`` (``window=7``, ``p_bound=0.1``...); an unknown
+            name raises a :class:`~markerless.errors.ConfigError` naming the closest one.
 
     Returns:
         New poses with the same layout, frames and scorer (see the module docstring for missing
         points); ``metadata["filter"]`` records the settings.
     """
-    _check_parameters(method, window, polyorder, max_gap, p_bound)
+    s = filter_settings(settings, **overrides, **({} if method is None else {"method": method}))
+    method, window, polyorder, p_bound, max_gap = s.method, s.window, s.polyorder, s.p_bound, s.max_gap
     data = np.asarray(poses.data, dtype=np.float64)
     n_t, n_pts = data.shape[0], int(np.prod(data.shape[1:3]))
     if n_t == 0:
@@ -222,7 +195,7 @@ def filter_poses(
     keep_pt = ~missing_pt | filled_pt
 
     if method == "kalman":
-        smoothed = kalman_smooth(np.where(missing, np.nan, xy), measurement_noise, process_noise)
+        smoothed = kalman_smooth(np.where(missing, np.nan, xy), s.measurement_noise, s.process_noise)
     else:
         prev2, nxt2 = np.repeat(prev, 2, axis=1), np.repeat(nxt, 2, axis=1)
         dense = _interpolate(np.where(missing, 0.0, xy), prev2, nxt2)  # every gap bridged for filtering
@@ -239,96 +212,7 @@ def filter_poses(
     out_like = np.where(filled_pt, np.minimum(like_lo, like_hi), like)
     out = np.concatenate([out_xy.reshape(*data.shape[:-1], 2), out_like.reshape(*data.shape[:-1], 1)], axis=-1)
     out[:, ~poses.layout.valid] = np.nan
-    settings = {"method": method, "window": window, "polyorder": polyorder, "p_bound": p_bound, "max_gap": max_gap}
-    if method == "kalman":
-        settings |= {"measurement_noise": measurement_noise, "process_noise": process_noise}
-    return poses.with_data(out.astype(np.float32), metadata={**poses.metadata, "filter": settings})
-
-
-# --- project files ------------------------------------------------------------------------------------
-def _project_scorer(project: object, shuffle: int) -> str | None:
-    """The scorer string of the shuffle's best snapshot, or None when it cannot be known."""
-    try:
-        sh = Shuffle(project, shuffle)  # type: ignore[arg-type]
-        snapshot = sh.best_snapshot()
-        return str(sh.scorer(snapshot))
-    except (ImportError, MarkerlessError, OSError, AttributeError, IndexError, KeyError, TypeError, ValueError):
-        return None
-
-
-def prediction_file(
-    video: str | os.PathLike[str],
-    *,
-    scorer: str | None = None,
-    filtered: bool = False,
-    dest: str | os.PathLike[str] | None = None,
-) -> Path:
-    """The prediction file ``<stem><scorer>[_filtered].h5`` of a video (in ``dest`` or beside it).
-
-    With a ``scorer`` (``DLC_<net>_<Task><date>shuffle<k>_snapshot_<n>``) its file is used, else the
-    newest file of the same model and shuffle with another snapshot. Without one, the newest
-    ``<stem>DLC*.h5`` prediction file is used. Raises :class:`~markerless.errors.ProjectError` when
-    there is none.
-    """
-
-    video = Path(video)
-    folder = Path(dest) if dest is not None else video.parent
-    suffix = "_filtered" if filtered else ""
-    what = "filtered predictions" if filtered else "predictions"
-    hint = "run `markerless filter` first" if filtered else "run `markerless analyze` first"
-    candidates = find_prediction_files(folder, video.stem, suffix)
-    if scorer is not None:
-        path = folder / f"{video.stem}{scorer}{suffix}.h5"
-        if path.exists():
-            return path
-        model = f"{video.stem}{scorer.split('_snapshot')[0]}_snapshot"
-        same_model = [c for c in candidates if c.name.startswith(model)]
-        if same_model:
-            return same_model[0]
-        if candidates:
-            raise ProjectError(
-                f"No {what} of this shuffle's model ({scorer}) for {video.name} in {folder}; found only "
-                f"{', '.join(c.name for c in candidates)}. {hint.capitalize()} with this shuffle, or pick the "
-                "shuffle those files come from."
-            )
-    if not candidates:
-        raise ProjectError(
-            f"No {what} for {video.name} in {folder} (expected {video.stem}{scorer or '<scorer>'}"
-            f"{suffix}.h5); {hint} or pass the folder they are in as dest."
-        )
-    return candidates[0]  # newest first
-
-
-def project_prediction_files(
-    config: str | os.PathLike[str],
-    videos: Sequence[str | os.PathLike[str]] | str,
-    shuffle: int = 1,
-    *,
-    filtered: bool = False,
-    dest: str | os.PathLike[str] | None = None,
-) -> tuple[object, list[tuple[Path, Path]]]:
-    """The loaded project and ``(video, prediction file)`` pairs for the given videos and shuffle."""
-
-    project = Project.load(config)
-    scorer = _project_scorer(project, shuffle)
-    pairs = [
-        (video, prediction_file(video, scorer=scorer, filtered=filtered, dest=dest)) for video in find_videos(videos)
-    ]
-    if not pairs:
-        raise ProjectError(f"No videos given or found in {videos}; pass video files or folders holding videos.")
-    return project, pairs
-
-
-def load_predictions(project: object, path: str | os.PathLike[str]) -> Poses:
-    """Poses from a prediction file, named with the project's layout (skeleton edges) when it fits."""
-
-    layout = getattr(project, "layout", None)
-    if layout is not None:
-        try:
-            return read_predictions(path, layout)
-        except MarkerlessError:
-            pass  # columns differ from the project's body parts: take the file's own names
-    return read_predictions(path)
+    return poses.with_data(out.astype(np.float32), metadata={**poses.metadata, "filter": s.record()})
 
 
 def _write_nwb(poses: Poses, path: Path, video: Path) -> None:
@@ -345,17 +229,13 @@ def filter_predictions(
     config: str | os.PathLike[str],
     videos: Sequence[str | os.PathLike[str]] | str,
     shuffle: int = 1,
-    method: Method | str = "median",
+    method: Method | str | None = None,
     *,
-    window: int = 5,
-    polyorder: int = 2,
-    p_bound: float = 0.01,
-    max_gap: int = 10,
-    measurement_noise: float | None = None,
-    process_noise: float | None = None,
+    settings: FilterSettings | None = None,
     save_as_csv: bool = False,
     nwb: bool = False,
     dest: str | os.PathLike[str] | None = None,
+    **overrides: Any,
 ) -> list[Path]:
     """Filter the predictions of each video and write ``<stem><scorer>_filtered.h5`` (+ ``.csv``).
 
@@ -363,27 +243,18 @@ def filter_predictions(
     ndx-pose, see :mod:`markerless.io.nwb`; ``method="none", p_bound=0, max_gap=0`` exports the
     predictions unchanged).
 
-    The prediction file ``<stem><scorer>.h5`` is looked for in ``dest`` or beside the video; the
-    filtered file goes beside it with the same columns (see :func:`filter_poses` for the options).
-    Returns the written ``.h5`` paths.
+    The shuffle's prediction file (see :mod:`markerless.project.prediction_files`) is looked for in
+    ``dest`` or beside the video; the filtered file goes beside it with the same columns.
+    ``method``, ``settings`` and ``overrides`` as for :func:`filter_poses`. Returns the written ``.h5`` paths.
     """
 
-    _check_parameters(method, window, polyorder, max_gap, p_bound)
+    chosen = filter_settings(settings, **overrides, **({} if method is None else {"method": method}))
     project, pairs = project_prediction_files(config, videos, shuffle, dest=dest)
     written = []
     for video, source in pairs:
         poses = load_predictions(project, source)  # raises LabelFileError naming the file
-        filtered = filter_poses(
-            poses,
-            method,
-            window=window,
-            polyorder=polyorder,
-            p_bound=p_bound,
-            max_gap=max_gap,
-            measurement_noise=measurement_noise,
-            process_noise=process_noise,
-        )
-        target = source.with_name(f"{source.stem}_filtered.h5")
+        filtered = filter_poses(poses, settings=chosen)
+        target = filtered_path(source)
         write_predictions(filtered, target, save_as_csv=save_as_csv)
         written.append(target)
         if nwb:
@@ -393,10 +264,8 @@ def filter_predictions(
 
 __all__ = [
     "METHODS",
+    "FilterSettings",
     "filter_poses",
     "filter_predictions",
     "kalman_smooth",
-    "load_predictions",
-    "prediction_file",
-    "project_prediction_files",
 ]

@@ -26,7 +26,8 @@ from markerless.errors import MarkerlessError
 from markerless.io.atomic import atomic_path
 from markerless.io.video import video_info
 from markerless.model.poses import Poses
-from markerless.results.filters import load_predictions, project_prediction_files
+from markerless.project.prediction_files import load_predictions, project_prediction_files
+from markerless.project.project import DEFAULT_PCUTOFF
 from markerless.viz.draw import colormap_colors
 
 PLOTS = ("trajectory", "plot", "plot-likelihood", "hist")
@@ -53,7 +54,7 @@ def plot_poses(
     poses: Poses,
     folder: str | os.PathLike[str],
     *,
-    pcutoff: float = 0.6,
+    pcutoff: float | None = None,
     suffix: str = "",
     colormap: str = "rainbow",
     frame_size: tuple[int, int] | None = None,
@@ -62,9 +63,11 @@ def plot_poses(
 ) -> list[Path]:
     """Write the four plots of one individual of ``poses`` into ``folder``; returns their paths.
 
+    ``pcutoff``: points under this likelihood are left out (None: :data:`~markerless.project.project.DEFAULT_PCUTOFF`);
     ``suffix`` is appended to each file name (before ``.png``), ``frame_size`` ``(width, height)``
     fixes the trajectory plot's axes to the video frame.
     """
+    pcutoff = DEFAULT_PCUTOFF if pcutoff is None else float(pcutoff)
     folder = Path(folder)
     layout = poses.layout
     kps = np.flatnonzero(layout.valid[individual])
@@ -128,7 +131,7 @@ def plot_poses(
     for k, name in enumerate(names):
         values = step[:, k][np.isfinite(step[:, k])]
         if values.size:
-            ax.hist(np.minimum(values, bins[-1]), bins=bins, histtype="step", lw=1.5, color=colors[k], label=name)
+            ax.hist(np.minimum(values, bins[-1]), bins=bins.tolist(), histtype="step", lw=1.5, color=colors[k], label=name)
     ax.set(
         xlabel="displacement between consecutive frames (pixels)",
         ylabel="count",
@@ -164,8 +167,8 @@ def plot_trajectories(
     """
 
     project, pairs = project_prediction_files(config, videos, shuffle, filtered=filtered, dest=dest)
-    cfg = project.config  # type: ignore[attr-defined]
-    cutoff = float(cfg.get("pcutoff", 0.6) if pcutoff is None else pcutoff)
+    cfg = project.config
+    cutoff = project.pcutoff if pcutoff is None else float(pcutoff)
     colormap = str(cfg.get("colormap") or "rainbow")
     suffix = "_filtered" if filtered else ""
     written: list[Path] = []

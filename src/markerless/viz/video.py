@@ -19,7 +19,8 @@ from tqdm import tqdm
 from markerless.errors import ConfigError
 from markerless.io.video import VideoReader, VideoWriter
 from markerless.model.poses import Poses
-from markerless.results.filters import load_predictions, project_prediction_files
+from markerless.project.prediction_files import load_predictions, project_prediction_files
+from markerless.project.project import DEFAULT_PCUTOFF
 from markerless.viz.draw import draw_poses, named_color, pose_colors
 
 _SHIFT = 4  # OpenCV sub-pixel bits for trails
@@ -100,7 +101,7 @@ def label_video(
     poses: Poses,
     output: str | os.PathLike[str],
     *,
-    pcutoff: float = 0.6,
+    pcutoff: float | None = None,
     trail: int = 0,
     draw_skeleton: bool = True,
     color_by: Literal["bodypart", "individual"] = "bodypart",
@@ -112,8 +113,10 @@ def label_video(
 ) -> Path:
     """Write ``video`` with ``poses`` drawn on it to ``output`` (atomically); returns ``output``.
 
+    Points under ``pcutoff`` are hidden (None: :data:`~markerless.project.project.DEFAULT_PCUTOFF`).
     Frames without a row in ``poses`` are copied unchanged. Shows a progress bar.
     """
+    pcutoff = DEFAULT_PCUTOFF if pcutoff is None else float(pcutoff)
 
     if color_by not in ("bodypart", "individual"):
         raise ConfigError(f"color_by must be 'bodypart' or 'individual', not {color_by!r}.")
@@ -187,8 +190,8 @@ def create_labeled_video(
     """
 
     project, pairs = project_prediction_files(config, videos, shuffle, filtered=filtered, dest=dest)
-    cfg = project.config  # type: ignore[attr-defined]
-    cutoff = float(cfg.get("pcutoff", 0.6) if pcutoff is None else pcutoff)
+    cfg = project.config
+    cutoff = project.pcutoff if pcutoff is None else float(pcutoff)
     written = []
     for video, prediction in pairs:
         poses = load_predictions(project, prediction)

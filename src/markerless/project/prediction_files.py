@@ -1,0 +1,171 @@
+"""Which prediction files belong to a video and a shuffle: the one place that decides it.
+
+Analysis writes ``<dest or video folder>/<video stem><scorer><suffix>.h5`` (:func:`prediction_path`),
+where the scorer ``DLC_<Net>_<Task><date>shuffle<k>_snapshot_<n>`` names the shuffle's model and
+snapshot; ``filter`` adds ``_filtered``, multi-animal tracking writes ``_el``. Filtering, plots,
+labelled videos and outlier extraction find them again with :func:`prediction_file`, under one policy:
+
+* the shuffle's own model: the file of its scorer, else the newest file of the same model and shuffle
+  made with another snapshot (a DeepLabCut scorer ``..shuffle<k>_<iterations>`` counts the same way);
+* when the shuffle has no trained snapshot here (predictions copied from elsewhere), the newest file
+  whose scorer names ``shuffle<k>``, else the newest whose scorer names no shuffle at all;
+* never another shuffle's or model's file: when only those exist, a
+  :class:`~markerless.errors.ProjectError` names the files found and what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from markerless.errors import MarkerlessError, ProjectError
+from markerless.io.dlc import find_prediction_files, read_predictions
+from markerless.io.video import find_videos
+from markerless.model.poses import Poses
+from markerless.project.project import Project
+from markerless.project.shuffle import Shuffle
+
+FILTERED = "_filtered"
+"""Suffix of filtered predictions (``markerless filter``)."""
+TRACKS = "_el"
+"""Suffix of multi-animal tracks (DeepLabCut's ``_el.h5``)."""
+
+_MODEL = re.compile(r"^(?P<model>.*?shuffle(?P<shuffle>\d+))(_(snapshot_(best-)?)?\d+)?$")
+_WHAT = {"": ("predictions", "run `markerless analyze`"), FILTERED: ("filtered predictions", "run `markerless filter`")}
+
+PathLike = str | os.PathLike[str]
+
+
+def prediction_folder(video: PathLike, dest: PathLike | None = None) -> Path:
+    """The folder holding a video's prediction files: ``dest``, else the video's folder."""
+    return Path(dest) if dest is not None else Path(video).parent
+
+
+def prediction_path(video: PathLike, scorer: str, *, suffix: str = "", dest: PathLike | None = None) -> Path:
+    """Where the predictions of ``video`` by ``scorer`` go: ``<folder>/<video stem><scorer><suffix>.h5``."""
+    return prediction_folder(video, dest) / f"{Path(video).stem}{scorer}{suffix}.h5"
+
+
+def filtered_path(prediction: PathLike) -> Path:
+    """The filtered file of a prediction file: ``<its stem>_filtered.h5`` beside it."""
+    prediction = Path(prediction)
+    return prediction.with_name(f"{prediction.stem}{FILTERED}.h5")
+
+
+def shuffle_scorer(project: Project, shuffle: int) -> str | None:
+    """The scorer analysis writes for ``shuffle`` (config ``snapshotindex``), or None before it is trained."""
+    try:
+        sh = Shuffle(project, shuffle)
+        return sh.scorer() if sh.snapshots() else None
+    except (MarkerlessError, OSError, KeyError, ValueError):
+        return None
+
+
+def _model_of(scorer: str) -> tuple[str, int | None]:
+    """``(model part, shuffle)`` of a scorer: ``DLC_Net_TaskDateshuffle2_snapshot_30`` -> ``(DLC_Net_TaskDateshuffle2, 2)``."""
+    match = _MODEL.match(scorer)
+    if match is None:
+        return scorer, None
+    return match.group("model"), int(match.group("shuffle"))
+
+
+def _own(candidates: list[Path], stem: str, suffix: str, shuffle: int, scorer: str | None) -> Path | None:
+    """The newest of ``candidates`` (newest first) made by the shuffle's model, or None."""
+    start, end = len(stem), -len(f"{suffix}.h5")
+    models = [_model_of(path.name[start:end]) for path in candidates]
+    if scorer is not None:
+        wanted = _model_of(scorer)[0]
+        return next((path for path, (model, _) in zip(candidates, models) if model == wanted), None)
+    tagged = [path for path, (_, number) in zip(candidates, models) if number == shuffle]
+    untagged = [path for path, (_, number) in zip(candidates, models) if number is None]
+    return next(iter(tagged or untagged), None)
+
+
+def prediction_file(
+    video: PathLike,
+    shuffle: int,
+    *,
+    scorer: str | None = None,
+    suffix: str | Sequence[str] = "",
+    dest: PathLike | None = None,
+) -> Path:
+    """The prediction file of ``video`` made by shuffle ``shuffle`` (whose scorer is ``scorer``, when trained).
+
+    ``suffix`` ``""`` (raw), :data:`FILTERED` or :data:`TRACKS`; a sequence of suffixes is tried in
+    order (``("", TRACKS)``: raw predictions, else tracks). Looks in ``dest`` or beside the video.
+    See the module docstring for the policy; raises :class:`~markerless.errors.ProjectError` when the
+    shuffle has no such file, naming the files of other shuffles or models that are there.
+    """
+    video = Path(video)
+    folder = prediction_folder(video, dest)
+    suffixes = [suffix] if isinstance(suffix, str) else list(suffix)
+    found: list[Path] = []
+    for end in suffixes:
+        if scorer is not None:
+            exact = prediction_path(video, scorer, suffix=end, dest=dest)
+            if exact.is_file():
+                return exact
+        candidates = find_prediction_files(folder, video.stem, end)
+        own = _own(candidates, video.stem, end, shuffle, scorer)
+        if own is not None:
+            return own
+        found += candidates
+    what, hint = _WHAT.get(suffixes[0], (f"{suffixes[0]} predictions", "run `markerless analyze`"))
+    model = scorer or f"DLC_..shuffle{shuffle}.."
+    if found:
+        raise ProjectError(
+            f"No {what} of shuffle {shuffle} ({model}) for {video.name} in {folder}; found only "
+            f"{', '.join(p.name for p in found)}, made by another shuffle or model. {hint.capitalize()} "
+            f"with --shuffle {shuffle}, or pass the --shuffle those files come from."
+        )
+    raise ProjectError(
+        f"No {what} for {video.name} in {folder} (expected {video.stem}{scorer or '<scorer>'}{suffixes[0]}.h5); "
+        f"{hint} first, or pass the folder they are in as --dest."
+    )
+
+
+def project_prediction_files(
+    config: PathLike,
+    videos: Sequence[PathLike] | PathLike,
+    shuffle: int = 1,
+    *,
+    filtered: bool = False,
+    dest: PathLike | None = None,
+) -> tuple[Project, list[tuple[Path, Path]]]:
+    """The loaded project and ``(video, prediction file)`` pairs of shuffle ``shuffle`` for the given videos."""
+    project = Project.load(config)
+    scorer = shuffle_scorer(project, shuffle)
+    suffix = FILTERED if filtered else ""
+    pairs = [
+        (video, prediction_file(video, shuffle, scorer=scorer, suffix=suffix, dest=dest))
+        for video in find_videos(videos)
+    ]
+    if not pairs:
+        raise ProjectError(f"No videos given or found in {videos}; pass video files or folders holding videos.")
+    return project, pairs
+
+
+def load_predictions(project: Project | None, path: PathLike) -> Poses:
+    """Poses from a prediction file, named with the project's layout (skeleton edges) when it fits."""
+    layout = getattr(project, "layout", None)
+    if layout is not None:
+        try:
+            return read_predictions(path, layout)
+        except MarkerlessError:
+            pass  # columns differ from the project's body parts: take the file's own names
+    return read_predictions(path)
+
+
+__all__ = [
+    "FILTERED",
+    "TRACKS",
+    "filtered_path",
+    "load_predictions",
+    "prediction_file",
+    "prediction_folder",
+    "prediction_path",
+    "project_prediction_files",
+    "shuffle_scorer",
+]
