@@ -7,6 +7,5 @@ Real data lives in ``../shared/data`` beside the project root; tests reach it th
 pytest_plugins = [
     "tests.fixtures.data",
     "tests.fixtures.videos",
-    "tests.fixtures.models",
     "tests.fixtures.projects",
 ]
