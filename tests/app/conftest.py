@@ -59,3 +59,15 @@ def tiny_project(tmp_path: Path) -> Path:
 def tiny_ma_project(tmp_path: Path) -> Path:
     """config.yaml of a two-mouse project with a unique body part."""
     return make_tiny_project(tmp_path, multi_animal=True)
+
+
+@pytest.fixture
+def odd_project(tmp_path: Path) -> Path:
+    """config.yaml of a project whose folder, video folders and images have spaces and non-ASCII letters."""
+    config = make_tiny_project(tmp_path / "Prøjekt mit Leerzeichen")
+    labeled = config.parent / "labeled-data"
+    for name in ("open field 1", "Maus_ü1"):
+        (labeled / name).mkdir()
+        for i, img in enumerate(("img 005.png", "imgé07.png")):
+            (labeled / name / img).write_bytes((labeled / "mouse1" / f"img{i * 7:02d}.png").read_bytes())
+    return config
