@@ -199,22 +199,11 @@ def _poses_from_nwb(nwbfile: Any, path: Path, ndx_pose: ModuleType) -> Poses:
     comments = ""
     for est in estimations:
         individual = _individual_of(est.name, nwbfile.identifier) if multi else nwbfile.identifier
-        names = list(est.skeleton.nodes[:]) if est.skeleton is not None else list(est.pose_estimation_series)
-        values = {}
-        for name in names:
-            pes = est.pose_estimation_series[name]
-            data = np.asarray(pes.data[:], dtype=np.float64)
-            if data.ndim != 2 or data.shape[1] != 2:
-                raise LabelFileError(f"{path}: series {name!r} of {est.name} is not 2D (shape {data.shape}).")
-            conf = (
-                np.asarray(pes.confidence[:], dtype=np.float64)
-                if pes.confidence is not None
-                else np.full(len(data), np.nan)
-            )
-            values[name] = np.concatenate([data, conf[:, None]], axis=1)
-            if timestamps is None:
-                timestamps = np.asarray(pes.timestamps[:], dtype=np.float64)
-                comments = pes.comments or ""
+        names, values = _estimation_values(est, path)
+        if timestamps is None and names:
+            first = est.pose_estimation_series[names[0]]
+            timestamps = np.asarray(first.timestamps[:], dtype=np.float64)
+            comments = first.comments or ""
         per_individual[individual] = (names, values, est.skeleton)
         scorer = est.scorer or scorer
 
@@ -244,13 +233,34 @@ def _poses_from_nwb(nwbfile: Any, path: Path, ndx_pose: ModuleType) -> Poses:
     if unique:
         for name in unique_names:
             data[:, -1, layout.keypoint_index(name)] = unique[1][name]
-    if _FRAME_TIME in comments or n_frames < 2:
-        fps = None
-        frames = np.rint(timestamps).astype(np.int64)
-    else:
-        fps = round(float(1.0 / np.median(np.diff(timestamps))), 6)
-        frames = np.rint(timestamps * fps).astype(np.int64)
+    frames, fps = _frames_and_fps(timestamps, comments)
     return Poses(data, layout, scorer=scorer, frames=frames, fps=fps, source=str(path))
+
+
+def _estimation_values(est: Any, path: Path) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Body-part names of one PoseEstimation (skeleton order) and each one's ``(frames, 3)`` x, y, confidence."""
+    names = list(est.skeleton.nodes[:]) if est.skeleton is not None else list(est.pose_estimation_series)
+    values = {}
+    for name in names:
+        pes = est.pose_estimation_series[name]
+        data = np.asarray(pes.data[:], dtype=np.float64)
+        if data.ndim != 2 or data.shape[1] != 2:
+            raise LabelFileError(f"{path}: series {name!r} of {est.name} is not 2D (shape {data.shape}).")
+        conf = (
+            np.asarray(pes.confidence[:], dtype=np.float64)
+            if pes.confidence is not None
+            else np.full(len(data), np.nan)
+        )
+        values[name] = np.concatenate([data, conf[:, None]], axis=1)
+    return names, values
+
+
+def _frames_and_fps(timestamps: np.ndarray, comments: str) -> tuple[np.ndarray, float | None]:
+    """Frame numbers and frame rate of series timestamps (seconds, or frame numbers when the comment says so)."""
+    if _FRAME_TIME in comments or len(timestamps) < 2:
+        return np.rint(timestamps).astype(np.int64), None
+    fps = round(float(1.0 / np.median(np.diff(timestamps))), 6)
+    return np.rint(timestamps * fps).astype(np.int64), fps
 
 
 __all__ = ["read_nwb", "write_nwb"]
