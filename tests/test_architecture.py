@@ -30,7 +30,7 @@ ALLOWED: dict[str, set[str]] = {
     "project": {"errors", "model", "io"},
     # the workflow steps build on the foundation and on the steps before them, never the other way round
     "results": _FOUNDATION,
-    "viz": _FOUNDATION | {"results"},  # to be removed: viz/video.py reads prediction files through results/
+    "viz": _FOUNDATION,  # not results: drawing works on poses, whatever filtered them
     "analysis": _FOUNDATION,
     "training": _FOUNDATION | {"viz"},  # evaluation draws predictions
     "threed": _FOUNDATION | {"analysis"},  # 3D projects analyse each camera's video
