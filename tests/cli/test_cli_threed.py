@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -74,8 +75,6 @@ def test_calibrate_and_triangulate_two_cameras_checkerboard(tmp_path: Path, caps
 
 
 def test_errors_are_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    import cv2
-
     from markerless.threed.config3d import create_project_3d
 
     config = create_project_3d("t", "me", ["cam1", "cam2"], tmp_path)
@@ -120,3 +119,46 @@ def test_triangulate_prints_a_summary_and_takes_cutoffs_per_camera(
     assert "no point was triangulated" in err
     code, _, err = run(capsys, "triangulate", str(config), *files, "--pcutoff", "cam3=high")
     assert code == 1 and "CAMERA=NUMBER" in err
+
+
+@pytest.mark.slow
+def test_calibrate_from_images_and_a_video_per_camera(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from markerless.io.video import VideoWriter
+    from markerless.synthetic.cameras import make_multicamera_scene
+    from markerless.threed.boards import Board
+    from markerless.threed.config3d import create_project_3d
+
+    board = Board("charuco", 5, 7, 40.0, dictionary="DICT_5X5_100")
+    scene = make_multicamera_scene(2, board, n_board_frames=12, n_animal_frames=2, seed=4)
+    assert scene.board_images is not None
+    config = create_project_3d("c", "me", scene.cameras.names, tmp_path, board=Board("charuco", 5, 7, 40.0))
+    folder = config.parent / "calibration_images"
+    for c, cam in enumerate(scene.cameras.names):
+        for f in range(6):  # half the board views as images ...
+            cv2.imwrite(str(folder / f"{cam}-{f + 1:02d}.png"), scene.board_images[c][f])
+        h, w = scene.board_images[c][0].shape[:2]
+        with VideoWriter(folder / f"calib_{cam}.avi", 10, (w, h), codec="FFV1", color="bgr") as writer:
+            for f in range(6, 12):  # ... and half as a video, each view twice (frames 0-11, every 2nd looked at)
+                image = cv2.cvtColor(scene.board_images[c][f], cv2.COLOR_GRAY2BGR)
+                writer.write(image)
+                writer.write(image)
+    code, _, err = run(capsys, "calibrate", str(config))  # the config's dictionary is the wrong one
+    assert code == 1 and "was not found" in err
+    code, out, err = run(capsys, "calibrate", str(config), "--dictionary", "DICT_5X5_100", "--every", "2")
+    assert code == 0, err
+    assert "note: looked at 1 frame in 2 of the calibration videos" in out and "lengths in mm" in out
+    group = load_calibration(out.strip().splitlines()[-1])
+    assert group.metadata["unit"] == "mm" and group.metadata["square_size"] == 40.0
+    assert group.metadata["video_every"] == 2 and max(group.metadata["camera_errors"]) < 1.0
+
+
+def test_board_dictionary_and_unit_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "create-project-3d", "d", "me", "cam1", "cam2", "--working-directory", str(tmp_path),
+        "--board", "charuco", "--dictionary", "DICT_6X6_250", "--unit", "cm",
+    )  # fmt: skip
+    assert code == 0
+    board = load_config3d(out.strip()).board
+    assert board.dictionary == "DICT_6X6_250" and board.unit == "cm"
+    code, _, err = run(capsys, "calibrate", out.strip(), "--dictionary", "DICT_7X7")
+    assert code == 1 and "Unknown ArUco dictionary 'DICT_7X7'" in err and "DICT_7X7_1000" in err

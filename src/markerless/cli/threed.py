@@ -31,7 +31,9 @@ def _create_run(args: argparse.Namespace) -> int:
         args.cols or 9,
         args.square_size or 1.0,
         args.marker_size,
+        dictionary=args.dictionary or "DICT_4X4_50",
         legacy_pattern=bool(args.legacy_pattern),
+        unit=args.unit or "mm",
     )
     print(create_project_3d(args.task, args.experimenter, args.cameras, args.working_directory, board=board))
     return 0
@@ -49,6 +51,15 @@ def _board_args(p: argparse.ArgumentParser, defaults: bool = False) -> None:
     )
     p.add_argument("--square-size", type=float, default=None, help=f"side of a square, in your length unit{where}")
     p.add_argument("--marker-size", type=float, default=None, help="ChArUco marker side (default 0.75 square)")
+    p.add_argument(
+        "--dictionary",
+        metavar="DICT",
+        default=None,
+        help=f"ChArUco: the ArUco dictionary the board was printed with, e.g. DICT_5X5_100 (default DICT_4X4_50){where}",
+    )
+    p.add_argument(
+        "--unit", default=None, help=f"length unit of --square-size, written into calibration.toml (default mm){where}"
+    )
     p.add_argument(
         "--legacy-pattern",
         action="store_true",
@@ -78,10 +89,15 @@ def _calibrate_run(args: argparse.Namespace) -> int:
         legacy_pattern=args.legacy_pattern,
         every=args.every,
         bundle_adjustment=not args.no_bundle_adjustment,
+        dictionary=args.dictionary,
+        unit=args.unit,
     )
     group = load_calibration(path)
+    if group.metadata.get("video_every"):
+        n = group.metadata["video_every"]
+        print(f"note: looked at 1 frame in {n} of the calibration videos (calibration_every; --every 1 for all)")
     errors = group.metadata.get("camera_errors", [])
-    print("camera  reprojection error (px, mean)")
+    print(f"camera  reprojection error (px, mean); lengths in {group.metadata.get('unit', 'board units')}")
     for cam, err in zip(group.names, errors):
         print(f"{cam}  {err:.3f}")
     if group.metadata.get("warning"):

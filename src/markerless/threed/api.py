@@ -39,6 +39,8 @@ def _board_with_overrides(
     square_size: float | None,
     marker_size: float | None,
     legacy_pattern: bool | None = None,
+    dictionary: str | None = None,
+    unit: str | None = None,
 ) -> Board:
     spec = dict(cfg.data.get("calibration_board") or {})
     for key, value in (
@@ -48,10 +50,18 @@ def _board_with_overrides(
         ("square_size", square_size),
         ("marker_size", marker_size),
         ("legacy_pattern", legacy_pattern),
+        ("dictionary", dictionary),
+        ("unit", unit),
     ):
         if value is not None:
             spec[key] = value
-    return Board(**spec)
+    try:
+        return Board(**spec)
+    except TypeError as err:
+        raise ConfigError(
+            f"calibration_board in {cfg.path} has an unknown key ({err}); use kind, rows, cols, square_size, "
+            "marker_size, dictionary, legacy_pattern, unit."
+        ) from None
 
 
 def calibration_sources(cfg: Config3D) -> dict[str, list[Path]]:
@@ -85,16 +95,24 @@ def calibrate(
     legacy_pattern: bool | None = None,
     every: int | None = None,
     bundle_adjustment: bool = True,
+    dictionary: str | None = None,
+    unit: str | None = None,
 ) -> Path:
     """Calibrate the 3D project's cameras from ``calibration_images/``; writes and returns ``calibration.toml``.
 
     The board comes from the config's ``calibration_board`` unless given here (``board`` is the kind,
-    ``"checkerboard"`` or ``"charuco"``). Per-camera mean reprojection errors are stored in the file's
-    ``[metadata]`` (``camera_errors``, pixels).
+    ``"checkerboard"`` or ``"charuco"``; ``dictionary`` the ChArUco board's ArUco dictionary; ``unit`` the
+    length unit of ``square_size``). A camera may have images, videos or both. The file's ``[metadata]``
+    holds per-camera mean reprojection errors (``camera_errors``, pixels), the ``unit`` and ``square_size``
+    of the board and, when videos were thinned, ``video_every`` (every n-th frame was looked at).
     """
     cfg = load_config3d(config3d)
-    spec = _board_with_overrides(cfg, board, rows, cols, square_size, marker_size, legacy_pattern)
+    spec = _board_with_overrides(
+        cfg, board, rows, cols, square_size, marker_size, legacy_pattern, dictionary=dictionary, unit=unit
+    )
     stride = int(every or cfg.data.get("calibration_every") or 1)
+    if stride < 1:
+        raise ConfigError(f"every (calibration_every in {cfg.path}) must be 1 or more; got {stride}.")
     sources = calibration_sources(cfg)
     detections = [
         detect_board(sources[c], spec, camera=c, every=stride, cache_dir=cfg.cache_dir) for c in cfg.camera_names
@@ -109,7 +127,10 @@ def calibrate(
     group = calibrate_cameras(
         corners, spec, [d.size for d in detections], cfg.camera_names, bundle_adjustment=bundle_adjustment
     )
-    group.metadata["unit"] = "square_size units"
+    group.metadata["unit"] = spec.unit
+    group.metadata["square_size"] = spec.square_size
+    if stride > 1 and any(p.suffix.lower() not in IMAGE_SUFFIXES for paths in sources.values() for p in paths):
+        group.metadata["video_every"] = stride
     return save_calibration(group, cfg.calibration_path)
 
 

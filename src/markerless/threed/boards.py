@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from markerless.errors import CalibrationError, ConfigError
 from markerless.io.atomic import atomic_path
+from markerless.threed.naming import without_camera
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 BOARD_KINDS = ("checkerboard", "charuco")
@@ -34,11 +35,12 @@ class Board:
         kind: ``"checkerboard"`` or ``"charuco"``.
         rows, cols: checkerboard: inner corners along y and x (9 x 6 boards: ``cols=9, rows=6``);
             ChArUco: squares along y and x (as aniposelib and ``cv2.aruco.CharucoBoard`` count them).
-        square_size: side of one square, in the unit the calibration should use (e.g. mm).
+        square_size: side of one square, in ``unit`` (the calibration's length unit).
         marker_size: ChArUco marker side (default 0.75 of a square).
         dictionary: ChArUco ArUco dictionary name (``cv2.aruco`` constant without prefix).
         legacy_pattern: ChArUco boards printed with OpenCV < 4.6 or aniposelib (they differ from newer
             ones when the number of rows is even).
+        unit: length unit of ``square_size`` (written into ``calibration.toml``; 3D points come out in it).
     """
 
     kind: str = "checkerboard"
@@ -48,6 +50,7 @@ class Board:
     marker_size: float | None = None
     dictionary: str = "DICT_4X4_50"
     legacy_pattern: bool = False
+    unit: str = "mm"
 
     def __post_init__(self) -> None:
         if self.kind not in BOARD_KINDS:
@@ -57,7 +60,11 @@ class Board:
         if self.square_size <= 0:
             raise ConfigError(f"square_size must be positive; got {self.square_size}.")
         if self.kind == "charuco" and not hasattr(cv2.aruco, f"{self.dictionary}"):
-            raise ConfigError(f"Unknown ArUco dictionary {self.dictionary!r}; use e.g. DICT_4X4_50.")
+            known = sorted(n for n in dir(cv2.aruco) if re.fullmatch(r"DICT_(\d+X\d+_\d+|ARUCO_ORIGINAL)", n))
+            raise ConfigError(
+                f"Unknown ArUco dictionary {self.dictionary!r}; use one of {', '.join(known)} (the one the board "
+                "was printed with)."
+            )
 
     @property
     def corner_grid(self) -> tuple[int, int]:
@@ -221,7 +228,7 @@ def _detect_video(path: Path, board: Board, every: int) -> tuple[np.ndarray, np.
 
 def image_key(path: Path, camera: str | None) -> str:
     """Key that pairs images of the same instant across cameras: the digits left once the camera name is removed."""
-    stem = path.stem.replace(camera, "") if camera else path.stem
+    stem = without_camera(path.stem, camera) if camera else path.stem
     digits = re.findall(r"\d+", stem)
     return str(int(digits[-1])) if digits else stem
 
@@ -262,9 +269,9 @@ def detect_board(
         size = size or shape
     for path in videos:
         frames, found, shape = _cached(path, board, every, cache, lambda path=path: _detect_video(path, board, every))
-        # several videos per camera: pair them across cameras by their name without the camera's
-        recording = path.stem.replace(camera, "") if camera else path.stem
-        prefix = f"{recording}:" if len(videos) > 1 else ""
+        # several videos (or images and videos) per camera: pair them across cameras by their name without the camera's
+        recording = without_camera(path.stem, camera) if camera else path.stem
+        prefix = f"{recording}:" if len(videos) > 1 or images else ""
         keys += [f"{prefix}{int(f)}" for f in frames]
         corners += list(found)
         size = size or shape

@@ -8,7 +8,8 @@ markerless adds::
     pcutoff_<camera>: 0.2                       # cut-off of one camera's 2D scores (default: pcutoff)
     pcutoff_sleap: 0.2                          # cut-off of SLEAP .slp files (their scores are not likelihoods)
 
-    calibration_board: {kind: checkerboard, rows: 6, cols: 9, square_size: 30.0}   # or kind: charuco
+    calibration_board: {kind: checkerboard, rows: 6, cols: 9, square_size: 30.0, unit: mm}   # or kind: charuco
+                                                # (with dictionary: DICT_4X4_50)
     calibration_images: calibration_images      # folder of images/videos named after the cameras
     calibration_file: calibration.toml          # written by `markerless calibrate`
     calibration_every: 5                        # look at every n-th frame of calibration videos
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,40 +29,9 @@ from typing import Any
 from markerless.errors import ConfigError
 from markerless.io.dlc import read_config, write_config
 from markerless.threed.boards import Board
+from markerless.threed.naming import match_camera, without_camera
 
 DEFAULT_TRIANGULATION = {"ransac_threshold": 20.0, "smooth": None, "min_views": 2}
-
-
-def _token(camera: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<![A-Za-z0-9]){re.escape(camera)}(?![A-Za-z0-9])")
-
-
-def match_camera(name: str, camera_names: list[str]) -> str | None:
-    """The camera named in ``name`` as a whole token (between the ends of ``name`` or characters other than
-    letters and digits: ``trial_cam1.h5`` names ``cam1``, ``cam10.h5`` and ``midday.h5`` name neither ``cam1``
-    nor ``mid``); None when no camera is named.
-
-    Raises:
-        ConfigError: ``name`` names several cameras (a camera whose name is part of another named one,
-            ``cam1`` in ``cam1_top``, does not count).
-    """
-    spans = {c: m.span() for c in camera_names if (m := _token(c).search(name))}
-    found = [
-        c
-        for c, (a, b) in spans.items()
-        if not any(o != c and o2 - o1 > b - a and o1 <= a and b <= o2 for o, (o1, o2) in spans.items())
-    ]
-    if len(found) > 1:
-        raise ConfigError(
-            f"{name} names several cameras {found}; rename it so that it names one camera (as a word, e.g. trial1_{found[0]})."
-        )
-    return found[0] if found else None
-
-
-def without_camera(name: str, camera: str) -> str:
-    """``name`` with the camera's token removed (and the separators left around it merged)."""
-    stem = _token(camera).sub("", name, count=1)
-    return re.sub(r"[-_. ]{2,}", lambda m: m.group(0)[0], stem).strip("-_. ")
 
 
 @dataclass
@@ -96,7 +65,7 @@ class Config3D:
         except TypeError as err:
             raise ConfigError(
                 f"calibration_board in {self.path} has an unknown key ({err}); use kind, rows, cols, "
-                "square_size, marker_size, dictionary."
+                "square_size, marker_size, dictionary, legacy_pattern, unit."
             ) from None
 
     @property
