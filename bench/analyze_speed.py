@@ -103,6 +103,7 @@ def build_model(snapshot: Path, scale: float, project_root: Path) -> Any:
 
     from markerless.analysis.model_source import AnalysisModel
     from markerless.model.skeleton import PoseLayout
+    from markerless.project.recipe import Recipe
 
     extra = torch.load(snapshot, map_location="cpu", weights_only=True)
     bodyparts = list(extra.get("bodyparts") or BODYPARTS)
@@ -115,7 +116,7 @@ def build_model(snapshot: Path, scale: float, project_root: Path) -> Any:
         layout=PoseLayout.single_animal(bodyparts),
         scale=scale,
         net_name="bench",
-        recipe=dict(extra.get("recipe") or {}),
+        recipe=Recipe.from_dict(extra.get("recipe") or {}).to_dict(),
     )
 
 
@@ -139,6 +140,7 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
 
     from markerless.analysis.analyze import analyze_videos, tracking_crop_settings
     from markerless.analysis.model_source import cached_backend
+    from markerless.analysis.options import AnalysisOptions
     from markerless.io.video import VideoReader
 
     torch.set_flush_denormal(True)
@@ -182,9 +184,7 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
         window_fps = reps * len(sample) / (time.perf_counter() - t0)
 
     t0 = time.perf_counter()
-    [out] = analyze_videos(
-        model,
-        [args.video],
+    options = AnalysisOptions(
         backend=config["backend"],
         batch_size=config["batch_size"],
         device="cpu",
@@ -196,6 +196,7 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
         tracking_crop=config["crop_mode"],
         crop_size=crop_size,
     )
+    [out] = analyze_videos(model, [args.video], options)
     e2e = time.perf_counter() - t0
     meta = pd.read_pickle(out.with_name(out.stem + "_meta.pickle"))["data"]
     return {
@@ -316,8 +317,10 @@ def main() -> int:
         if scale is None:
             import torch
 
-            recipe = torch.load(snapshot, map_location="cpu", weights_only=True).get("recipe") or {}
-            scale = float(recipe.get("input_scale", 1.0) or 1.0)
+            from markerless.project.recipe import Recipe
+
+            stored = torch.load(snapshot, map_location="cpu", weights_only=True).get("recipe") or {}
+            scale = Recipe.from_dict(stored, source=snapshot).model.input_scale
         what = f"{args.net} untrained (same speed as trained)" if untrained else str(snapshot)
         print(f"model: {what}; input scale {scale}; video {args.video.name}; frames {args.frames or 'all'}")
         from markerless.io.video import video_info

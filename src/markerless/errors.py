@@ -36,6 +36,10 @@ class ModelError(MarkerlessError):
     """A model name, checkpoint or exported model is unknown or cannot be loaded."""
 
 
+class DeviceError(MarkerlessError):
+    """A compute device was asked for that is unknown or not available on this machine."""
+
+
 class CalibrationError(MarkerlessError):
     """Camera calibration failed (too few board detections, inconsistent cameras...)."""
 

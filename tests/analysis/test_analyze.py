@@ -17,7 +17,7 @@ import pytest
 from markerless.analysis.analyze import analyze
 from markerless.analysis.model_source import clear_backend_cache
 from markerless.analysis.results_writer import partial_dir
-from markerless.errors import ModelError, ProjectError, VideoError
+from markerless.errors import DeviceError, ModelError, ProjectError, VideoError
 from markerless.io.dlc import read_predictions
 from tests.fixtures.data import ROOT
 from tests.fixtures.videos import write_video
@@ -84,7 +84,7 @@ def test_clear_errors(analysis_model, tiny_video, tmp_path):
         analyze("c", tmp_path / "nope.mp4")
     with pytest.raises(ModelError, match="Unknown backend 'fast'"):
         analyze("c", tiny_video, backend="fast")
-    with pytest.raises(ModelError, match="Unknown device"):
+    with pytest.raises(DeviceError, match="Unknown device"):
         analyze("c", tiny_video, device="tpu")
 
 
@@ -171,12 +171,26 @@ def test_dask_local_cluster_gives_the_local_result(analysis_model, tiny_video, t
 
 
 @pytest.mark.slow
-def test_truncated_video_keeps_the_frames_it_has(analysis_model, tmp_path):
+def test_truncated_video_keeps_the_frames_it_has_and_says_so(analysis_model, tmp_path, capsys):
     video = write_video(tmp_path / "cut.avi", n_frames=30)
     data = video.read_bytes()
     video.write_bytes(data[: int(len(data) * 0.6)])  # the header still promises 30 frames
     poses = _run(video, tmp_path / "out", batch_size=4)
     assert 5 < len(poses) < 30 and np.isfinite(poses).all()
+    err = capsys.readouterr().err
+    assert f"{video}: its header promises 30 frames but only {len(poses)} could be decoded" in err
+    meta = pickle.loads((tmp_path / "out" / f"cut{analysis_model.scorer}_meta.pickle").read_bytes())["data"]
+    assert meta["nframes"] == len(poses) and meta["header_nframes"] == 30
+
+
+def test_an_unreadable_existing_result_is_set_aside_and_analysed_again(analysis_model, tiny_video, tmp_path, capsys):
+    out = tmp_path / f"{tiny_video.stem}{analysis_model.scorer}.h5"
+    out.write_bytes(b"not an HDF5 file")
+    assert analyze("c", tiny_video, backend="torch", device="cpu", dest=tmp_path) == [out]
+    assert read_predictions(out).data.shape == (24, 1, 4, 3)  # a real result now
+    aside = tmp_path / f"{out.name}.unreadable"
+    assert aside.read_bytes() == b"not an HDF5 file"  # the user's file is kept, under a new name
+    assert f"{out} exists but cannot be read: moved it to {aside.name}" in capsys.readouterr().err
 
 
 @pytest.mark.slow

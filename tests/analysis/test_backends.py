@@ -14,11 +14,11 @@ from markerless.analysis.backends import (
     TorchBackend,
     available_backends,
     resolve_backend,
-    resolve_device,
     resolved_precision,
 )
 from markerless.analysis.exported import export_onnx, export_openvino
-from markerless.errors import ModelError
+from markerless.errors import DeviceError, ModelError
+from markerless.nets.device import resolve_device
 
 MAX_PX = 0.5
 
@@ -86,7 +86,7 @@ def test_real_posenet_export_matches_torch_at_fp32(tiny_snapshot, tmp_path):
 def test_names_are_checked():
     with pytest.raises(ModelError, match="Unknown backend 'tensorrt'"):
         resolve_backend("tensorrt", "cpu")
-    with pytest.raises(ModelError, match="Unknown device"):
+    with pytest.raises(DeviceError, match="Unknown device"):
         resolve_device("tpu")
     with pytest.raises(ModelError, match="precision"):
         TorchBackend(__import__("torch").nn.Identity(), precision="int3")

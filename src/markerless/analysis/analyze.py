@@ -3,12 +3,14 @@
 Per video: decode (background thread) -> infer (chosen backend) -> record in crash-safe chunks
 (:mod:`markerless.analysis.results_writer`) -> write ``<stem><scorer>.h5`` (+ ``.csv``) and
 ``<stem><scorer>_meta.pickle`` atomically. Existing complete results are kept unless
-``overwrite=True``; an interrupted run resumes where it stopped.
+``overwrite=True`` (an existing result that cannot be read is moved aside to ``<name>.unreadable``
+and the video analysed again); an interrupted run resumes where it stopped. A video that decodes
+fewer frames than its header promises is analysed up to its last frame, with a warning. How to
+analyse is an :class:`~markerless.analysis.options.AnalysisOptions`.
 """
 
 from __future__ import annotations
 
-import os
 import pickle
 import sys
 import time
@@ -18,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from tqdm.auto import tqdm
 
-from markerless.analysis.backends import resolve_backend, resolve_device, resolved_precision
 from markerless.analysis.cluster import (
-    DEFAULT_RANGE_FRAMES,
     RangeTask,
     TrackingCrop,
     dask_client,
@@ -31,6 +32,7 @@ from markerless.analysis.cluster import (
     split_ranges,
 )
 from markerless.analysis.model_source import AnalysisModel, BackendSpec, resolve_model
+from markerless.analysis.options import AnalysisOptions, analysis_options
 from markerless.analysis.pipeline import run_ranges
 from markerless.analysis.results_writer import PartialResults
 from markerless.analysis.tracking_crop import CropSettings, CropTracker
@@ -39,17 +41,11 @@ from markerless.io.atomic import atomic_path
 from markerless.io.dlc import write_predictions
 from markerless.io.video import VideoReader, find_videos
 from markerless.model.poses import Poses
-from markerless.project.recipe import DEFAULT_RECIPE
+from markerless.project.prediction_files import prediction_path
+from markerless.project.recipe import Recipe
 
-DEFAULT_BATCH = {"cpu": 4, "cuda": 64}  # CPU: 4 moves the tracking crop more often (193 vs 177 frames/s)
 WINDOW_GROWTH = 7 / 6
 """Default tracking-crop window over the training crop size (192 -> 224 px)."""
-CHUNK_FRAMES = 500
-
-
-def output_path(video: Path, scorer: str, dest: str | Path | None = None) -> Path:
-    """``<dest or video folder>/<video stem><scorer>.h5``."""
-    return Path(dest or video.parent) / f"{video.stem}{scorer}.h5"
 
 
 def _log(message: str) -> None:
@@ -115,6 +111,12 @@ class _VideoRun:
             )
         values = self.partial.result()
         model, info = self.model, self.info
+        if len(values) < info["n_frames"]:
+            _log(
+                f"{self.video}: its header promises {info['n_frames']} frames but only {len(values)} could be "
+                f"decoded; the results hold those {len(values)} frames (the file may be cut short: check it "
+                "or re-encode it)."
+            )
         poses = Poses(
             model.to_layout(values),
             model.layout,
@@ -134,6 +136,7 @@ class _VideoRun:
                 "batch_size": self.batch_size,
                 "frame_dimensions": (info["width"], info["height"]),
                 "nframes": len(values),
+                "header_nframes": info["n_frames"],
                 "iteration": getattr(model.project, "iteration", 0),
                 "training set fraction": model.train_fraction,
                 "cropping": False,
@@ -218,7 +221,7 @@ def tracking_crop_settings(
             "(leave out --tracking-crop)."
         )
     if crop_size is None:  # the training crop plus a sixth: room for the animal to move within a batch
-        trained = model.recipe.get("crop_size") or DEFAULT_RECIPE["crop_size"]
+        trained = Recipe.from_dict(model.recipe).crop_size
         crop_size = (round(trained[0] * WINDOW_GROWTH / model.scale), round(trained[1] * WINDOW_GROWTH / model.scale))
     settings = CropSettings(size=(int(crop_size[0]), int(crop_size[1])))
     if tracking_crop is None:
@@ -242,100 +245,79 @@ def analyze(
     config: str | Path,
     videos: str | Path | Iterable[str | Path],
     shuffle: int = 1,
-    backend: str = "auto",
-    batch_size: int | None = None,
-    device: str = "auto",
-    scheduler: str | None = None,
-    dest: str | Path | None = None,
-    save_as_csv: bool = False,
-    snapshot: str | Path | None = None,
     *,
-    overwrite: bool = False,
-    precision: str = "auto",
-    tracking_crop: bool | None = None,
-    crop_size: tuple[int, int] | None = None,
-    **options: Any,
+    snapshot: str | Path | None = None,
+    options: AnalysisOptions | None = None,
+    **overrides: Any,
 ) -> list[Path]:
     """Predict poses in ``videos`` (files or folders) with shuffle ``shuffle``'s model.
 
     Writes ``<video stem><scorer>.h5`` (and ``.csv`` with ``save_as_csv``) plus ``_meta.pickle`` beside
-    each video (or in ``dest``) and returns the ``.h5`` paths, in the order of the videos. ``backend``:
-    ``auto`` (fastest available), ``torch``, ``openvino`` or ``onnxruntime``; ``device``: ``auto``,
-    ``cpu`` or ``cuda``; ``scheduler``: a Dask scheduler address, or ``"local"`` for a local cluster.
-    ``tracking_crop``: analyse a window (``crop_size``, default the training crop plus a sixth) that follows a
-    single animal instead of whole frames (see :mod:`markerless.analysis.tracking_crop`); None
-    (auto) does so on the CPU when the window is at most 60 % of the frame, False never.
-    Videos whose results exist are skipped unless ``overwrite``; interrupted analyses resume. Further
-    ``options`` go to :func:`analyze_videos`.
+    each video (or in ``dest``) and returns the ``.h5`` paths, in the order of the videos. ``snapshot``:
+    the snapshot file to use (default: the shuffle's best). How to analyse (backend, device, precision,
+    batch size, Dask scheduler, tracking crop, dest, save_as_csv, overwrite...) is an
+    :class:`~markerless.analysis.options.AnalysisOptions`, given whole as ``options`` and/or as keyword
+    ``overrides`` of its fields (``analyze(config, video, device="cpu", batch_size=8)``); an unknown
+    keyword raises a :class:`~markerless.errors.ConfigError` naming the closest option.
+    Videos whose results exist are skipped unless ``overwrite``; interrupted analyses resume.
     """
+    settings = analysis_options(options, **overrides)
     paths = find_videos(videos)
-    device = resolve_device(device)
-    backend_name = resolve_backend(backend, device)
-    model = resolve_model(config, shuffle, snapshot)
-    return analyze_videos(
-        model,
-        paths,
-        backend=backend_name,
-        batch_size=batch_size,
-        device=device,
-        scheduler=scheduler,
-        dest=dest,
-        save_as_csv=save_as_csv,
-        overwrite=overwrite,
-        precision=precision,
-        tracking_crop=tracking_crop,
-        crop_size=crop_size,
-        **options,
-    )
+    return analyze_videos(resolve_model(config, shuffle, snapshot), paths, settings)
+
+
+def _readable(path: Path) -> bool:
+    """Whether ``path`` opens as an HDF5 table store holding at least one table (a cheap check)."""
+    try:
+        with pd.HDFStore(path, mode="r") as store:
+            return bool(store.keys())
+    except Exception:  # any failure to open means the file cannot be used as a result
+        return False
+
+
+def _set_aside(path: Path) -> Path:
+    """Rename an unreadable result to ``<name>.unreadable`` (``.unreadable-2``... if taken); returns the new path."""
+    target = path.with_name(f"{path.name}.unreadable")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.unreadable-{n}")
+    path.rename(target)
+    return target
 
 
 def analyze_videos(
     model: AnalysisModel,
     videos: Iterable[str | Path],
-    *,
-    backend: str = "auto",
-    batch_size: int | None = None,
-    device: str = "auto",
-    scheduler: str | None = None,
-    dest: str | Path | None = None,
-    save_as_csv: bool = False,
-    overwrite: bool = False,
-    precision: str = "auto",
-    chunk_frames: int = CHUNK_FRAMES,
-    range_frames: int = DEFAULT_RANGE_FRAMES,
-    backend_options: dict[str, Any] | None = None,
-    stop: int | None = None,
-    decoders: int | None = None,
-    tracking_crop: bool | None = None,
-    crop_size: tuple[int, int] | None = None,
+    options: AnalysisOptions | None = None,
+    **overrides: Any,
 ) -> list[Path]:
     """:func:`analyze` with a resolved model (benchmarks and tools that build their own).
 
-    ``stop`` analyses only the first ``stop`` frames of each video (previews, benchmarks);
-    ``backend_options`` go to the backend (OpenVINO: ``hint``, ``streams``, ``threads``);
-    ``decoders``: video-decoding threads per video (default 1 on CPU, where inference needs the
-    cores; up to 4 on CUDA, where one decoding thread cannot keep up with the GPU).
+    ``options`` and ``overrides`` as for :func:`analyze`; the ``auto`` choices (device, backend,
+    precision, batch size, decoders) are made here, once per call.
     """
-    device = resolve_device(device)
-    backend_name = resolve_backend(backend, device)
-    batch_size = int(batch_size or DEFAULT_BATCH[device])
-    precision = resolved_precision(backend_name, device, precision)
-    if decoders is None:
-        decoders = 1 if device == "cpu" else max(1, min(4, (os.cpu_count() or 2) - 1))
+    opts = analysis_options(options, **overrides).resolve()
+    device, backend_name, precision = opts.device, opts.backend, opts.precision
+    batch_size = opts.batch
+    backend_options = dict(opts.backend_options)
     outputs: list[Path] = []
     pending: list[tuple[Path, Path, dict[str, Any], BackendSpec, TrackingCrop | None]] = []
     for video in map(Path, videos):
-        out = output_path(video, model.scorer, dest)
+        out = prediction_path(video, model.scorer, dest=opts.dest)
         outputs.append(out)
-        if out.exists() and not overwrite:
-            _log(f"{out} exists: skipping {video.name} (pass overwrite=True / --overwrite to analyse again).")
-            continue
+        if out.exists() and not opts.overwrite:
+            if _readable(out):
+                _log(f"{out} exists: skipping {video.name} (pass overwrite=True / --overwrite to analyse again).")
+                continue
+            aside = _set_aside(out)
+            _log(f"{out} exists but cannot be read: moved it to {aside.name} and analysing {video.name} again.")
         info = _video_info(video)
-        if stop is not None:
-            info["n_frames"] = min(info["n_frames"], int(stop))
+        if opts.stop is not None:
+            info["n_frames"] = min(info["n_frames"], int(opts.stop))
         frame_size = (info["width"], info["height"])
         spec = model.spec(backend_name, device, frame_size, precision, backend_options)
-        settings = tracking_crop_settings(model, frame_size, device, tracking_crop, crop_size)
+        settings = tracking_crop_settings(model, frame_size, device, opts.tracking_crop, opts.crop_size)
         crop = None
         if settings is not None:
             crop = (settings, model.spec(backend_name, device, settings.size, precision, backend_options))
@@ -346,23 +328,23 @@ def analyze_videos(
     def open_run(
         video: Path, out: Path, info: dict[str, Any], spec: BackendSpec, crop: TrackingCrop | None
     ) -> _VideoRun:
-        run = _VideoRun(video, out, model, spec, info, batch_size, chunk_frames, crop)
+        run = _VideoRun(video, out, model, spec, info, batch_size, opts.chunk_frames, crop)
         bar.update(run.partial.resumed_frames)
         return run
 
     total = sum(item[2]["n_frames"] for item in pending)
     with tqdm(total=total, unit="frames", desc="analyze", disable=None, smoothing=0.1) as bar:
-        if scheduler:  # every video at once: their tasks share the cluster
+        if opts.scheduler:  # every video at once: their tasks share the cluster
             runs = [open_run(*item) for item in pending]
-            _analyze_on_dask(runs, scheduler, batch_size, range_frames, bar)
+            _analyze_on_dask(runs, opts.scheduler, batch_size, opts.range_frames, bar)
             for run in runs:
-                run.finish(save_as_csv, backend_name, precision)
+                run.finish(opts.save_as_csv, backend_name, precision)
         else:  # one video at a time: only its predictions are held in memory
             for item in pending:
                 bar.set_description(item[0].name)
                 run = open_run(*item)
-                _analyze_locally(run, bar, decoders)
-                run.finish(save_as_csv, backend_name, precision)
+                _analyze_locally(run, bar, opts.decoders or 1)
+                run.finish(opts.save_as_csv, backend_name, precision)
     return outputs
 
 

@@ -18,10 +18,10 @@ import numpy as np
 
 from markerless.errors import ModelError
 from markerless.nets.denormals import flush_denormals
+from markerless.nets.device import device_name
 
 BACKENDS = ("torch", "openvino", "onnxruntime")
 BACKEND_CHOICES = ("auto", *BACKENDS)
-DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
 
@@ -35,24 +35,6 @@ class Backend(Protocol):
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         """``uint8 (B, H, W, 3)`` frames -> ``float32 (B, K, 3)`` x, y, score in frame pixels."""
         ...
-
-
-def cuda_available() -> bool:
-    """Whether PyTorch sees a CUDA device."""
-    import torch
-
-    return torch.cuda.is_available()
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when PyTorch sees a GPU, else ``cpu``; checks the name."""
-    if device not in DEVICES:
-        raise ModelError(f"Unknown device {device!r}; choose one of {', '.join(DEVICES)}.")
-    if device == "auto":
-        return "cuda" if cuda_available() else "cpu"
-    if device == "cuda" and not cuda_available():
-        raise ModelError("device='cuda' was asked for but PyTorch sees no CUDA GPU; use --device cpu (or auto).")
-    return device
 
 
 def available_backends() -> list[str]:
@@ -103,7 +85,7 @@ class TorchBackend:
     def __init__(self, model: Any, device: str = "cpu", precision: str = "auto") -> None:
         import torch
 
-        self.device = resolve_device(device)
+        self.device = device_name(device)
         if precision == "auto":
             precision = "fp16" if self.device == "cuda" else "fp32"
         if precision not in PRECISIONS[1:]:
@@ -138,7 +120,7 @@ class OnnxRuntimeBackend:
     def __init__(self, path: str | Path, device: str = "cpu", threads: int | None = None) -> None:
         import onnxruntime as ort
 
-        self.device = resolve_device(device)
+        self.device = device_name(device)
         self.precision = "fp32"
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

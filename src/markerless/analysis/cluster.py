@@ -69,7 +69,7 @@ def analyze_range(task: RangeTask) -> tuple[RangeTask, np.ndarray, np.ndarray]:
 
 def split_ranges(ranges: list[tuple[int, int]], max_frames: int) -> list[tuple[int, int]]:
     """Ranges cut into pieces of at most ``max_frames`` frames (of near-equal length)."""
-    pieces = []
+    pieces: list[tuple[int, int]] = []
     for start, stop in ranges:
         n = max(1, math.ceil((stop - start) / max_frames))
         edges = np.linspace(start, stop, n + 1).round().astype(int)

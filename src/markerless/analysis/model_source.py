@@ -184,16 +184,15 @@ def resolve_model(config: str | Path, shuffle: int = 1, snapshot: str | Path | N
             "`markerless create-training-dataset` and train it with `markerless train`."
         ) from None
     path = _pick_snapshot(sh, snapshot)
-    recipe = dict(sh.recipe)
-    scale = float(recipe.get("input_scale", 1.0) or 1.0)
+    recipe = sh.recipe
     return AnalysisModel(
         project=project,
         shuffle=shuffle,
         snapshot=path,
         scorer=sh.scorer(path),
         layout=project.layout,
-        scale=scale,
-        net_name=str(recipe.get("net", "net")),
-        recipe=recipe,
+        scale=recipe.model.input_scale,
+        net_name=recipe.model.net,
+        recipe=recipe.to_dict(),
         train_fraction=sh.train_fraction,
     )

@@ -4,42 +4,54 @@ from __future__ import annotations
 
 import argparse
 
-from markerless.analysis.backends import BACKEND_CHOICES, DEVICES, PRECISIONS
-from markerless.cli import Command
+from markerless.analysis.backends import BACKEND_CHOICES, PRECISIONS
+from markerless.analysis.options import DEFAULT_BATCH, AnalysisOptions
+from markerless.cli import Command, typed_options
+from markerless.nets.device import DEVICES
+
+_DEFAULTS = AnalysisOptions()
 
 
 def _add_analyze_args(p: argparse.ArgumentParser) -> None:
+    suppress = argparse.SUPPRESS  # only typed options are passed on: the defaults live in AnalysisOptions
     p.add_argument("config", help="the project's config.yaml (or its folder)")
     p.add_argument("videos", nargs="+", metavar="VIDEO", help="video files or folders of videos")
-    p.add_argument("--shuffle", type=int, default=1, help="shuffle whose model analyses (default 1)")
+    p.add_argument("--shuffle", type=int, default=suppress, help="shuffle whose model analyses (default 1)")
     p.add_argument(
         "--backend",
         choices=BACKEND_CHOICES,
-        default="auto",
-        help="inference engine (default auto: OpenVINO on CPU, PyTorch on CUDA)",
+        default=suppress,
+        help=f"inference engine (default {_DEFAULTS.backend}: OpenVINO on CPU, PyTorch on CUDA)",
     )
-    p.add_argument("--batch-size", type=int, default=None, help="frames per batch (default 4 on CPU, 64 on CUDA)")
-    p.add_argument("--device", choices=DEVICES, default="auto", help="where to run (default auto)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=suppress,
+        help=f"frames per batch, 1 or more (default {DEFAULT_BATCH['cpu']} on CPU, {DEFAULT_BATCH['cuda']} on CUDA)",
+    )
+    p.add_argument("--device", choices=DEVICES, default=suppress, help=f"where to run (default {_DEFAULTS.device})")
     p.add_argument(
         "--precision",
         choices=PRECISIONS,
-        default="auto",
-        help="arithmetic (default auto: bf16 for OpenVINO on bf16 CPUs, fp16 on CUDA, else fp32)",
+        default=suppress,
+        help=f"arithmetic (default {_DEFAULTS.precision}: bf16 for OpenVINO on bf16 CPUs, fp16 on CUDA, else fp32)",
     )
     p.add_argument(
         "--scheduler",
-        default=None,
+        default=suppress,
         metavar="ADDRESS",
         help="Dask scheduler address (tcp://host:8786), or 'local' for a local cluster",
     )
-    p.add_argument("--dest", default=None, help="folder for the results (default: beside each video)")
-    p.add_argument("--save-as-csv", action="store_true", help="also write a .csv beside each .h5")
-    p.add_argument("--snapshot", default=None, help="snapshot file to use (default: the shuffle's best)")
-    p.add_argument("--overwrite", action="store_true", help="analyse again videos that already have results")
+    p.add_argument("--dest", default=suppress, help="folder for the results (default: beside each video)")
+    p.add_argument("--save-as-csv", action="store_true", default=suppress, help="also write a .csv beside each .h5")
+    p.add_argument("--snapshot", default=suppress, help="snapshot file to use (default: the shuffle's best)")
+    p.add_argument(
+        "--overwrite", action="store_true", default=suppress, help="analyse again videos that already have results"
+    )
     p.add_argument(
         "--tracking-crop",
         action=argparse.BooleanOptionalAction,
-        default=None,
+        default=suppress,
         help="analyse a window that follows the (single) animal instead of whole frames; frames where it "
         "loses the animal are analysed whole (default: on for single-animal projects on the CPU when the "
         "window is at most 60%% of the frame)",
@@ -48,7 +60,7 @@ def _add_analyze_args(p: argparse.ArgumentParser) -> None:
         "--crop-size",
         type=int,
         nargs=2,
-        default=None,
+        default=suppress,
         metavar=("W", "H"),
         help="tracking-crop window in frame pixels (default: the training crop plus a sixth, over the input scale)",
     )
@@ -57,37 +69,22 @@ def _add_analyze_args(p: argparse.ArgumentParser) -> None:
 def _run_analyze(args: argparse.Namespace) -> int:
     from markerless.analysis.analyze import analyze
 
-    outputs = analyze(
-        args.config,
-        args.videos,
-        shuffle=args.shuffle,
-        backend=args.backend,
-        batch_size=args.batch_size,
-        device=args.device,
-        scheduler=args.scheduler,
-        dest=args.dest,
-        save_as_csv=args.save_as_csv,
-        snapshot=args.snapshot,
-        overwrite=args.overwrite,
-        precision=args.precision,
-        tracking_crop=args.tracking_crop,
-        crop_size=tuple(args.crop_size) if args.crop_size else None,
-    )
-    for path in outputs:
+    for path in analyze(args.config, args.videos, **typed_options(args, "config", "videos")):
         print(path)
     return 0
 
 
 def _add_export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="the project's config.yaml (or its folder)")
-    p.add_argument("--shuffle", type=int, default=1, help="shuffle whose model to export (default 1)")
-    p.add_argument("--format", choices=["onnx", "openvino"], default="onnx", help="export format (default onnx)")
-    p.add_argument("--snapshot", default=None, help="snapshot file to export (default: the shuffle's best)")
+    suppress = argparse.SUPPRESS
+    p.add_argument("--shuffle", type=int, default=suppress, help="shuffle whose model to export (default 1)")
+    p.add_argument("--format", choices=["onnx", "openvino"], default=suppress, help="export format (default onnx)")
+    p.add_argument("--snapshot", default=suppress, help="snapshot file to export (default: the shuffle's best)")
     p.add_argument(
         "--frame-size",
         type=int,
         nargs=2,
-        default=None,
+        default=suppress,
         metavar=("W", "H"),
         help="frame size the model takes (default: that of the project's first video)",
     )
@@ -96,15 +93,10 @@ def _add_export_args(p: argparse.ArgumentParser) -> None:
 def _run_export(args: argparse.Namespace) -> int:
     from markerless.analysis.export import export
 
-    print(
-        export(
-            args.config,
-            shuffle=args.shuffle,
-            format=args.format,
-            snapshot=args.snapshot,
-            frame_size=tuple(args.frame_size) if args.frame_size else None,
-        )
-    )
+    options = typed_options(args, "config")
+    if "frame_size" in options:
+        options["frame_size"] = tuple(options["frame_size"])
+    print(export(args.config, **options))
     return 0
 
 

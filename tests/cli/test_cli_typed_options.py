@@ -1,0 +1,127 @@
+"""The command line passes the API only the options that were typed: the defaults live in the API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from markerless.cli import main
+
+
+def _calls(monkeypatch: pytest.MonkeyPatch, target: str, returns: Any = ()) -> list[tuple[tuple, dict]]:
+    """Replace ``module.function`` by a recorder of its arguments."""
+    module, name = target.rsplit(".", 1)
+    calls: list[tuple[tuple, dict]] = []
+
+    def record(*args: Any, **kwargs: Any) -> Any:
+        calls.append((args, kwargs))
+        return returns
+
+    monkeypatch.setattr(f"{module}.{name}", record)
+    return calls
+
+
+CASES = [
+    # (command line, API function, positional arguments, keywords of the bare command, typed options, their keywords)
+    (
+        ["analyze", "c.yaml", "v.mp4"],
+        "markerless.analysis.analyze.analyze",
+        ("c.yaml", ["v.mp4"]),
+        ["--batch-size", "8", "--device", "cpu", "--no-tracking-crop", "--crop-size", "96", "64", "--overwrite"],
+        {"batch_size": 8, "device": "cpu", "tracking_crop": False, "crop_size": [96, 64], "overwrite": True},
+    ),
+    (
+        ["export", "c.yaml"],
+        "markerless.analysis.export.export",
+        ("c.yaml",),
+        ["--frame-size", "64", "48", "--shuffle", "2"],
+        {"frame_size": (64, 48), "shuffle": 2},
+    ),
+    (
+        ["filter", "c.yaml", "v.mp4"],
+        "markerless.results.filters.filter_predictions",
+        ("c.yaml", ["v.mp4"]),
+        ["--method", "kalman", "--p-bound", "0.2", "--nwb"],
+        {"method": "kalman", "p_bound": 0.2, "nwb": True},
+    ),
+    (
+        ["create-labeled-video", "c.yaml", "v.mp4"],
+        "markerless.viz.video.create_labeled_video",
+        ("c.yaml", ["v.mp4"]),
+        ["--pcutoff", "0.3", "--no-skeleton", "--trail", "4"],
+        {"pcutoff": 0.3, "draw_skeleton": False, "trail": 4},
+    ),
+    (
+        ["plot-trajectories", "c.yaml", "v.mp4"],
+        "markerless.viz.plots.plot_trajectories",
+        ("c.yaml", ["v.mp4"]),
+        ["--filtered", "--dest", "out"],
+        {"filtered": True, "dest": "out"},
+    ),
+    (
+        ["extract-outliers", "c.yaml", "v.mp4"],
+        "markerless.labelling.outliers.extract_outliers",
+        ("c.yaml", ["v.mp4"]),
+        ["--algo", "uncertain", "--p-bound", "0.1"],
+        {"algo": "uncertain", "p_bound": 0.1},
+    ),
+    (["merge", "c.yaml"], "markerless.labelling.merge.merge", ("c.yaml",), ["--shuffle", "3"], {"shuffle": 3}),
+    (
+        ["label", "c.yaml"],
+        "markerless.app.server.label",
+        ("c.yaml",),
+        ["--no-browser", "--port", "0"],
+        {"open_browser": False, "port": 0},
+    ),
+    (
+        ["create-project", "t", "me", "v.mp4"],
+        "markerless.project.project.create_project",
+        ("t", "me", ["v.mp4"]),
+        ["--multi-animal", "--individuals", "a", "b"],
+        {"multi_animal": True, "individuals": ["a", "b"]},
+    ),
+    (
+        ["add-videos", "c.yaml", "v.mp4"],
+        "markerless.project.project.add_videos",
+        ("c.yaml", ["v.mp4"]),
+        ["--copy-videos"],
+        {"copy_videos": True},
+    ),
+    (
+        ["extract-frames", "c.yaml"],
+        "markerless.labelling.frames.extract_frames",
+        ("c.yaml",),
+        ["--algo", "uniform", "--seed", "3"],
+        {"algo": "uniform", "seed": 3},
+    ),
+    (
+        ["check-labels", "c.yaml"],
+        "markerless.labelling.check_labels.check_labels",
+        ("c.yaml",),
+        ["--no-skeleton"],
+        {"draw_skeleton": False},
+    ),
+    (
+        ["synthetic", "out"],
+        "markerless.synthetic.make_synthetic_project",
+        ("out",),
+        ["--animals", "2", "--size", "64x48"],
+        {"n_animals": 2, "size": (64, 48)},
+    ),
+]
+
+
+@pytest.mark.parametrize(("argv", "target", "positional", "typed", "keywords"), CASES, ids=[c[0][0] for c in CASES])
+def test_only_typed_options_reach_the_api(monkeypatch, capsys, argv, target, positional, typed, keywords) -> None:
+    returns = {"markerless.labelling.merge.merge": 1, "markerless.labelling.frames.extract_frames": {}}.get(
+        target, Path("x") if target.endswith(("export", "create_project", "make_synthetic_project")) else []
+    )
+    calls = _calls(monkeypatch, target, returns)
+    assert main(argv) == 0
+    assert main(argv + typed) == 0
+    (bare_args, bare_kwargs), (args, kwargs) = calls
+    assert bare_args == positional and bare_kwargs == {}  # nothing typed: the API's own defaults apply
+    assert args == positional and kwargs == keywords
+    capsys.readouterr()
