@@ -125,3 +125,36 @@ def test_only_typed_options_reach_the_api(monkeypatch, capsys, argv, target, pos
     assert bare_args == positional and bare_kwargs == {}  # nothing typed: the API's own defaults apply
     assert args == positional and kwargs == keywords
     capsys.readouterr()
+
+
+def _subparser(name: str):
+    from markerless.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    return sub.choices[name]
+
+
+@pytest.mark.parametrize(("argv", "target", "positional", "typed", "keywords"), CASES, ids=[c[0][0] for c in CASES])
+def test_numbers_in_the_help_are_the_api_defaults(argv, target, positional, typed, keywords) -> None:
+    """A ``(default N)`` in an option's help is the API's default of that keyword, so the two cannot drift apart."""
+    import importlib
+    import inspect
+    import re
+
+    module, name = target.rsplit(".", 1)
+    signature = inspect.signature(getattr(importlib.import_module(module), name))
+    checked = 0
+    for action in _subparser(argv[0])._actions:
+        match = re.search(r"\(default (-?\d+(?:\.\d+)?)[ :;)]", action.help or "")
+        if match and action.dest in signature.parameters:
+            assert float(match.group(1)) == signature.parameters[action.dest].default, (argv[0], action.dest)
+            checked += 1
+    assert checked or argv[0] in (
+        "analyze",
+        "filter",
+        "create-project",
+        "add-videos",
+        "check-labels",
+        "plot-trajectories",
+    )
