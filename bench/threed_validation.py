@@ -228,21 +228,43 @@ def ransac_scaling(repeats: int) -> None:
             "plain DLT (no RANSAC)": functools.partial(triangulate, pts, group),
         }
         for label, run in runs.items():
-            times = []
+            times, cpu = [], []
             for _ in range(repeats):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 out = run()
                 times.append(time.perf_counter() - t0)
+                cpu.append(time.process_time() - c0)
             tracemalloc.start()
             run()
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
             err = np.linalg.norm(out - scene.animal3d, axis=-1)
             print(
-                f"  {n_cams:2d} cameras, {label:22s}: {1000 * np.median(times) * 1000 / n_points:7.1f} ms and "
+                f"  {n_cams:2d} cameras, {label:22s}: {1000 * np.median(times) * 1000 / n_points:7.1f} ms "
+                f"({1000 * np.median(cpu) * 1000 / n_points:7.1f} ms CPU) and "
                 f"{peak / n_points / 1000:6.1f} kB per point; 3D error median "
                 f"{np.nanmedian(err):.2f} mm, 95th {np.nanpercentile(err, 95):.2f} mm, {np.isnan(err).mean():.1%} NaN"
             )
+
+
+def ransac_memory(n_frames: int = 2000) -> None:
+    """Peak memory of RANSAC at 31 cameras on many points: bounded by the chunk size beyond input and output."""
+    scene = make_multicamera_scene(31, n_animal_frames=n_frames, n_keypoints=10, render=False, seed=71)
+    pts = scene.animal2d + np.random.default_rng(0).normal(0, 1.0, scene.animal2d.shape)
+    n_points = scene.animal3d[..., 0].size
+    for full_output in (False, True):
+        tracemalloc.start()
+        t0 = time.perf_counter()
+        triangulate(pts, scene.cameras, ransac_threshold=10.0, full_output=full_output)
+        dt = time.perf_counter() - t0
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        print(
+            f"  31 cameras, {n_points} points, after{', full output' if full_output else ''}: peak "
+            f"{peak / 1e6:.0f} MB ({peak / n_points / 1000:.2f} kB per point; the 2D input is "
+            f"{pts.nbytes / n_points / 1000:.2f} kB per point), {dt * 1000 / n_points * 1000:.1f} ms per 1000 points "
+            "(under tracemalloc)"
+        )
 
 
 def main() -> None:
@@ -254,6 +276,7 @@ def main() -> None:
     start = time.perf_counter()
     if args.ransac:
         ransac_scaling(args.repeats)
+        ransac_memory()
         print(f"total {time.perf_counter() - start:.0f} s")
         return
     stereo_checkerboard()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import warnings
@@ -241,16 +242,19 @@ def stack_poses(poses: Sequence[Poses], names: Sequence[str]) -> tuple[np.ndarra
 def write_3d(
     result: Triangulation, template: Poses, frames: np.ndarray, scorer: str, path: Path, save_as_csv: bool = False
 ) -> Path:
-    """Write ``<name>_3D.h5``: key ``df_with_missing`` (x, y, z per body part) and ``reprojection_error``."""
+    """Write ``<name>_3D.h5``: key ``df_with_missing`` (x, y, z per body part) and ``reprojection_error``.
+
+    With ``save_as_csv`` also ``<name>_3D.csv``; both files appear only once both are written.
+    """
     layout = template.layout
     index = pd.Index(frames)
     df = array_to_frame(result.points3d, layout, scorer, ("x", "y", "z"), index)
     err = np.moveaxis(np.where(result.used, result.reprojection_error, np.nan), 0, -1)
     err_df = array_to_frame(err, layout, scorer, tuple(result.camera_names), index)
-    if save_as_csv:
-        with atomic_path(path.with_suffix(".csv")) as tmp:
-            df.to_csv(tmp)
-    with atomic_path(path) as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(atomic_path(path))
+        if save_as_csv:
+            df.to_csv(stack.enter_context(atomic_path(path.with_suffix(".csv"))))
         df.to_hdf(tmp, key="df_with_missing", mode="w", format="table")
         err_df.to_hdf(tmp, key=ERROR_KEY, mode="a", format="fixed")
     return path
