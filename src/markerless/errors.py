@@ -32,6 +32,10 @@ class TrainingError(MarkerlessError):
     """Training cannot start or continue (no data, bad recipe, incompatible snapshot...)."""
 
 
+class RecipeError(TrainingError):
+    """A training recipe has an unknown key, a value of the wrong type or one out of range."""
+
+
 class ModelError(MarkerlessError):
     """A model name, checkpoint or exported model is unknown or cannot be loaded."""
 

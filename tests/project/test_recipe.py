@@ -11,11 +11,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from markerless.errors import TrainingError
+from markerless.errors import RecipeError, TrainingError
 from markerless.project.recipe import (
     AugmentationSection,
     Recipe,
-    RecipeError,
     ScheduleSection,
     read_recipe,
     write_recipe,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from markerless.errors import TrainingError
-from markerless.project.recipe import RecipeError, read_recipe, write_recipe
+from markerless.errors import RecipeError, TrainingError
+from markerless.project.recipe import read_recipe, write_recipe
 from markerless.project.shuffle import Shuffle
 from markerless.training.dataset import create_training_dataset
 from markerless.training.loop import train

@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Literal
 
 import yaml
 
-from markerless.errors import TrainingError
+from markerless.errors import RecipeError
 from markerless.io.atomic import write_text
 
 #: File name of the recipe in a shuffle's ``train`` folder.
@@ -33,10 +33,6 @@ _HEADER = (
     "# markerless training recipe: edit before `markerless train` to change a choice.\n"
     "# Sections and their defaults: markerless.project.recipe.Recipe; unknown keys are refused.\n"
 )
-
-
-class RecipeError(TrainingError):
-    """A training recipe has an unknown key, a value of the wrong type or out of range."""
 
 
 def _fail(key: str, must: str, value: Any) -> typing.NoReturn:
