@@ -17,13 +17,14 @@ import numpy as np
 from markerless.analysis.backends import Backend, create_backend
 from markerless.analysis.exported import export_cached
 from markerless.errors import ModelError, ProjectError
+from markerless.io.video import ColorOrder
 from markerless.model.skeleton import PoseLayout
 from markerless.nets import InferenceModel, load_checkpoint
 from markerless.project.project import Project
 from markerless.project.shuffle import Shuffle
 
 
-def load_torch_inference_model(snapshot: str | Path, scale: float = 1.0, color: str = "bgr") -> Any:
+def load_torch_inference_model(snapshot: str | Path, scale: float = 1.0, color: ColorOrder = "bgr") -> Any:
     """The :class:`markerless.nets.InferenceModel` (raw frames in, keypoints out) of a snapshot."""
 
     path = Path(snapshot)
@@ -45,7 +46,7 @@ class BackendSpec:
     device: str = "cpu"
     precision: str = "auto"
     scale: float = 1.0
-    color: str = "bgr"
+    color: ColorOrder = "bgr"
     options: tuple[tuple[str, Any], ...] = ()
 
     def build(self) -> Backend:
@@ -97,7 +98,7 @@ class AnalysisModel:
     net_name: str = "net"
     recipe: dict[str, Any] = field(default_factory=dict)
     train_fraction: float | None = None
-    color: str = "bgr"
+    color: ColorOrder = "bgr"
 
     @property
     def export_dir(self) -> Path:
