@@ -32,7 +32,9 @@ _API = {
     "evaluate": "markerless.training.evaluation",
     # video analysis
     "analyze": "markerless.analysis.analyze",
+    "AnalysisOptions": "markerless.analysis.options",
     "filter_predictions": "markerless.results.filters",
+    "FilterSettings": "markerless.results.filter_settings",
     "create_labeled_video": "markerless.viz.video",
     "plot_trajectories": "markerless.viz.plots",
     "export": "markerless.analysis.export",
