@@ -192,9 +192,10 @@ def extract_outliers(
 ) -> list[Path]:
     """Extract frames the model likely got wrong, with its predictions as suggestions to refine.
 
-    For each video: reads its predictions, flags candidates with ``algo`` (``jump``: a point moved more
-    than ``epsilon`` px between frames; ``uncertain``: a likelihood below ``p_bound``; ``fitting``: far
-    from a SARIMAX fit of its track; ``list``: the given ``frames``), keeps ``num_frames`` diverse ones
+    For each video: reads shuffle ``shuffle``'s predictions beside it (raw, else ``_el`` tracks; never
+    another shuffle's, see :mod:`markerless.project.prediction_files`), flags candidates with ``algo``
+    (``jump``: a point moved more than ``epsilon`` px between frames; ``uncertain``: a likelihood below
+    ``p_bound``; ``fitting``: far from a smoothing model of its track; ``list``: the given ``frames``), keeps ``num_frames`` diverse ones
     (config ``numframes2pick`` by default), writes them as ``labeled-data/<stem>/img<N>.png`` and the
     predictions as ``machinelabels-iter<iteration>.h5`` + ``machinelabels.csv``.
 
