@@ -605,3 +605,28 @@ def test_full_hd_frame_shows_in_half_a_second_and_saves_in_0_3(browser, tiny_pro
         assert sorted(display)[len(display) // 2] < 500, display
         assert sorted(save)[len(save) // 2] < 300, save
         page.close()
+
+
+def test_point_pending_across_a_server_restart_reaches_the_disk(browser, tiny_project: Path) -> None:
+    """Issue 15.5: the server restarts (new token) while a point is pending; pasting the new URL saves it."""
+    first = AppServer(tiny_project, port=0).start()
+    port = first.port
+    page = _open(browser, first.url)
+    first.stop()
+    page.mouse.click(*_canvas_point(page, 10, 12))
+    page.wait_for_function("document.querySelector('#status').textContent.includes('retrying')")
+    for again in _serve_on(tiny_project, port):
+        page.wait_for_selector("#token-form:not([hidden])", timeout=15000)
+        page.fill("#token-input", again.url)
+        page.click("#token-form button")
+        _wait_saved(page)
+        assert np.allclose(_disk(tiny_project, "mouse1", "img00.png")[0, 0], [10, 12], atol=0.6)
+    page.close()
+
+
+def _serve_on(config: Path, port: int) -> Iterator[AppServer]:
+    server = AppServer(config, port=port).start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -11,7 +11,7 @@ if (params.get("token")) {
   sessionStorage.setItem("markerless_token", params.get("token"));
   history.replaceState(null, "", location.pathname + location.hash);
 }
-const TOKEN = sessionStorage.getItem("markerless_token") || "";
+let TOKEN = sessionStorage.getItem("markerless_token") || "";
 
 const $ = (id) => document.getElementById(id);
 const canvas = $("canvas");
@@ -274,6 +274,7 @@ function queueSave(frame, send, adopt = false) {
             return;
           }
           // the server is unreachable or failing: keep the edit and try again
+          if (err.status === 401 || err.status === 403) $("token-form").hidden = false; // restarted: new token
           setStatus("error", `not saved (${err.message}): retrying…`);
           await sleep(Math.min(4000, 200 * 2 ** attempt));
         }
@@ -658,6 +659,16 @@ $("accept-all").onclick = () => acceptSuggestions(null);
 $("help-button").onclick = () => toggleHelp();
 $("help").onclick = () => toggleHelp(false);
 $("conflict-close").onclick = () => { $("conflict").hidden = true; };
+$("token-form").onsubmit = (ev) => {
+  // the URL a restarted server printed: its token lets this tab save what is still pending
+  ev.preventDefault();
+  const text = $("token-input").value.trim();
+  let token = text;
+  try { token = new URL(text).searchParams.get("token") || text; } catch (err) { /* a bare token */ }
+  TOKEN = token;
+  sessionStorage.setItem("markerless_token", token);
+  $("token-form").hidden = true;
+};
 window.addEventListener("resize", () => { resize(); draw(); });
 window.addEventListener("beforeunload", (ev) => {
   if (state.pending > 0) { ev.preventDefault(); ev.returnValue = "Changes are not saved yet."; }
