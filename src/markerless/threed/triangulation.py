@@ -190,7 +190,8 @@ def _ransac_inliers(
     order = np.argsort(-key, axis=0, kind="stable")  # views of each point, best score first
     p = _scaled(extrinsics, scale)
     rot, trans = p[:, :, :3], p[:, :, 3:]  # (C, 3, 3), (C, 3, 1)
-    observed = normalized.transpose(0, 2, 1)  # (C, 2, N)
+    observed = np.ascontiguousarray(normalized.transpose(0, 2, 1))  # (C, 2, N)
+    focal2, threshold2 = (focal**2)[:, None], threshold**2
     best_count = np.zeros(n_points, dtype=np.int64)
     best_err = np.full(n_points, np.inf)
     best = valid.copy()
@@ -205,6 +206,7 @@ def _ransac_inliers(
         idx = np.flatnonzero(~done & (np.maximum(r1, r2) < n_valid))
         if idx.size == 0:
             continue
+        sel: slice | np.ndarray = slice(None) if idx.size == n_points else idx  # a view when every point is left
         c1, c2 = order[r1[idx], idx], order[r2[idx], idx]
         a = np.concatenate(
             [rows[c1, idx] * weights[c1, idx, None, None], rows[c2, idx] * weights[c2, idx, None, None]], axis=1
@@ -212,11 +214,11 @@ def _ransac_inliers(
         x = _solve_normal(np.matmul(a.transpose(0, 2, 1), a))  # (n, 3), scaled units
         cam = np.matmul(rot, x.T) + trans  # (C, 3, n)
         with np.errstate(divide="ignore", invalid="ignore"):
-            diff = cam[:, :2] / cam[:, 2:3] - observed[:, :, idx]
-            err = np.hypot(diff[:, 0], diff[:, 1]) * focal[:, None]
-            inl = valid[:, idx] & (err < threshold) & (cam[:, 2] > 0)
+            diff = cam[:, :2] / cam[:, 2:3] - observed[:, :, sel]
+            err = (diff[:, 0] ** 2 + diff[:, 1] ** 2) * focal2  # squared pixels
+            inl = valid[:, sel] & (err < threshold2) & (cam[:, 2] > 0)
         count = inl.sum(axis=0)
-        mean_err = np.where(inl, err, 0.0).sum(axis=0) / np.maximum(count, 1)
+        mean_err = (err * inl).sum(axis=0) / np.maximum(count, 1)
         better = (count > best_count[idx]) | ((count == best_count[idx]) & (mean_err < best_err[idx]))
         upd = idx[better]
         best_count[upd] = count[better]
