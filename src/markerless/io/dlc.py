@@ -284,8 +284,8 @@ def read_labels(path: PathLike, layout: PoseLayout | None = None) -> Labels:
         extra = sorted(in_file - set(layout.keypoint_names))
         if extra and len(extra) < len(in_file):  # none in common: an error below
             warnings.warn(
-                f"{path}: body parts {extra} are not in the project's config and are left out; "
-                "add them to config.yaml to keep them.",
+                f"{path}: body parts {extra} are not in the project's config and are not used (the labelling "
+                "app keeps their values in the file); add them to config.yaml to use them.",
                 stacklevel=2,
             )
     try:
