@@ -186,12 +186,13 @@ def train(
         budget = {"epochs": epochs, "max_minutes": None}
     given = {k: v for k, v in (("batch_size", batch_size), ("seed", seed)) if v is not None}
     recipe = sh.recipe.with_overrides(budget, **given)  # checks the arguments like recipe values
+    where = resolve_device(device)
     snapshot = _last_snapshot(sh) if resume else None
-    payload = _load_snapshot(snapshot, resolve_device(device)) if snapshot is not None else None
+    payload = _load_snapshot(snapshot, where) if snapshot is not None else None
     if snapshot is not None and payload is not None:
         recipe = _resumed_recipe(sh, snapshot, payload, budget, given)
     with flush_denormals():
-        run = _Run(sh, recipe, resolve_device(device), snapshot, payload, evaluate_at_minutes)
+        run = _Run(sh, recipe, where, snapshot, payload, evaluate_at_minutes)
         if snapshot is not None and budget and run.done():
             raise TrainingError(
                 f"Shuffle {sh.index} has already trained {run.trained()}, the whole budget of {recipe.schedule.budget}; "
@@ -256,7 +257,7 @@ def _resumed_recipe(
         if extended.schedule != recipe.schedule:
             message = (
                 f"Budget of {sh.name} changed from {recipe.schedule.budget} to {extended.schedule.budget}: "
-                "the learning-rate schedule is stretched over the new budget."
+                "the learning-rate schedule now spans the new budget (warm-up and cosine rescaled)."
             )
             log.info(message)
             tqdm.write(message)
