@@ -199,7 +199,7 @@ def test_sleap_predictions_with_their_own_cutoff(tmp_path: Path) -> None:
             for f in range(8)
         ]
         labels = sleap_io.Labels(labeled_frames=frames, videos=[video], skeletons=[skeleton], tracks=[track])
-        files.append(tmp_path / f"s_{name}.predictions.slp")
+        files.append(tmp_path / f"s_{name}.mp4.predictions.slp")  # SLEAP's naming
         sleap_io.save_slp(labels, str(files[-1]))
     poses = read_sleap_predictions(files[0])
     assert poses.layout.keypoint_names == ("a", "b", "c") and poses.data[..., 2].max() > 1

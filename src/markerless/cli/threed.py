@@ -136,7 +136,8 @@ def _triangulate_args(p: argparse.ArgumentParser) -> None:
         "--ransac-threshold",
         type=float,
         default=None,
-        help="pixels; drop views farther than this from the best camera pair's point",
+        help="pixels; views farther than this from the best two-camera point are dropped (default: the config's "
+        "triangulation: ransac_threshold)",
     )
     p.add_argument("--no-ransac", action="store_true", help="use every view above the cut-off")
     p.add_argument("--smooth", type=int, default=None, help="running-median window over frames for the 3D tracks")

@@ -176,8 +176,9 @@ def _read_poses(path: Path) -> Poses:
 
 def _without_scorer(path: Path, scorer: str | None = None) -> str:
     stem = path.name[: -len(path.suffix)] if path.suffix else path.name
-    if path.suffix == ".slp":
-        return re.sub(r"\.predictions$", "", stem)
+    if path.suffix == ".slp":  # SLEAP names predictions <video file name>.predictions.slp
+        stem = re.sub(r"\.predictions$", "", stem)
+        return stem[: -len(Path(stem).suffix)] if Path(stem).suffix.lower() in VIDEO_SUFFIXES else stem
     if scorer and stem.endswith(scorer):
         return stem[: -len(scorer)]
     return re.sub(r"(DLC|markerless)_.*$", "", stem)
