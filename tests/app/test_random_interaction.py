@@ -57,7 +57,7 @@ class Model:
         self.stale = False
         self.edited: set[tuple[str, int, int]] = set()
 
-    def edit(self, frame: str, change) -> bool:  # type: ignore[no-untyped-def]
+    def edit(self, frame: str, change) -> bool:
         """Apply ``change(xy, occ)`` to ``frame`` as the first tab would; False when refused as stale."""
         if self.stale:  # refused (409): the frame reloads with what is on disk, its history is gone
             self.reload()
@@ -97,7 +97,7 @@ def _serve(config: Path) -> Iterator[AppServer]:
         server.stop()
 
 
-def _idle(page) -> None:  # type: ignore[no-untyped-def]
+def _idle(page) -> None:
     page.wait_for_function(
         "state.pending === 0 && !state.loading && state.frame && state.frame.name === state.current", timeout=15000
     )
@@ -111,7 +111,7 @@ class Session:
         "part": 8, "individual": 5, "frame": 6, "reload": 2, "second": 3,
     }  # fmt: skip
 
-    def __init__(self, page, second, url: str, video: str, names: list[str], model: Model, valid: np.ndarray) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, page, second, url: str, video: str, names: list[str], model: Model, valid: np.ndarray) -> None:
         self.page, self.second_page, self.url, self.video, self.names = page, second, url, video, names
         self.model, self.valid = model, valid
         self.rng = random.Random(SEED)
@@ -119,7 +119,7 @@ class Session:
         self.counts: dict[str, int] = {}
         self.w, self.h = page.evaluate("[state.image.naturalWidth, state.image.naturalHeight]")
 
-    def _look(self, page) -> dict:  # type: ignore[no-untyped-def]
+    def _look(self, page) -> dict:
         """What the user sees: frame, selection, and where the image is on the page."""
         box = page.locator("#canvas").bounding_box()
         seen = page.evaluate(
@@ -157,7 +157,7 @@ class Session:
             return
         self.page.mouse.click(*seen["to_page"](*spot))
 
-        def put(pts, occ, i=seen["ind"], k=seen["kp"]):  # type: ignore[no-untyped-def]
+        def put(pts, occ, i=seen["ind"], k=seen["kp"]):
             pts[i, k] = spot
             occ[i, k] = False
 
@@ -185,7 +185,7 @@ class Session:
         self.page.mouse.up()
         end = (min(max(tx, -0.5), self.w - 0.5), min(max(ty, -0.5), self.h - 0.5))
 
-        def move(pts, occ):  # type: ignore[no-untyped-def]
+        def move(pts, occ):
             pts[i, k] = end
 
         self.model.edit(frame, move)
@@ -195,7 +195,7 @@ class Session:
         i, k = seen["ind"], seen["kp"]
         if np.isfinite(self.model.xy[seen["frame"]][i, k]).all():
 
-            def remove(pts, occ):  # type: ignore[no-untyped-def]
+            def remove(pts, occ):
                 pts[i, k] = np.nan
                 occ[i, k] = False
 
@@ -206,7 +206,7 @@ class Session:
         i, k = seen["ind"], seen["kp"]
         if np.isfinite(self.model.xy[seen["frame"]][i, k]).all():
 
-            def toggle(pts, occ):  # type: ignore[no-untyped-def]
+            def toggle(pts, occ):
                 occ[i, k] = not occ[i, k]
 
             self.model.edit(seen["frame"], toggle)
@@ -263,7 +263,7 @@ class Session:
             self.model.stale = True
 
 
-def _check_disk(project, video: str, names: list[str], model: Model, tol: float) -> None:  # type: ignore[no-untyped-def]
+def _check_disk(project, video: str, names: list[str], model: Model, tol: float) -> None:
     """The labels on disk are what the user did."""
     valid = project.layout.valid
     after = project.load_labels(video)
@@ -275,7 +275,7 @@ def _check_disk(project, video: str, names: list[str], model: Model, tol: float)
         assert (got.occluded[0] & got.labelled[0] == model.occ[n] & np.isfinite(model.xy[n]).all(-1)).all(), n
 
 
-def _check_unedited(project, original: pd.DataFrame, final: pd.DataFrame, model: Model) -> None:  # type: ignore[no-untyped-def]
+def _check_unedited(project, original: pd.DataFrame, final: pd.DataFrame, model: Model) -> None:
     """Every cell the user did not edit is exactly as it was, columns the config lacks too."""
     assert list(final.columns) == list(original.columns) and list(final.index) == list(original.index)
     ind_names, kp_names = project.layout.individual_names, project.layout.keypoint_names
