@@ -1,7 +1,9 @@
 """Triangulation of 2D keypoints seen by several calibrated cameras.
 
-Everything is vectorised over frames x individuals x keypoints: the linear (DLT) systems of all points
-are stacked (as 4x4 normal matrices per view) and solved in closed form for all points at once; RANSAC loops only over the few camera subsets.
+Everything is vectorised over frames x individuals x keypoints: the two linear (DLT) rows of every view
+are stacked and all points are solved at once in closed form. RANSAC draws a bounded number of camera
+pairs (every pair on small rigs; the best-scored, then random ones on large rigs) and stops each point
+once its consensus is confirmed; points go through in chunks, so memory does not grow with the recording.
 """
 
 from __future__ import annotations
@@ -145,7 +147,7 @@ def _smooth(points3d: np.ndarray, window: int) -> np.ndarray:
 
 
 RANSAC_CHUNK = 4096
-"""Points triangulated together: bounds the memory of RANSAC (about 2 kB per point and camera)."""
+"""Points triangulated together: bounds the working memory (about 30 MB for a chunk at 31 cameras)."""
 RANSAC_MAX_HYPOTHESES = 24
 """Camera pairs tried per point at most: all pairs when a rig has no more, else the best-scored then random ones."""
 RANSAC_CONFIDENCE = 0.999
