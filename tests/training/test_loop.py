@@ -125,3 +125,14 @@ def test_multi_animal_projects_are_refused(tmp_path: Path) -> None:
     create_training_dataset(config, shuffle=1)
     with pytest.raises(TrainingError, match="multi-animal"):
         train(config, 1, epochs=1)
+
+
+@pytest.mark.slow
+def test_extra_evaluations_at_given_minutes_get_their_own_rows(tiny_config: Path) -> None:
+    """``evaluate_at_minutes`` (a train() argument, not a recipe key) measures inside an epoch."""
+    sh = create_training_dataset(tiny_config, shuffle=1, seed=0)
+    tiny_recipe(tiny_config, eval_every_epochs=0)
+    train(tiny_config, 1, epochs=2, evaluate_at_minutes=[1e-6])
+    rows = _stats(sh)
+    assert [(int(r["epoch"]), bool(r["test_error_px"])) for r in rows] == [(1, True), (1, False), (2, True)]
+    assert int(rows[0]["step"]) == 1 and rows[0]["train_error_px"]
