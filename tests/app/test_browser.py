@@ -486,7 +486,7 @@ def test_multi_animal_overview_colours_names_and_dotsize(browser, tmp_path: Path
         assert page.evaluate("new Set([0, 1, 2].map((i) => colour(i, 0))).size") == 3
         assert page.evaluate("state.project.dotsize") == 4
         assert page.evaluate("markerRadius()") == pytest.approx(
-            min(10, max(2.5, 2 * page.evaluate("state.view.scale")))
+            min(6, max(2.5, 2 * page.evaluate("state.view.scale")))
         )
         drawn = page.evaluate(
             "(() => { const seen = []; const orig = ctx.fillText.bind(ctx);"

@@ -365,8 +365,9 @@ function hitPoint(cx, cy) {
 
 // --- drawing -----------------------------------------------------------------------------------
 function markerRadius() {
-  // the config's dotsize is a diameter in image pixels; kept visible when zoomed out, small when zoomed in
-  return Math.min(10, Math.max(2.5, (state.project.dotsize / 2) * state.view.scale));
+  // the config's dotsize is a diameter in image pixels: markers shrink with the image when zoomed out
+  // (small animals stay visible), never below 5 or above 12 screen pixels across
+  return Math.min(6, Math.max(2.5, (state.project.dotsize / 2) * state.view.scale));
 }
 
 function draw() {
