@@ -13,11 +13,28 @@ from hypothesis import strategies as st
 
 from markerless.errors import RecipeError, TrainingError
 from markerless.project.recipe import (
+    FLAT_KEYS,
+    OBSOLETE_KEYS,
     AugmentationSection,
+    CheckpointsSection,
+    ModelSection,
+    OptimizerSection,
     Recipe,
+    RuntimeSection,
     ScheduleSection,
+    TargetsSection,
     read_recipe,
     write_recipe,
+)
+
+SECTIONS = (
+    ModelSection,
+    OptimizerSection,
+    ScheduleSection,
+    TargetsSection,
+    AugmentationSection,
+    RuntimeSection,
+    CheckpointsSection,
 )
 
 #: A recipe file as markerless wrote it before the recipe had sections (flat keys).
@@ -119,6 +136,9 @@ def test_any_recipe_round_trips_through_dict_and_yaml(recipe: Recipe) -> None:
         ("schedule: {epoch: 3}\n", "'schedule.epoch'; did you mean 'schedule.epochs'?"),
         ("augmentation: {hlfip: 0.5}\n", "did you mean 'augmentation.hflip'?"),
         ("optimiser: {lr: 0.1}\n", "did you mean 'optimizer'?"),
+        ("epoch: 3\n", "'epoch'; did you mean 'schedule.epochs'?"),
+        ("batch_sise: 3\n", "did you mean 'batch_size'?"),
+        ("lr: 0.1\n", "'lr'; did you mean 'optimizer.lr'?"),
     ],
 )
 def test_misspelt_keys_name_the_file_and_the_closest_key(tmp_path: Path, text: str, message: str) -> None:
@@ -181,6 +201,18 @@ def test_an_old_flat_file_loads_with_one_warning_about_the_dropped_keys(tmp_path
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert read_recipe(path) == r
+
+
+def test_every_old_flat_key_has_a_place() -> None:
+    old = set(yaml.safe_load(OLD_FLAT))
+    assert old >= FLAT_KEYS
+    assert old == FLAT_KEYS | set(OBSOLETE_KEYS) | {f.name for f in dataclasses.fields(Recipe)} - {
+        "model",
+        "runtime",
+        "checkpoints",
+    }
+    for key in FLAT_KEYS:  # each lands in a section, under its own name
+        assert any(key in {f.name for f in dataclasses.fields(section)} for section in SECTIONS)
 
 
 def test_overrides_take_field_names_or_dotted_keys() -> None:

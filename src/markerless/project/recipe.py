@@ -279,6 +279,15 @@ for _section, _cls in _SECTIONS.items():
         assert _f.name not in _FIELD_PATHS, f"recipe field {_f.name} is not unique"
         _FIELD_PATHS[_f.name] = (_section, _f.name)
 
+#: Keys of old flat recipe files that now live in a section (read from old files, never written).
+FLAT_KEYS = frozenset(
+    {
+        *("net", "pretrained", "input_scale", "output_stride", "head_channels", "epochs", "max_minutes"),
+        *("ema_decay", "amp", "channels_last", "eval_batch_size", "eval_every_epochs", "save_every_epochs"),
+        *("save_every_minutes", "keep_snapshots"),
+    }
+)
+
 #: Keys of old flat recipe files that are dropped (with a warning): nothing reads them any more.
 OBSOLETE_KEYS = {
     "device": "pass --device to `markerless train`",
@@ -306,6 +315,15 @@ def _closest(key: str, valid: list[str], prefix: str = "") -> str:
     return f"; did you mean '{prefix}{match[0]}'?" if match else f"; valid keys: {', '.join(sorted(valid))}."
 
 
+def _closest_top(key: str) -> str:
+    """The closest section or field to a top-level ``key``, a field named by its path (``schedule.epochs``)."""
+    paths = {name: ".".join(path) for name, path in _FIELD_PATHS.items()} | {name: name for name in _SECTIONS}
+    match = difflib.get_close_matches(key, list(paths), n=1, cutoff=0.6)
+    if match:
+        return f"; did you mean '{paths[match[0]]}'?"
+    return f"; valid keys: {', '.join([*_SECTIONS, *_TOP_FIELDS])}."
+
+
 def _unflatten(data: Mapping[str, Any], source: str | Path) -> dict[str, Any]:
     """``data`` in the sectioned layout: flat keys of older files moved into their sections."""
     out: dict[str, Any] = {}
@@ -319,14 +337,14 @@ def _unflatten(data: Mapping[str, Any], source: str | Path) -> dict[str, Any]:
                 out[key] = dict(value) if isinstance(value, Mapping) else value
         elif key in OBSOLETE_KEYS:
             obsolete.append(key)
-        elif key in _FIELD_PATHS:  # an old flat key: net, epochs, ema_decay...
+        elif key in FLAT_KEYS:  # a key of the old flat layout: net, epochs, ema_decay...
             section, name = _FIELD_PATHS[key]
             node = out.setdefault(section, {})
             if not isinstance(node, dict):
                 raise RecipeError(f"'{section}' must be a section of keys and values, got {node!r}.")
             node.setdefault(name, value)
         else:
-            raise RecipeError(f"unknown recipe key '{key}'{_closest(key, [*_SECTIONS, *_TOP_FIELDS])}")
+            raise RecipeError(f"unknown recipe key '{key}'{_closest_top(key)}")
     if obsolete:
         warnings.warn(
             f"{source}: recipe keys {obsolete} of an older markerless are no longer used and were dropped ("
