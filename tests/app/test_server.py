@@ -559,3 +559,31 @@ def test_save_is_fast_on_openfield(openfield_project: Path, tmp_path: Path) -> N
         times.append(time.perf_counter() - start)
         frame = res.json()
     assert sorted(times)[2] < 0.3, times
+
+
+@pytest.mark.parametrize("video_name", ["open field 1.avi", "Maus_ü1.avi"])
+def test_project_created_for_an_odd_video_name_opens(tiny_project: Path, tmp_path: Path, video_name: str) -> None:
+    """Issue 15.8: the folders our own create-project + extract-frames make for such videos work."""
+    import shutil
+    from urllib.parse import quote
+
+    from markerless.labelling.frames import extract_frames
+    from markerless.project.project import create_project
+
+    source = tiny_project.parent / "videos" / "mouse1.avi"
+    video = tmp_path / "raw" / video_name
+    video.parent.mkdir()
+    shutil.copy(source, video)
+    config = create_project("odd", "tester", [video], working_directory=tmp_path / "work dir ü", copy_videos=True)
+    extract_frames(config, algo="uniform", num_frames=3)
+    client = TestClient(create_app(config, TOKEN))
+    stem = Path(video_name).stem
+    assert [v["name"] for v in client.get("/api/project", headers=AUTH).json()["videos"]] == [stem]
+    frames = client.get(f"/api/videos/{quote(stem)}/frames", headers=AUTH).json()
+    assert len(frames) == 3
+    name = quote(frames[1]["name"])
+    frame = client.get(f"/api/videos/{quote(stem)}/frames/{name}", headers=AUTH).json()
+    frame["points"][0][0] = [5.0, 6.0]
+    body = {"version": frame["version"], "points": frame["points"], "occluded": frame["occluded"]}
+    assert client.put(f"/api/videos/{quote(stem)}/frames/{name}", json=body, headers=AUTH).status_code == 200
+    assert client.get(f"/api/image/{quote(stem)}/{name}", headers=AUTH).status_code == 200
