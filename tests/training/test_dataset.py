@@ -136,10 +136,12 @@ def test_openfield_benchmark_split(openfield_project: Path, tmp_path: Path) -> N
     root = tmp_path / openfield_project.name
     root.mkdir()
     shutil.copy(openfield_project / "config.yaml", root / "config.yaml")
-    for folder in (openfield_project / "labeled-data").iterdir():  # label files only: no images needed here
+    for folder in (openfield_project / "labeled-data").iterdir():  # label files copied, images linked
         (root / "labeled-data" / folder.name).mkdir(parents=True)
         for f in folder.glob("CollectedData_*"):
             shutil.copy(f, root / "labeled-data" / folder.name / f.name)
+        for f in folder.glob("*.png"):
+            (root / "labeled-data" / folder.name / f.name).symlink_to(f)
     sh = create_training_dataset(
         root / "config.yaml", shuffle=1, split_file=openfield_project / "benchmark-split-50.json"
     )

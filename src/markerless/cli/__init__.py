@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -91,6 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _format_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int, line: str | None = None
+) -> str:
+    """Warnings as one ``markerless: warning: ...`` line, without the Python source line that raised them."""
+    return f"markerless: warning: {message}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``markerless`` executable."""
     parser = build_parser()
@@ -98,14 +106,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
+    formatwarning = warnings.formatwarning
+    warnings.formatwarning = _format_warning
     try:
         return int(args._run(args) or 0)
     except MarkerlessError as err:
-        print(f"markerless {args.command}: error: {err}", file=sys.stderr)
+        text = " ".join(part.strip() for part in str(err).splitlines() if part.strip())  # one line
+        print(f"markerless {args.command}: error: {text}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"markerless {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        warnings.formatwarning = formatwarning
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -78,9 +78,14 @@ _SECTION_COMMENTS = {
 def write_config(cfg: dict[str, Any], path: PathLike) -> None:
     """Write a config mapping as YAML (keys in the given order), atomically.
 
-    Project configs (with a ``Task`` key) get DeepLabCut's section comments.
+    An existing file keeps its comments and untouched lines: only the top-level keys whose values
+    change are rewritten. A new project config (with a ``Task`` key) gets DeepLabCut's section comments.
     """
-    text = yaml.safe_dump(_plain(cfg), sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000)
+    edited = _edit_config_text(Path(path), _plain(cfg))
+    if edited is not None:
+        write_text(path, edited)
+        return
+    text = _dump(cfg)
     if "Task" in cfg:
         lines: list[str] = []
         for line in text.splitlines():
@@ -90,6 +95,63 @@ def write_config(cfg: dict[str, Any], path: PathLike) -> None:
             lines.append(line)
         text = "\n".join(lines) + "\n"
     write_text(path, text)
+
+
+def _dump(cfg: dict[str, Any]) -> str:
+    return yaml.safe_dump(_plain(cfg), sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000)
+
+
+def _edit_config_text(path: Path, cfg: dict[str, Any]) -> str | None:
+    """The text of the existing YAML file at ``path`` with only the top-level keys that differ from ``cfg``
+    rewritten (removed, replaced, or appended at the end); None when there is no such file or the edit
+    cannot be done line by line (then the whole file is written anew)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        old = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    if not isinstance(old, dict):
+        return None
+    lines = text.splitlines()
+    starts = {line.split(":", 1)[0]: i for i, line in enumerate(lines) if line[:1].isalpha() and ":" in line}
+    if set(starts) != set(map(str, old)):
+        return None  # quoted, complex or duplicate keys
+    order = sorted(starts.values())
+
+    def block(key: str) -> tuple[int, int]:
+        start = starts[key]
+        end = next((i for i in order if i > start), len(lines))
+        while end > start + 1 and not lines[end - 1].startswith((" ", "\t", "-")):
+            end -= 1  # blank lines and comments before the next key stay where they are
+        return start, end
+
+    replacements: dict[int, tuple[int, list[str]]] = {}
+    for key in old:
+        if key not in cfg:
+            replacements[starts[key]] = (block(key)[1], [])
+        elif cfg[key] != old[key]:
+            start, end = block(key)
+            replacements[start] = (end, _dump({key: cfg[key]}).splitlines())
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        if i in replacements:
+            end, new = replacements[i]
+            out += new
+            i = end
+        else:
+            out.append(lines[i])
+            i += 1
+    for key in cfg:
+        if key not in old:
+            out += _dump({key: cfg[key]}).splitlines()
+    edited = "\n".join(out) + "\n"
+    try:
+        if yaml.safe_load(edited) != cfg:
+            return None
+    except yaml.YAMLError:
+        return None
+    return edited
 
 
 def _plain(value: Any) -> Any:
@@ -114,7 +176,14 @@ def read_table(path: PathLike) -> pd.DataFrame:
     if path.suffix.lower() == ".csv":
         return _read_csv_table(path)
     if path.suffix.lower() in {".h5", ".hdf", ".hdf5"}:
-        return _read_hdf_table(path)
+        try:
+            return _read_hdf_table(path)
+        except LabelFileError as err:
+            beside = path.with_suffix(".csv")
+            if not beside.is_file():
+                raise
+            warnings.warn(f"{err} Using {beside.name} beside it instead.", stacklevel=2)
+            return _read_csv_table(beside)
     raise LabelFileError(f"File {path} is neither a DeepLabCut .h5 nor a .csv table.")
 
 
@@ -124,6 +193,9 @@ def _read_hdf_table(path: Path) -> pd.DataFrame:
 
 def _read_hdf(path: Path) -> tuple[pd.DataFrame, str, str]:
     """The table of an HDF5 file with its key and storage format (``"fixed"`` or ``"table"``)."""
+    import tables
+
+    tables.silence_hdf5_messages()  # a damaged file raises below; HDF5's own C back trace is noise
     try:
         with pd.HDFStore(path, mode="r") as store:
             keys = [k.lstrip("/") for k in store]
@@ -141,7 +213,11 @@ def _read_hdf(path: Path) -> tuple[pd.DataFrame, str, str]:
     except LabelFileError:
         raise
     except Exception as err:  # PyTables/HDF5 raise many types for damaged or foreign files
-        raise LabelFileError(f"Cannot read {path} as a pandas HDF5 table ({type(err).__name__}: {err}).") from None
+        reason = str(err).strip().splitlines()[-1] if str(err).strip() else ""  # HDF5 puts its summary last
+        raise LabelFileError(
+            f"Cannot read {path} as a pandas HDF5 table ({type(err).__name__}: {reason}); "
+            "restore it from a backup or delete it."
+        ) from None
     if not isinstance(df, pd.DataFrame):
         raise LabelFileError(f"{path} holds a {type(df).__name__}, not a DeepLabCut table.")
     _check_columns(df, path)
@@ -185,8 +261,14 @@ def _read_csv_table(path: Path) -> pd.DataFrame:
     raw = cells[:, n_index:].astype(str)
     try:
         values = np.where(raw == "", "nan", raw).astype(np.float64)
-    except ValueError as err:
-        raise LabelFileError(f"{path} holds a value that is not a number ({err}).") from None
+    except ValueError:
+        number = np.vectorize(_is_number, otypes=[bool])(raw)
+        row, col = (int(v[0]) for v in np.nonzero(~number & (raw != "")))
+        what = "/".join(h[n_index + col] for h in header[1:])
+        raise LabelFileError(
+            f"{path}: row {row + n_header + 1}, column {n_index + col + 1} ({what}) holds {str(raw[row, col])!r}, "
+            "not a number; correct it or leave the cell empty."
+        ) from None
     if n_index == 1:
         index: pd.Index = pd.Index(cells[:, 0].astype(str).tolist(), dtype=object)
     else:
@@ -194,6 +276,14 @@ def _read_csv_table(path: Path) -> pd.DataFrame:
     df = pd.DataFrame(values, index=index, columns=columns)
     _check_columns(df, path)
     return df
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_columns(df: pd.DataFrame, path: Path) -> None:
@@ -282,6 +372,12 @@ def read_labels(path: PathLike, layout: PoseLayout | None = None) -> Labels:
     if layout is not None:
         in_file = set(map(str, df.columns.get_level_values(-2)))
         extra = sorted(in_file - set(layout.keypoint_names))
+        missing = [k for k in layout.keypoint_names if k not in in_file]
+        if extra and missing:  # a renamed body part: its labels would be lost silently
+            raise LabelFileError(
+                f"{path}: body parts {extra} of the file are not in config.yaml and the config's {missing} are "
+                "not in the file; rename the file's columns or the config's bodyparts so that they match."
+            )
         if extra and len(extra) < len(in_file):  # none in common: an error below
             warnings.warn(
                 f"{path}: body parts {extra} are not in the project's config and are not used (the labelling "

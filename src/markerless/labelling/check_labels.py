@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 
 from markerless.errors import ProjectError
 from markerless.io.atomic import atomic_path
+from markerless.project.label_images import find_label_image_problems
 from markerless.project.project import LABELED_SUFFIX, Project
 from markerless.viz.draw import draw_poses, pose_colors
 
@@ -59,7 +60,7 @@ def check_labels(
     missing: list[str] = []
     for row, image_name in enumerate(tqdm(labels.images, desc="check-labels", unit="frame", disable=None)):
         source = project.image_path(image_name)
-        bgr = cv2.imread(str(source), cv2.IMREAD_COLOR)
+        bgr = cv2.imread(str(source), cv2.IMREAD_COLOR) if source.is_file() else None
         if bgr is None:
             missing.append(image_name)
             continue
@@ -85,11 +86,10 @@ def check_labels(
             if not cv2.imwrite(str(tmp), cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR)):
                 raise ProjectError(f"Cannot write {target}; check that the folder is writable.")
         written.append(target)
-    if missing:
-        warnings.warn(
-            f"{len(missing)} labelled images are missing or unreadable and were skipped, e.g. {missing[:3]}.",
-            stacklevel=2,
-        )
+    problems = find_label_image_problems(project.root, labels)
+    if problems:
+        skipped = f" ({len(missing)} images skipped)" if missing else ""
+        warnings.warn(problems.message(project.root) + skipped, stacklevel=2)
     return written
 
 

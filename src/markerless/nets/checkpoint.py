@@ -50,6 +50,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def checkpoint_extra(path: str | Path) -> dict[str, Any]:
+    """The entries of a checkpoint besides the weights (recipe, body parts, epoch...), without building the net."""
+    path = Path(path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as exc:  # missing, truncated, not a torch zip file...
+        raise ModelError(f"Checkpoint {path} is unreadable or corrupt ({exc}): use another snapshot.") from None
+    if not isinstance(payload, dict) or "spec" not in payload:
+        raise ModelError(f"{path} is not a markerless checkpoint (no 'spec'/'model' entries).")
+    return {k: v for k, v in payload.items() if k not in RESERVED}
+
+
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[PoseNet, dict[str, Any]]:
     """The PoseNet stored at ``path`` (eval mode, on ``device``) and the checkpoint dict's other entries."""
     path = Path(path)

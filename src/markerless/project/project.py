@@ -51,6 +51,7 @@ class Project:
         config: the config mapping (``project_path`` set to ``root``).
         layout: individuals, body parts, unique body parts and skeleton from the config.
         scorer, task, date, iteration: the config's ``scorer``, ``Task``, ``date`` and ``iteration``.
+        training_fractions: the config's ``TrainingFraction`` list, checked (default ``[0.95]``).
     """
 
     def __init__(self, root: Path, config: dict[str, Any]) -> None:
@@ -70,6 +71,7 @@ class Project:
         except (TypeError, ValueError):
             raise ConfigError(f"{self.config_path}: 'iteration' must be a whole number.") from None
         self.layout = layout_from_config(config, self.config_path)
+        self.training_fractions = _training_fractions(config.get("TrainingFraction"), self.config_path)
 
     # --- loading and saving ------------------------------------------------------------------
     @classmethod
@@ -147,7 +149,8 @@ class Project:
         """The project's videos (absolute), re-rooted into the project when needed.
 
         Entries of ``video_sets`` that exist (as written, or by file name in ``videos/``), then video
-        files in ``videos/`` that ``video_sets`` does not name (e.g. DeepLabCut's demo placeholders).
+        files in ``videos/`` that ``video_sets`` does not name (e.g. DeepLabCut's demo placeholders),
+        except labelled videos written by ``create-labeled-video`` (``*_labeled.mp4``).
         """
         found: dict[Path, None] = {}
         for key in self.config.get("video_sets") or {}:
@@ -157,7 +160,7 @@ class Project:
         folder = self.root / "videos"
         if folder.is_dir():
             for path in sorted(folder.iterdir()):
-                if path.suffix.lower() in VIDEO_SUFFIXES:
+                if path.suffix.lower() in VIDEO_SUFFIXES and not path.stem.endswith(LABELED_SUFFIX):
                     found.setdefault(Path(os.path.abspath(path)), None)
         return list(found)
 
@@ -251,6 +254,27 @@ class Project:
 def load_project(config: str | os.PathLike[str] | Project) -> Project:
     """Open a project from its ``config.yaml`` (or folder), like :meth:`Project.load`; a ``Project`` is returned as is."""
     return config if isinstance(config, Project) else Project.load(config)
+
+
+def _training_fractions(value: Any, path: Path) -> list[float]:
+    """The config's ``TrainingFraction`` list (default ``[0.95]``), each a number in (0, 1]."""
+    if value is None:
+        return [0.95]
+    items = value if isinstance(value, list) else [value]
+    fractions = []
+    for item in items:
+        try:
+            fraction = float(item) if not isinstance(item, bool) else float("nan")
+        except (TypeError, ValueError):
+            fraction = float("nan")
+        if not 0.0 < fraction <= 1.0:
+            raise ConfigError(
+                f"{path}: 'TrainingFraction' must be a list of numbers in (0, 1], e.g. [0.95]; got {value!r}."
+            )
+        fractions.append(fraction)
+    if not fractions:
+        raise ConfigError(f"{path}: 'TrainingFraction' is an empty list; write e.g. [0.95].")
+    return fractions
 
 
 # --- layout from config ---------------------------------------------------------------------------

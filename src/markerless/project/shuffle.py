@@ -88,10 +88,8 @@ class Shuffle:
                 f"--shuffle {self.index}`."
             )
         if len(entries) > 1:
-            wanted = (self.project.config.get("TrainingFraction") or [None])[0]
-            preferred = [
-                n for n, e in entries.items() if wanted is not None and abs(float(e["train_fraction"]) - wanted) < 1e-9
-            ]
+            wanted = self.project.training_fractions[0]
+            preferred = [n for n, e in entries.items() if abs(float(e["train_fraction"]) - wanted) < 1e-9]
             entries = {preferred[0]: entries[preferred[0]]} if preferred else dict([next(iter(entries.items()))])
         self.name, self._entry = next(iter(entries.items()))
         self.train_fraction = float(self._entry["train_fraction"])

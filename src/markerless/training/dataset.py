@@ -20,6 +20,7 @@ from markerless.errors import ProjectError
 from markerless.io.atomic import write_bytes, write_text
 from markerless.io.dlc import write_labels
 from markerless.model.labels import Labels, image_key
+from markerless.project.label_images import check_label_images
 from markerless.project.project import load_project
 from markerless.project.recipe import Recipe, write_recipe
 from markerless.project.shuffle import (
@@ -116,6 +117,7 @@ def create_training_dataset(
         raise ProjectError(
             f"No labelled images in {Path(project.root) / 'labeled-data'}; label frames with `markerless label` first."
         )
+    check_label_images(project.root, labels)  # every image decodes, every label inside it, every part labelled
     seed = int(shuffle if seed is None else seed)
     registry = read_registry(project)
     split_id: int | None = None
@@ -139,7 +141,7 @@ def create_training_dataset(
         method = f"leave out video {leave_out_video}"
     else:
         if train_fraction is None:
-            train_fraction = float((project.config.get("TrainingFraction") or [0.95])[0])
+            train_fraction = project.training_fractions[0]
         train, test = random_split(usable.images, train_fraction, seed)
         method = "random"
     if train_fraction is None or method != "random":
