@@ -48,14 +48,6 @@ def safe_name(name: str) -> str:
     return name
 
 
-def inside(root: Path, path: Path) -> Path:
-    """``path`` with symlinks resolved, if it stays inside ``root``; else :class:`BadPath`."""
-    resolved = path.resolve()
-    if not resolved.is_relative_to(root.resolve()):
-        raise BadPath(f"{path} leaves the project folder {root}.")
-    return resolved
-
-
 def frame_done(xy: np.ndarray, valid: np.ndarray) -> bool:
     """Whether a frame's labels ``(individuals, keypoints, 2)`` are complete: at least one point, and
     every individual with a point has all of its body parts."""
