@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 import types
 from pathlib import Path
@@ -15,6 +16,7 @@ import yaml
 from markerless.cli import main
 from markerless.model import Labels
 from markerless.project.project import load_project
+from markerless.synthetic.demo import DEMO_EPOCHS, demo
 
 
 def make_video(path: Path, n_frames: int = 12) -> Path:
@@ -187,3 +189,15 @@ def test_demo_passes_output(
     assert out.strip() == str(tmp_path / "config.yaml")
     run(capsys, "demo")
     assert calls[-1] == ((), {})
+    run(capsys, "demo", "--epochs", "5", "--seed", "2", "--threads", "2")
+    assert calls[-1] == ((), {"epochs": 5, "seed": 2, "threads": 2})
+
+
+def test_demo_help_gives_the_api_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"(default {DEMO_EPOCHS}:" in out
+    defaults = {k: v.default for k, v in inspect.signature(demo).parameters.items()}
+    assert f"(default {defaults['seed']})" in out
+    assert f"(default {defaults['threads']}:" in out

@@ -227,12 +227,35 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help="folder for the demo project, replaced if it exists (default: ./demo-output)",
     )
+    p.add_argument(
+        "--epochs",
+        type=int,
+        metavar="N",
+        default=argparse.SUPPRESS,
+        help="training epochs; the demo gives the same errors on any load (default 100: sub-pixel errors)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        default=argparse.SUPPRESS,
+        help="seed of the synthetic video, frame extraction, split and training (default 0)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        default=argparse.SUPPRESS,
+        help="torch threads of training and evaluation (default 1: the same errors on any machine; "
+        "more are faster on a quiet machine and change the errors slightly)",
+    )
 
 
 def _demo_run(args: argparse.Namespace) -> int:
     from markerless.synthetic.demo import demo
 
-    result = demo(args.output) if args.output is not None else demo()
+    options = typed_options(args, "output")
+    result = demo(args.output, **options) if args.output is not None else demo(**options)
     if isinstance(result, dict) and "config" in result:
         print(result["config"])
     elif result is not None:
