@@ -36,7 +36,7 @@ ALLOWED: dict[str, set[str]] = {
     "threed": _FOUNDATION | {"analysis"},  # 3D projects analyse each camera's video
     "labelling": _FOUNDATION | {"results", "training", "viz"},  # outliers, merge into a training set, check plots
     "app": _FOUNDATION | _STEPS,
-    "synthetic": _FOUNDATION | _STEPS | {"__init__"},  # "__init__" to be removed: demo.py's `import markerless`
+    "synthetic": _FOUNDATION | _STEPS,
     "cli": _FOUNDATION | _STEPS | {"app", "synthetic", "__init__"},
     "__main__": {"cli"},
     "__init__": set(),  # the public API is imported lazily by name (importlib), not by import statements
@@ -45,7 +45,6 @@ ALLOWED: dict[str, set[str]] = {
 # Imports of markerless inside a function body, outside cli/ (where they keep start-up fast): path -> reason.
 LOCAL_IMPORTS_ALLOWED = {
     "markerless/synthetic/__init__.py": "lazy __getattr__: make_synthetic_project pulls in the project and file modules",
-    "markerless/synthetic/demo.py": "to be removed: `import markerless as ml` in the demo",
 }
 
 
