@@ -131,7 +131,9 @@ def plot_poses(
     for k, name in enumerate(names):
         values = step[:, k][np.isfinite(step[:, k])]
         if values.size:
-            ax.hist(np.minimum(values, bins[-1]), bins=bins.tolist(), histtype="step", lw=1.5, color=colors[k], label=name)
+            ax.hist(
+                np.minimum(values, bins[-1]), bins=bins.tolist(), histtype="step", lw=1.5, color=colors[k], label=name
+            )
     ax.set(
         xlabel="displacement between consecutive frames (pixels)",
         ylabel="count",
