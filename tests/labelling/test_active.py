@@ -196,7 +196,10 @@ def test_merge_increments_iteration_and_makes_a_dataset(analysed_project: tuple[
     from markerless.model import Labels
 
     images = [f"labeled-data/mouse1/img{i:02d}.png" for i in (0, 5, 10, 15, 20, 25, 30, 35)]
-    project.save_labels(Labels(project.layout, images, data[..., :2], scorer="tester"), "mouse1")
+    xy = data[..., :2].copy()
+    height, width = np.asarray(cv2.imread(str(config.parent / images[0]))).shape[:2]
+    xy[(xy[..., 0] > width) | (xy[..., 1] > height)] = np.nan  # the untrained model's points off the image
+    project.save_labels(Labels(project.layout, images, xy, scorer="tester"), "mouse1")
     assert merge(config) == 1
     assert Project.load(config).iteration == 1
     assert (config.parent / "training-datasets" / "iteration-1").is_dir()

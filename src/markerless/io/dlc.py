@@ -573,6 +573,13 @@ def read_predictions(path: PathLike, layout: PoseLayout | None = None) -> Poses:
         meta = _read_meta(path)
     if not (df.columns.get_level_values(-1) == "likelihood").any():
         raise LabelFileError(f"{path} has no likelihood columns: it looks like a label file, not predictions.")
+    if layout is not None:
+        in_file = list(dict.fromkeys(map(str, df.columns.get_level_values(-2))))
+        if sorted(in_file) != sorted(layout.keypoint_names):
+            raise LabelFileError(
+                f"{path} predicts body parts {in_file} but the project lists {list(layout.keypoint_names)}; "
+                "analyse the video again with a model of this project, or restore config.yaml's bodyparts."
+            )
     try:
         poses = Poses.from_dataframe(df, layout)
     except LabelFileError as err:

@@ -71,6 +71,7 @@ class Project:
         except (TypeError, ValueError):
             raise ConfigError(f"{self.config_path}: 'iteration' must be a whole number.") from None
         self.layout = layout_from_config(config, self.config_path)
+        _ = self.pcutoff  # checked on load, like the other keys
         self.training_fractions = _training_fractions(config.get("TrainingFraction"), self.config_path)
 
     # --- loading and saving ------------------------------------------------------------------
