@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
+
 from markerless.errors import ProjectError
 from markerless.io.dlc import read_labels
 from markerless.labelling.machine_labels import read_machine_labels
@@ -39,7 +41,7 @@ def merge(config: str | Path, shuffle: int = 1) -> int:
                 project.save_labels(labels, video)
         machine = read_machine_labels(folder, project.layout)
         if machine is not None:
-            done = {p for p, ok in zip(labels.images, labels.labelled.any(axis=(1, 2)), strict=True) if ok}
+            done = {labels.images[i] for i in np.flatnonzero(np.asarray(labels.labelled).any(axis=(1, 2)))}
             unreviewed += sum(p not in done for p in machine[0])
     if not project.load_labels().labelled.any():
         raise ProjectError(f"{project.root} has no labels yet: label frames (markerless label) before merging.")

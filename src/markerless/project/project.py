@@ -252,7 +252,11 @@ class Project:
         return f"Project({str(self.root)!r}, task={self.task!r}, scorer={self.scorer!r}, layout={self.layout.shape})"
 
 
-def load_project(config: str | os.PathLike[str] | Project) -> Project:
+#: What project-level functions accept: a ``config.yaml`` path, the project folder, or an open project.
+ProjectSource = str | os.PathLike[str] | Project
+
+
+def load_project(config: ProjectSource) -> Project:
     """Open a project from its ``config.yaml`` (or folder), like :meth:`Project.load`; a ``Project`` is returned as is."""
     return config if isinstance(config, Project) else Project.load(config)
 

@@ -18,7 +18,7 @@ import yaml
 
 from markerless.errors import ProjectError
 from markerless.model.labels import image_key
-from markerless.project.project import load_project
+from markerless.project.project import ProjectSource, load_project
 from markerless.project.recipe import RECIPE_FILE, Recipe, read_recipe
 
 METADATA_FILE = "metadata.yaml"
@@ -75,7 +75,7 @@ class Shuffle:
         ProjectError: the shuffle was never created (run ``markerless create-training-dataset``).
     """
 
-    def __init__(self, project: Any, index: int = 1, train_fraction: float | None = None) -> None:
+    def __init__(self, project: ProjectSource, index: int = 1, train_fraction: float | None = None) -> None:
         self.project = load_project(project)
         self.index = int(index)
         entries = {n: e for n, e in read_registry(self.project).items() if int(e.get("index", -1)) == self.index}

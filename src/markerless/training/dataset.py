@@ -21,7 +21,7 @@ from markerless.io.atomic import write_bytes, write_text
 from markerless.io.dlc import write_labels
 from markerless.model.labels import Labels, image_key
 from markerless.project.label_images import check_label_images
-from markerless.project.project import load_project
+from markerless.project.project import ProjectSource, load_project
 from markerless.project.recipe import Recipe, write_recipe
 from markerless.project.shuffle import (
     METADATA_FILE,
@@ -84,7 +84,7 @@ def read_split_file(path: str | Path, known: list[str]) -> tuple[list[str], list
 
 
 def create_training_dataset(
-    config: Any,
+    config: ProjectSource,
     shuffle: int = 1,
     train_fraction: float | None = None,
     seed: int | None = None,

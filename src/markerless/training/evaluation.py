@@ -22,6 +22,7 @@ from markerless.io.atomic import atomic_path, write_text
 from markerless.model.tables import array_to_frame
 from markerless.nets import InferenceModel, load_checkpoint
 from markerless.nets.device import resolve_device
+from markerless.project.project import ProjectSource
 from markerless.project.shuffle import Shuffle, snapshot_epoch
 from markerless.training.batches import ImageSet
 from markerless.training.metrics import error_summary
@@ -51,7 +52,7 @@ def predict_images(
 
 # --- evaluate a shuffle -----------------------------------------------------------------------
 def evaluate(
-    config: Any,
+    config: ProjectSource,
     shuffle: int = 1,
     snapshot: int | str | Path | None = None,
     pcutoff: float | None = None,

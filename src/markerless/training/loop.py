@@ -34,6 +34,7 @@ from markerless.io.atomic import write_text
 from markerless.nets import PoseNet, create_model, save_checkpoint
 from markerless.nets.denormals import flush_denormals
 from markerless.nets.device import resolve_device
+from markerless.project.project import ProjectSource
 from markerless.project.recipe import Recipe
 from markerless.project.shuffle import Shuffle
 from markerless.training.augment import Augmenter
@@ -133,7 +134,7 @@ def param_groups(net: torch.nn.Module, backbone_lr_factor: float = 1.0) -> list[
 
 
 def train(
-    config: Any,
+    config: ProjectSource,
     shuffle: int = 1,
     *,
     max_minutes: float | None = None,
