@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -183,8 +184,12 @@ class OpenVINOBackend:
             raise ModelError(f"OpenVINO cannot read {path}: {err}. Re-export it with `markerless export`.") from err
         element = self._model.inputs[0].get_element_type()
         self._dtype = np.uint8 if element == ov.Type.u8 else np.float32
-        self._compiled: dict[tuple[int, ...], tuple[Any, Any, int]] = {}
+        # compiled models are shared by all threads; infer requests are per thread (a request runs
+        # one inference at a time: a Dask worker's threads share this backend through the cache)
+        self._compiled: dict[tuple[int, ...], tuple[Any, int, int]] = {}
         self._n_requests: dict[tuple[int, int], int] = {}
+        self._lock = threading.Lock()
+        self._local = threading.local()
 
     def _config(self) -> dict[str, Any]:
         config: dict[str, Any] = {
@@ -208,21 +213,26 @@ class OpenVINOBackend:
             self._n_requests[(height, width)] = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         return self._n_requests[(height, width)]
 
-    def _compiled_for(self, batch: int, height: int, width: int) -> tuple[Any, Any, int]:
+    def _requests(self, batch: int, height: int, width: int) -> tuple[list[Any], int]:
+        """This thread's infer requests for ``batch`` frames of this size, and the frames each takes."""
         key = (batch, height, width)
-        if key not in self._compiled:
-            n_requests = max(1, min(batch, self._requests_for(height, width)))
-            sub_batch = math.ceil(batch / n_requests)
-            model = self._model.clone()
-            model.reshape([sub_batch, height, width, 3])
-            compiled = self._core.compile_model(model, "CPU", self._config())
-            requests = [compiled.create_infer_request() for _ in range(n_requests)]
-            self._compiled[key] = (compiled, requests, sub_batch)
-        return self._compiled[key]
+        with self._lock:
+            if key not in self._compiled:
+                n_requests = max(1, min(batch, self._requests_for(height, width)))
+                sub_batch = math.ceil(batch / n_requests)
+                model = self._model.clone()
+                model.reshape([sub_batch, height, width, 3])
+                self._compiled[key] = (self._core.compile_model(model, "CPU", self._config()), n_requests, sub_batch)
+            compiled, n_requests, sub_batch = self._compiled[key]
+        mine: dict[tuple[int, ...], list[Any]] = self._local.__dict__.setdefault("requests", {})
+        if key not in mine:
+            mine[key] = [compiled.create_infer_request() for _ in range(n_requests)]
+        return mine[key], sub_batch
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         batch, height, width = frames.shape[:3]
-        largest = max((k[0] for k in self._compiled if k[1:] == (height, width)), default=0)
+        with self._lock:
+            largest = max((k[0] for k in self._compiled if k[1:] == (height, width)), default=0)
         if 0 < batch < largest and (batch, height, width) not in self._compiled:
             # fewer frames than the compiled batch (a video's last batch, frames a tracking crop redoes
             # whole): run them in power-of-two pieces rather than padding them to the full batch
@@ -236,7 +246,7 @@ class OpenVINOBackend:
 
     def _run(self, frames: np.ndarray) -> np.ndarray:
         batch, height, width = frames.shape[:3]
-        _, requests, sub_batch = self._compiled_for(batch, height, width)
+        requests, sub_batch = self._requests(batch, height, width)
         frames = np.ascontiguousarray(frames, dtype=self._dtype)
         # plain requests started together and waited for in turn: no Python callbacks in OpenVINO's
         # threads (callbacks needing the GIL deadlocked now and then beside ONNX Runtime and PyTorch)
