@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -99,6 +100,14 @@ def _format_warning(
     return f"markerless: warning: {message}\n"
 
 
+def _quiet_opencv() -> None:
+    """No raw OpenCV/FFmpeg ``[ WARN ]``/``[ERROR]`` lines: our own errors and warnings name the file and the fix."""
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")  # read when cv2 is first imported
+    if "cv2" in sys.modules:
+        logging = sys.modules["cv2"].utils.logging
+        logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``markerless`` executable."""
     parser = build_parser()
@@ -108,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     formatwarning = warnings.formatwarning
     warnings.formatwarning = _format_warning
+    _quiet_opencv()
     try:
         return int(args._run(args) or 0)
     except MarkerlessError as err:
