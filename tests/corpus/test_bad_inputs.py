@@ -135,10 +135,10 @@ _ALL = "ALL"
 _PREDICTION_USERS = {"filter", "plot-trajectories", "create-labeled-video", "extract-outliers"}
 #: Commands that must fail (exit code != 0) on each case; the others may succeed or fail, never crash.
 MUST_FAIL: dict[str, set[str] | str] = {
-    "video-truncated": {"analyze", *_PREDICTION_USERS},
-    "video-empty": {"analyze", *_PREDICTION_USERS},
-    "video-text": {"analyze", *_PREDICTION_USERS},
-    "video-missing": {"analyze", *_PREDICTION_USERS},
+    "video-truncated": {"analyze", "add-videos", *_PREDICTION_USERS},
+    "video-empty": {"analyze", "add-videos", *_PREDICTION_USERS},
+    "video-text": {"analyze", "add-videos", *_PREDICTION_USERS},
+    "video-missing": {"analyze", "add-videos", *_PREDICTION_USERS},
     "labels-h5-garbage": {"check-labels", "create-training-dataset"},
     "labels-h5-garbage-csv-beside": set(),
     "labels-csv-wrong-header": {"check-labels", "create-training-dataset"},
@@ -153,8 +153,8 @@ MUST_FAIL: dict[str, set[str] | str] = {
     "config-training-fraction-text": _ALL,
     "config-pcutoff-text": _ALL,
     # predictions keep the model's body-part names (checked below) or the command fails
-    "config-bodyparts-disagree": {"check-labels", "create-training-dataset", "analyze"},
-    "config-extra-bodypart": {"create-training-dataset", "analyze"},
+    "config-bodyparts-disagree": {"check-labels", "create-training-dataset", "analyze", "evaluate"},
+    "config-extra-bodypart": {"create-training-dataset", "analyze", "evaluate"},
     "predictions-garbage": _PREDICTION_USERS,
 }
 
@@ -167,7 +167,12 @@ COMMANDS: dict[str, list[str]] = {
     "create-labeled-video": ["create-labeled-video", "{config}", "{video}"],
     "extract-outliers": ["extract-outliers", "{config}", "{video}"],
     "extract-frames": ["extract-frames", "{config}", "--algo", "uniform", "--num-frames", "2"],
+    "add-videos": ["add-videos", "{config}", "{video}"],
+    "evaluate": ["evaluate", "{config}"],
+    "train": ["train", "{config}", "--shuffle", "1", "--epochs", "1"],
 }
+#: Commands run only on the cases that must make every command fail (they would otherwise train).
+ONLY_WHEN_ALL_FAIL = {"train"}
 SLOW = {"analyze", "create-labeled-video"}
 
 
@@ -179,10 +184,17 @@ def _hashes(root: Path) -> dict[str, str]:
     }
 
 
+def _without_path(config: Path) -> list[str]:
+    """The lines of a config.yaml but ``project_path``."""
+    return [line for line in config.read_text().splitlines() if not line.startswith("project_path:")]
+
+
 def _params() -> list[Any]:
     out = []
     for case in CASES:
         for command in COMMANDS:
+            if command in ONLY_WHEN_ALL_FAIL and MUST_FAIL[case] != _ALL:
+                continue
             marks = [pytest.mark.slow] if command in SLOW else []
             out.append(pytest.param(case, command, id=f"{case}-{command}", marks=marks))
     return out
@@ -197,6 +209,7 @@ def test_bad_input(
     shutil.copytree(base_project, root, symlinks=True)
     CASES[case](root)
     before = _hashes(root)
+    config_before = _without_path(root / "config.yaml") if command == "add-videos" else None
     argv = [a.format(config=root / "config.yaml", video=root / "videos" / "vidA.mp4") for a in COMMANDS[command]]
     try:
         code = main(argv)
@@ -214,6 +227,9 @@ def test_bad_input(
         assert len(errors) == 1, err
     after = _hashes(root)
     changed = sorted(k for k, h in before.items() if after.get(k) != h)
+    if command == "add-videos" and code == 0:  # the config's project_path follows the copied folder
+        assert _without_path(root / "config.yaml") == config_before
+        changed = [k for k in changed if k != "config.yaml"]
     if command == "create-training-dataset" and code == 0:  # the dataset's shuffle registry gains shuffle 2
         changed = [k for k in changed if not k.startswith("training-datasets/")]
     if command == "filter" and code == 0:
@@ -229,7 +245,7 @@ def test_base_project_works(base_project: Path, tmp_path: Path) -> None:
     root = tmp_path / ROOT_NAME
     shutil.copytree(base_project, root, symlinks=True)
     for name, command in COMMANDS.items():
-        if name in SLOW:
+        if name in SLOW or name in ONLY_WHEN_ALL_FAIL:
             continue
         argv = [a.format(config=root / "config.yaml", video=root / "videos" / "vidA.mp4") for a in command]
         assert main(argv) == 0, name

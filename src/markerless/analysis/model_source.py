@@ -20,7 +20,7 @@ from markerless.errors import ModelError, ProjectError
 from markerless.io.video import ColorOrder
 from markerless.model.skeleton import PoseLayout
 from markerless.nets import InferenceModel, load_checkpoint
-from markerless.nets.checkpoint import checkpoint_extra
+from markerless.nets.checkpoint import check_trained_bodyparts, checkpoint_extra
 from markerless.project.project import Project
 from markerless.project.shuffle import Shuffle
 
@@ -186,12 +186,7 @@ def resolve_model(config: str | Path, shuffle: int = 1, snapshot: str | Path | N
             "`markerless create-training-dataset` and train it with `markerless train`."
         ) from None
     path = _pick_snapshot(sh, snapshot)
-    trained = checkpoint_extra(path).get("bodyparts")
-    if trained is not None and [str(b) for b in trained] != list(project.layout.keypoint_names):
-        raise ModelError(
-            f"The model {path} was trained on body parts {list(trained)} but {project.config_path} lists "
-            f"{list(project.layout.keypoint_names)}; restore the config's bodyparts or train a new model."
-        )
+    check_trained_bodyparts(checkpoint_extra(path), project.layout.keypoint_names, path, project.config_path)
     recipe = sh.recipe
     return AnalysisModel(
         project=project,

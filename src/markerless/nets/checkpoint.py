@@ -7,7 +7,7 @@ weights and the snapshot's state dict is loaded over it.
 from __future__ import annotations
 
 import pickle
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,21 @@ def checkpoint_extra(path: str | Path) -> dict[str, Any]:
     if not isinstance(payload, dict) or "spec" not in payload:
         raise ModelError(f"{path} is not a markerless checkpoint (no 'spec'/'model' entries).")
     return {k: v for k, v in payload.items() if k not in RESERVED}
+
+
+def check_trained_bodyparts(
+    extra: Mapping[str, Any], bodyparts: Sequence[str], path: str | Path, config: str | Path
+) -> None:
+    """Refuse a checkpoint (its ``extra`` entries) trained on other body parts than the config's ``bodyparts``.
+
+    Snapshots written before the body parts were recorded pass unchecked.
+    """
+    trained = extra.get("bodyparts")
+    if trained is not None and [str(b) for b in trained] != list(bodyparts):
+        raise ModelError(
+            f"The model {path} was trained on body parts {list(trained)} but {config} lists "
+            f"{list(bodyparts)}; restore the config's bodyparts or train a new model."
+        )
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[PoseNet, dict[str, Any]]:

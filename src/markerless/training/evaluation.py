@@ -21,6 +21,7 @@ from markerless.errors import ProjectError, TrainingError
 from markerless.io.atomic import atomic_path, write_text
 from markerless.model.tables import array_to_frame
 from markerless.nets import InferenceModel, load_checkpoint
+from markerless.nets.checkpoint import check_trained_bodyparts
 from markerless.nets.device import resolve_device
 from markerless.project.project import ProjectSource
 from markerless.project.shuffle import Shuffle, snapshot_epoch
@@ -79,7 +80,8 @@ def evaluate(
     if pcutoff is None:
         pcutoff = project.pcutoff
     dev = resolve_device(device)
-    net, _ = load_checkpoint(snap, device=dev)
+    net, extra = load_checkpoint(snap, device=dev)
+    check_trained_bodyparts(extra, project.layout.keypoint_names, snap, project.config_path)
     labels = project.load_labels()
     train_set, test_set = set(sh.train_images()), set(sh.test_images())
     rows = [i for i, p in enumerate(labels.images) if p in train_set or p in test_set]
