@@ -129,6 +129,13 @@ CASES: dict[str, Callable[[Path], object]] = {
     "config-bodyparts-disagree": lambda r: _edit_config(r, bodyparts=["nose", *BODYPARTS[1:]]),
     "config-extra-bodypart": lambda r: _edit_config(r, bodyparts=[*BODYPARTS, "paw"]),
     "predictions-garbage": lambda r: _garbage(_prediction(r)),
+    "config-iteration-text": lambda r: _edit_config(r, iteration="first"),
+    "config-video-sets-list": lambda r: _edit_config(r, video_sets=["videos/vidA.mp4"]),
+    "config-skeleton-text": lambda r: _edit_config(r, skeleton="snout-tailbase"),
+    "config-bodyparts-numbers": lambda r: _edit_config(r, bodyparts=[1, 2, 3]),
+    "config-a-list": lambda r: (r / "config.yaml").write_text("- Task\n- tiny\n"),
+    "labels-csv-short-row": lambda r: _edit_csv(r, lambda lines: lines.__setitem__(4, lines[4].rsplit(",", 2)[0])),
+    "labels-csv-empty": lambda r: _edit_csv(r, lambda lines: lines.clear()),
 }
 
 _ALL = "ALL"
@@ -156,6 +163,13 @@ MUST_FAIL: dict[str, set[str] | str] = {
     "config-bodyparts-disagree": {"check-labels", "create-training-dataset", "analyze", "evaluate"},
     "config-extra-bodypart": {"create-training-dataset", "analyze", "evaluate"},
     "predictions-garbage": _PREDICTION_USERS,
+    "config-iteration-text": _ALL,
+    "config-video-sets-list": _ALL,
+    "config-skeleton-text": set(),
+    "config-bodyparts-numbers": {"check-labels", "create-training-dataset", "analyze", "evaluate"},
+    "config-a-list": _ALL,
+    "labels-csv-short-row": {"check-labels", "create-training-dataset"},
+    "labels-csv-empty": {"check-labels", "create-training-dataset"},
 }
 
 COMMANDS: dict[str, list[str]] = {

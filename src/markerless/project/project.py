@@ -72,6 +72,11 @@ class Project:
             raise ConfigError(f"{self.config_path}: 'iteration' must be a whole number.") from None
         self.layout = layout_from_config(config, self.config_path)
         _ = self.pcutoff  # checked on load, like the other keys
+        if not isinstance(config.get("video_sets") or {}, dict):
+            raise ConfigError(
+                f"{self.config_path}: 'video_sets' must map each video to its crop "
+                "(e.g. videos/a.mp4: {crop: '0, 640, 0, 480'}); re-add the videos with `markerless add-videos`."
+            )
         self.training_fractions = _training_fractions(config.get("TrainingFraction"), self.config_path)
 
     # --- loading and saving ------------------------------------------------------------------
