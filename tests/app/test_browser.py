@@ -485,9 +485,7 @@ def test_multi_animal_overview_colours_names_and_dotsize(browser, tmp_path: Path
         assert rows.count() == 3 and "/" in rows.first.inner_text()
         assert page.evaluate("new Set([0, 1, 2].map((i) => colour(i, 0))).size") == 3
         assert page.evaluate("state.project.dotsize") == 4
-        assert page.evaluate("markerRadius()") == pytest.approx(
-            min(6, max(2.5, 2 * page.evaluate("state.view.scale")))
-        )
+        assert page.evaluate("markerRadius()") == pytest.approx(min(6, max(2.5, 2 * page.evaluate("state.view.scale"))))
         drawn = page.evaluate(
             "(() => { const seen = []; const orig = ctx.fillText.bind(ctx);"
             " ctx.fillText = (t, x, y) => { seen.push(t); orig(t, x, y); }; draw(); ctx.fillText = orig; return seen; })()"

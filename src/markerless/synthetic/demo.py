@@ -35,11 +35,10 @@ from markerless.training.loop import train
 from markerless.viz.plots import plot_trajectories
 from markerless.viz.video import create_labeled_video
 
-#: Training epochs of the demo (48 training images, 6 steps an epoch): test error 0.49 px, video error
-#: 0.44 px (median), every body part above pcutoff in every frame. One thread trains ~24 images/s on this
-#: 2-core CPU, so about 200 s of training and 4 minutes for the whole demo on a quiet machine (estimated
-#: from the fastest epochs of a run on a busy one).
-DEMO_EPOCHS = 100
+#: Training epochs of the demo (48 training images, 6 steps an epoch): test error 0.57 px, video error
+#: 0.52 px (median) against the ground truth, every body part above pcutoff in every frame; 3 minutes for
+#: the whole demo on a quiet 2-core CPU (one thread trains ~24 images/s).
+DEMO_EPOCHS = 75
 
 #: Torch threads of the demo's training and evaluation. The thread count changes the order of floating-point
 #: sums, so a fixed count gives the same figures on machines with any number of cores. One thread also
