@@ -7,6 +7,9 @@ boundary and re-raised as one of these, with the offending file named.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable, Mapping
+
 
 class MarkerlessError(Exception):
     """Base class of every error markerless raises on purpose."""
@@ -50,3 +53,13 @@ class CalibrationError(MarkerlessError):
 
 class ConflictError(MarkerlessError):
     """A write was based on an outdated version of a file (another writer changed it first)."""
+
+
+def did_you_mean(name: str, valid: Iterable[str] | Mapping[str, str]) -> str:
+    """The end of a message about an unknown ``name``: the closest valid name, else all of them.
+
+    ``valid`` may map each name to how the message shows it (e.g. its full path).
+    """
+    shown = dict(valid) if isinstance(valid, Mapping) else {v: v for v in valid}
+    match = difflib.get_close_matches(name, list(shown), n=1)
+    return f"did you mean '{shown[match[0]]}'?" if match else f"valid names: {', '.join(sorted(set(shown.values())))}."

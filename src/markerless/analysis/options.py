@@ -9,7 +9,6 @@ batch size, decoding threads) into concrete ones, once per run.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import numbers
 import os
 from collections.abc import Mapping
@@ -19,7 +18,7 @@ from typing import Any
 
 from markerless.analysis.backends import BACKEND_CHOICES, PRECISIONS, resolve_backend, resolved_precision
 from markerless.analysis.cluster import DEFAULT_RANGE_FRAMES
-from markerless.errors import ConfigError, DeviceError, ModelError
+from markerless.errors import ConfigError, DeviceError, ModelError, did_you_mean
 from markerless.nets.device import DEVICES, device_name
 
 DEFAULT_BATCH = {"cpu": 4, "cuda": 64}  # CPU: 4 moves the tracking crop more often (193 vs 177 frames/s)
@@ -111,9 +110,7 @@ class AnalysisOptions:
         names = [f.name for f in dataclasses.fields(self)]
         for key in overrides:
             if key not in names:
-                close = difflib.get_close_matches(key, names, n=1)
-                hint = f"did you mean {close[0]!r}?" if close else f"the options are {', '.join(names)}."
-                raise ConfigError(f"Unknown analysis option {key!r}; {hint}")
+                raise ConfigError(f"Unknown analysis option {key!r}; {did_you_mean(key, names)}")
         return dataclasses.replace(self, **overrides) if overrides else self
 
     @property

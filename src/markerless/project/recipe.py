@@ -12,7 +12,6 @@ and ``eval_at_minutes`` no longer mean anything and are dropped with a warning.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import types
 import typing
 import warnings
@@ -23,7 +22,7 @@ from typing import Any, ClassVar, Literal
 
 import yaml
 
-from markerless.errors import RecipeError
+from markerless.errors import RecipeError, did_you_mean
 from markerless.io.atomic import write_text
 
 #: File name of the recipe in a shuffle's ``train`` folder.
@@ -311,17 +310,13 @@ def _dotted_names() -> list[str]:
 
 def _closest(key: str, valid: list[str], prefix: str = "") -> str:
     """The closest valid name to ``key`` as the end of an error message."""
-    match = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
-    return f"; did you mean '{prefix}{match[0]}'?" if match else f"; valid keys: {', '.join(sorted(valid))}."
+    return "; " + did_you_mean(key, {name: f"{prefix}{name}" for name in valid})
 
 
 def _closest_top(key: str) -> str:
     """The closest section or field to a top-level ``key``, a field named by its path (``schedule.epochs``)."""
     paths = {name: ".".join(path) for name, path in _FIELD_PATHS.items()} | {name: name for name in _SECTIONS}
-    match = difflib.get_close_matches(key, list(paths), n=1, cutoff=0.6)
-    if match:
-        return f"; did you mean '{paths[match[0]]}'?"
-    return f"; valid keys: {', '.join([*_SECTIONS, *_TOP_FIELDS])}."
+    return "; " + did_you_mean(key, paths)
 
 
 def _unflatten(data: Mapping[str, Any], source: str | Path) -> dict[str, Any]:

@@ -7,11 +7,10 @@ the defaults in its help.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from dataclasses import dataclass
 from typing import Any
 
-from markerless.errors import ConfigError
+from markerless.errors import ConfigError, did_you_mean
 
 METHODS: tuple[str, ...] = ("median", "savgol", "kalman", "none")
 
@@ -60,9 +59,7 @@ class FilterSettings:
         names = [f.name for f in dataclasses.fields(self)]
         for key in overrides:
             if key not in names:
-                close = difflib.get_close_matches(key, names, n=1)
-                hint = f"did you mean {close[0]!r}?" if close else f"the settings are {', '.join(names)}."
-                raise ConfigError(f"Unknown filter setting {key!r}; {hint}")
+                raise ConfigError(f"Unknown filter setting {key!r}; {did_you_mean(key, names)}")
         return dataclasses.replace(self, **overrides) if overrides else self
 
     def record(self) -> dict[str, Any]:
