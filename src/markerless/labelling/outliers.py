@@ -32,6 +32,10 @@ from markerless.results.filters import kalman_smooth
 log = logging.getLogger(__name__)
 
 ALGORITHMS = ("jump", "uncertain", "fitting", "list")
+#: Pixels a point may move between frames (``jump``) or lie off its fitted track (``fitting``) (DeepLabCut's default).
+EPSILON_PX = 20.0
+#: Likelihood below which a point is uncertain (DeepLabCut's default).
+P_BOUND = 0.01
 
 
 # --- candidate frames -------------------------------------------------------------------------
@@ -112,8 +116,8 @@ def candidate_frames(
     poses: Poses,
     algo: str,
     *,
-    epsilon: float = 20.0,
-    p_bound: float = 0.01,
+    epsilon: float = EPSILON_PX,
+    p_bound: float = P_BOUND,
     frames: Sequence[int] | None = None,
     num_frames: int = 20,
     start: float = 0.0,
@@ -184,8 +188,8 @@ def extract_outliers(
     shuffle: int = 1,
     algo: str = "jump",
     frames: Sequence[int] | None = None,
-    epsilon: float = 20.0,
-    p_bound: float = 0.01,
+    epsilon: float = EPSILON_PX,
+    p_bound: float = P_BOUND,
     num_frames: int | None = None,
     extraction: str = "kmeans",
     seed: int = 0,
