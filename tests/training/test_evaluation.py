@@ -12,7 +12,7 @@ import pytest
 from markerless.training.batches import read_image
 from markerless.training.dataset import create_training_dataset
 from markerless.training.evaluation import evaluate
-from markerless.training.metrics import error_summary, mean_error, pck, pixel_errors
+from markerless.training.metrics import error_summary, labelled_extent, mean_error, pck, pixel_errors
 from tests.fixtures.projects import make_tiny_project, tiny_recipe
 
 
@@ -33,6 +33,21 @@ def test_pixel_errors_by_hand() -> None:
     assert np.isnan(pixel_errors([[7.0, 7.0]], [[np.nan, np.nan]])).all()
 
 
+def test_labelled_extent_is_the_median_box_diagonal() -> None:
+    nan = np.nan
+    gt = np.array(
+        [
+            [[0, 0], [3, 4], [nan, nan]],  # diagonal 5
+            [[10, 10], [10, 10], [16, 18]],  # diagonal 10
+            [[1, 1], [nan, nan], [nan, 2]],  # one labelled point: no extent
+            [[0, 0], [0, 30], [40, 0]],  # diagonal 50
+        ],
+        dtype=float,
+    )
+    assert labelled_extent(gt) == pytest.approx(10.0)
+    assert np.isnan(labelled_extent(gt[2:3]))
+
+
 @pytest.mark.slow
 def test_evaluate_writes_dlc_files_with_hand_checked_numbers(tmp_path: Path) -> None:
     import torch
@@ -46,7 +61,8 @@ def test_evaluate_writes_dlc_files_with_hand_checked_numbers(tmp_path: Path) -> 
     net = create_model("mobilenetv2", 4, pretrained=False)
     sh.train_dir.mkdir(parents=True, exist_ok=True)
     save_checkpoint(sh.train_dir / "snapshot-best-003.pt", net, extra={"epoch": 3})
-    r = evaluate(config, 1, plot=True, device="cpu")
+    with pytest.warns(UserWarning, match="of the animal's labelled size"):  # random weights: far off
+        r = evaluate(config, 1, plot=True, device="cpu")
     scorer = "DLC_Mobilenetv2_tinyNov24shuffle1_snapshot_best-3"
     out = sh.evaluation_dir
     assert r["scorer"] == scorer and Path(r["evaluation_dir"]) == out

@@ -10,6 +10,7 @@ and, with ``plot=True``, ``LabeledImages_<scorer>/`` (ground truth vs prediction
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from markerless.nets.device import resolve_device
 from markerless.project.project import ProjectSource
 from markerless.project.shuffle import Shuffle, snapshot_epoch
 from markerless.training.batches import ImageSet
-from markerless.training.metrics import error_summary
+from markerless.training.metrics import LARGE_ERROR_FRACTION, error_summary, labelled_extent
 from markerless.viz.draw import colormap_colors, draw_poses
 
 
@@ -104,6 +105,7 @@ def evaluate(
     test = error_summary(pred[~is_train], data.ground_truth[~is_train], pcutoff)
     names = list(project.layout.keypoint_names)
     epoch = snapshot_epoch(snap)
+    size = labelled_extent(data.ground_truth[~is_train] if (~is_train).any() else data.ground_truth)
     results = {
         "snapshot": snap.name,
         "scorer": scorer,
@@ -122,6 +124,7 @@ def evaluate(
             for name, tr, te in zip(names, train["per_keypoint"], test["per_keypoint"])
         },
         "pck": {"train": train["pck"], "test": test["pck"]},
+        "animal_size_px": size,
     }
     out = sh.evaluation_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -144,6 +147,13 @@ def evaluate(
             str(project.config.get("colormap") or "rainbow"),
         )
     results["evaluation_dir"] = str(out)
+    if test["error_px"] > LARGE_ERROR_FRACTION * size:  # False for NaN
+        warnings.warn(
+            f"{snap.name}: the test error {test['error_px']:.1f} px is {test['error_px'] / size:.0%} of the animal's "
+            f"labelled size ({size:.0f} px): look at the images (`markerless evaluate --plot`, {out}) and check "
+            "that the recipe's crop_size holds every body part and its augmentation fits the camera set-up.",
+            stacklevel=2,
+        )
     return results
 
 
