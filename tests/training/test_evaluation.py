@@ -112,5 +112,8 @@ def test_evaluate_writes_dlc_files_with_hand_checked_numbers(tmp_path: Path) -> 
         "tailbase",
     ]
     assert (out.parent / "CombinedEvaluation-results.csv").exists()
+    worst = read_image(out / f"{scorer}-worst-test-images.png")
+    assert saved["worst_test_images"] == str(out / f"{scorer}-worst-test-images.png") and worst.ndim == 3
+    assert saved["animal_size_px"] > 0
     images = sorted((out / f"LabeledImages_{scorer}").glob("*.png"))
     assert len(images) == 12 and read_image(images[0]).shape == (80, 96, 3)

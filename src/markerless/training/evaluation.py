@@ -14,9 +14,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pandas as pd
 import torch
+from matplotlib.figure import Figure
 
 from markerless.errors import ProjectError, TrainingError
 from markerless.io.atomic import atomic_path, write_text
@@ -27,7 +29,7 @@ from markerless.nets.device import resolve_device
 from markerless.project.project import ProjectSource
 from markerless.project.shuffle import Shuffle, snapshot_epoch
 from markerless.training.batches import ImageSet
-from markerless.training.metrics import LARGE_ERROR_FRACTION, error_summary, labelled_extent
+from markerless.training.metrics import LARGE_ERROR_FRACTION, error_summary, labelled_extent, pixel_errors
 from markerless.viz.draw import colormap_colors, draw_poses
 
 
@@ -50,6 +52,10 @@ def predict_images(
             idx = rows[start : start + batch_size]
             out[idx] = model.predict(np.stack([images[i] for i in idx]))
     return out
+
+
+#: Test images drawn in ``<scorer>-worst-test-images.png``.
+WORST_IMAGES = 6
 
 
 # --- evaluate a shuffle -----------------------------------------------------------------------
@@ -135,22 +141,19 @@ def evaluate(
     ).round(2)
     with atomic_path(out / f"{scorer}-keypoint-results.csv") as tmp:
         kp.to_csv(tmp)
+    colormap = str(project.config.get("colormap") or "rainbow")
+    worst = _plot_worst(
+        out / f"{scorer}-worst-test-images.png", data, pred, ~is_train, project.layout, pcutoff, colormap
+    )
+    results["worst_test_images"] = str(worst) if worst else None
     write_text(out / "results.json", json.dumps(_jsonable(results), indent=1) + "\n")
     if plot:
-        _plot_images(
-            out / f"LabeledImages_{scorer}",
-            data,
-            pred,
-            is_train,
-            project.layout,
-            pcutoff,
-            str(project.config.get("colormap") or "rainbow"),
-        )
+        _plot_images(out / f"LabeledImages_{scorer}", data, pred, is_train, project.layout, pcutoff, colormap)
     results["evaluation_dir"] = str(out)
     if test["error_px"] > LARGE_ERROR_FRACTION * size:  # False for NaN
         warnings.warn(
             f"{snap.name}: the test error {test['error_px']:.1f} px is {test['error_px'] / size:.0%} of the animal's "
-            f"labelled size ({size:.0f} px): look at the images (`markerless evaluate --plot`, {out}) and check "
+            f"labelled size ({size:.0f} px): look at {worst} and check "
             "that the recipe's crop_size holds every body part and its augmentation fits the camera set-up.",
             stacklevel=2,
         )
@@ -210,6 +213,37 @@ def _write_results_csv(
         row.sort_index().to_csv(tmp)
 
 
+def _draw_image(
+    image: np.ndarray, gt: np.ndarray, pred: np.ndarray, layout: Any, pcutoff: float, colours: Any
+) -> np.ndarray:
+    """One image with ground truth ``(K, 2)`` (rings) and predictions ``(K, 3)`` (dots; faint below the p-cutoff)."""
+    n_kp = len(layout.keypoint_names)
+    above = (pred[:, 2] >= pcutoff)[None]
+    canvas = draw_poses(
+        image,
+        gt[None],
+        layout,
+        colors=colours,
+        dot_size=12,
+        skeleton=False,
+        hollow=np.ones((1, n_kp), dtype=bool),
+        line_width=1,
+    )
+    draw_poses(canvas, pred[:, :2][None], layout, visible=above, colors=colours, dot_size=6, copy=False)
+    draw_poses(
+        canvas,
+        pred[:, :2][None],
+        layout,
+        visible=~above,
+        colors=colours,
+        dot_size=6,
+        skeleton=False,
+        alpha=0.4,
+        copy=False,
+    )
+    return canvas
+
+
 def _plot_images(
     folder: Path,
     data: Any,
@@ -219,40 +253,64 @@ def _plot_images(
     pcutoff: float,
     colormap: str = "rainbow",
 ) -> None:
-    """Each image with ground truth (rings) and predictions (dots; faint below the p-cutoff), colour by body part."""
-    import cv2
-
-    n_kp = len(layout.keypoint_names)
-    colours = colormap_colors(n_kp, colormap)
+    """Each image with ground truth and predictions, colour by body part, one PNG per image."""
+    colours = colormap_colors(len(layout.keypoint_names), colormap)
     folder.mkdir(parents=True, exist_ok=True)
     for i, (path, image) in enumerate(zip(data.paths, data.images)):
-        above = (pred[i, :, 2] >= pcutoff)[None]
-        canvas = draw_poses(
-            image,
-            data.ground_truth[i][None],
-            layout,
-            colors=colours,
-            dot_size=12,
-            skeleton=False,
-            hollow=np.ones((1, n_kp), dtype=bool),
-            line_width=1,
-        )
-        draw_poses(canvas, pred[i, :, :2][None], layout, visible=above, colors=colours, dot_size=6, copy=False)
-        draw_poses(
-            canvas,
-            pred[i, :, :2][None],
-            layout,
-            visible=~above,
-            colors=colours,
-            dot_size=6,
-            skeleton=False,
-            alpha=0.4,
-            copy=False,
-        )
+        canvas = _draw_image(image, data.ground_truth[i], pred[i], layout, pcutoff, colours)
         split = "train" if is_train[i] else "test"
         name = f"{split}-{path.replace('/', '_')}"
         with atomic_path(folder / Path(name).with_suffix(".png")) as tmp:
             cv2.imwrite(str(tmp), cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
+
+
+def _plot_worst(
+    path: Path,
+    data: Any,
+    pred: np.ndarray,
+    is_test: np.ndarray,
+    layout: Any,
+    pcutoff: float,
+    colormap: str = "rainbow",
+) -> Path | None:
+    """The test images with the largest mean error, each around its points, with their errors; None without any."""
+    rows = np.flatnonzero(is_test)
+    if not rows.size:
+        return None
+    err = pixel_errors(pred[rows], data.ground_truth[rows])
+    finite = np.isfinite(err)
+    mean = np.where(finite, err, 0.0).sum(axis=1) / np.maximum(finite.sum(axis=1), 1)
+    mean[~finite.any(axis=1)] = -np.inf  # nothing labelled: never among the worst
+    order = np.argsort(-mean, kind="stable")[:WORST_IMAGES]
+    colours = colormap_colors(len(layout.keypoint_names), colormap)
+    cols = min(3, len(order))
+    lines = -(-len(order) // cols)
+    fig = Figure(figsize=(3.4 * cols, 3.4 * lines + 0.4), layout="constrained")
+    axes = fig.subplots(lines, cols, squeeze=False).ravel()
+    for ax in axes:
+        ax.axis("off")
+    for ax, j in zip(axes, order):
+        i = rows[j]
+        canvas = _draw_image(data.images[i], data.ground_truth[i], pred[i], layout, pcutoff, colours)
+        ax.imshow(_around_points(canvas, np.concatenate([data.ground_truth[i], pred[i, :, :2]])))
+        ax.set_title(f"{data.paths[i]}\n{mean[j]:.1f} px" if np.isfinite(mean[j]) else data.paths[i], fontsize=8)
+    fig.suptitle("Worst test images: ground truth (rings) and predictions (dots; faint below the p-cutoff)", fontsize=9)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    return path
+
+
+def _around_points(image: np.ndarray, points: np.ndarray, margin: float = 0.5, least: int = 96) -> np.ndarray:
+    """The part of ``image`` around the finite ``points`` ``(N, 2)``, with ``margin`` times their extent on each side."""
+    pts = points[np.isfinite(points).all(axis=1)]
+    if not len(pts):
+        return image
+    h, w = image.shape[:2]
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    pad = np.maximum((hi - lo) * margin, (least - (hi - lo)) / 2)
+    x0, y0 = np.clip(np.floor(lo - pad), 0, [w - 1, h - 1]).astype(int)
+    x1, y1 = np.clip(np.ceil(hi + pad), 1, [w, h]).astype(int)
+    return image[y0:y1, x0:x1]
 
 
 def _jsonable(value: Any) -> Any:
