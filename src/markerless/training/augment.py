@@ -9,7 +9,7 @@ and keypoints that were unlabelled (NaN), come out NaN: unlabelled, never clippe
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import albumentations as A
@@ -64,20 +64,11 @@ class Augmenter:
     @classmethod
     def from_recipe(cls, recipe: Recipe, flip_permutation: np.ndarray) -> Augmenter:
         """The augmenter a training recipe asks for."""
-        aug = recipe.augmentation
         return cls(
             crop_size=recipe.crop_size,
             flip_permutation=flip_permutation,
             input_scale=recipe.model.input_scale,
-            rotation=aug.rotation,
-            rotation_p=aug.rotation_p,
-            scale=aug.scale,
-            crop_jitter=aug.crop_jitter,
-            hflip=aug.hflip,
-            vflip=aug.vflip,
-            motion_blur=aug.motion_blur,
-            noise=aug.noise,
-            brightness_contrast=aug.brightness_contrast,
+            **asdict(recipe.augmentation),
         )
 
     def sample_transforms(
