@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -69,6 +70,13 @@ CASES = [
     ),
     (["merge", "c.yaml"], "markerless.labelling.merge.merge", ("c.yaml",), ["--shuffle", "3"], {"shuffle": 3}),
     (
+        ["create-training-dataset", "c.yaml"],
+        "markerless.training.dataset.create_training_dataset",
+        ("c.yaml",),
+        ["--shuffle", "2", "--train-fraction", "0.8", "--net", "efficientnet_lite0"],
+        {"shuffle": 2, "train_fraction": 0.8, "net": "efficientnet_lite0"},
+    ),
+    (
         ["label", "c.yaml"],
         "markerless.app.server.label",
         ("c.yaml",),
@@ -115,9 +123,14 @@ CASES = [
 
 @pytest.mark.parametrize(("argv", "target", "positional", "typed", "keywords"), CASES, ids=[c[0][0] for c in CASES])
 def test_only_typed_options_reach_the_api(monkeypatch, capsys, argv, target, positional, typed, keywords) -> None:
-    returns = {"markerless.labelling.merge.merge": 1, "markerless.labelling.frames.extract_frames": {}}.get(
-        target, Path("x") if target.endswith(("export", "create_project", "make_synthetic_project")) else []
+    shuffle = SimpleNamespace(
+        index=1, name="s", train_images=list, test_images=list, recipe_file=Path("r"), model_dir=Path("m")
     )
+    returns = {
+        "markerless.labelling.merge.merge": 1,
+        "markerless.labelling.frames.extract_frames": {},
+        "markerless.training.dataset.create_training_dataset": shuffle,
+    }.get(target, Path("x") if target.endswith(("export", "create_project", "make_synthetic_project")) else [])
     calls = _calls(monkeypatch, target, returns)
     assert main(argv) == 0
     assert main(argv + typed) == 0

@@ -6,38 +6,37 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from markerless.cli import Command
+from markerless.cli import Command, typed_options
 
 
 def _add_dataset_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="the project's config.yaml (or its folder)")
-    p.add_argument("--shuffle", type=int, default=1, help="shuffle number to create (default 1)")
+    p.add_argument("--shuffle", type=int, default=argparse.SUPPRESS, help="shuffle number to create (default 1)")
     p.add_argument(
         "--train-fraction",
         type=float,
-        default=None,
+        default=argparse.SUPPRESS,
         help="fraction of images that train (default: config TrainingFraction)",
     )
-    p.add_argument("--seed", type=int, default=None, help="seed of the random split (default: the shuffle number)")
-    p.add_argument("--split-file", default=None, help="JSON with 'train' and 'test' lists of image paths to use")
-    p.add_argument("--net", default=None, help="model name for the recipe (default mobilenetv2)")
-    p.add_argument("--from-shuffle", type=int, default=None, help="reuse the split of this existing shuffle")
-    p.add_argument("--leave-out-video", default=None, help="test on this labeled-data folder, train on the others")
+    p.add_argument(
+        "--seed", type=int, default=argparse.SUPPRESS, help="seed of the random split (default: the shuffle number)"
+    )
+    p.add_argument(
+        "--split-file", default=argparse.SUPPRESS, help="JSON with 'train' and 'test' lists of image paths to use"
+    )
+    p.add_argument("--net", default=argparse.SUPPRESS, help="model name for the recipe (default mobilenetv2)")
+    p.add_argument(
+        "--from-shuffle", type=int, default=argparse.SUPPRESS, help="reuse the split of this existing shuffle"
+    )
+    p.add_argument(
+        "--leave-out-video", default=argparse.SUPPRESS, help="test on this labeled-data folder, train on the others"
+    )
 
 
 def _run_dataset(args: argparse.Namespace) -> int:
     from markerless.training.dataset import create_training_dataset
 
-    sh = create_training_dataset(
-        args.config,
-        shuffle=args.shuffle,
-        train_fraction=args.train_fraction,
-        seed=args.seed,
-        split_file=args.split_file,
-        net=args.net,
-        from_shuffle=args.from_shuffle,
-        leave_out_video=args.leave_out_video,
-    )
+    sh = create_training_dataset(args.config, **typed_options(args, "config"))
     print(f"shuffle {sh.index} ({sh.name}): {len(sh.train_images())} train, {len(sh.test_images())} test images")
     print(f"recipe: {sh.recipe_file}")
     print(sh.model_dir)
