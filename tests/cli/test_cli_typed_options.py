@@ -70,6 +70,20 @@ CASES = [
     ),
     (["merge", "c.yaml"], "markerless.labelling.merge.merge", ("c.yaml",), ["--shuffle", "3"], {"shuffle": 3}),
     (
+        ["train", "c.yaml"],
+        "markerless.training.loop.train",
+        ("c.yaml",),
+        ["--shuffle", "2", "--epochs", "3", "--no-resume"],
+        {"shuffle": 2, "epochs": 3, "resume": False},
+    ),
+    (
+        ["evaluate", "c.yaml"],
+        "markerless.training.evaluation.evaluate",
+        ("c.yaml",),
+        ["--snapshot", "-1", "--plot", "--device", "cpu"],
+        {"snapshot": -1, "plot": True, "device": "cpu"},
+    ),
+    (
         ["create-training-dataset", "c.yaml"],
         "markerless.training.dataset.create_training_dataset",
         ("c.yaml",),
@@ -126,11 +140,22 @@ def test_only_typed_options_reach_the_api(monkeypatch, capsys, argv, target, pos
     shuffle = SimpleNamespace(
         index=1, name="s", train_images=list, test_images=list, recipe_file=Path("r"), model_dir=Path("m")
     )
+    evaluation = {
+        "scorer": "s",
+        "n_train": 1,
+        "n_test": 1,
+        "pcutoff": 0.6,
+        "per_bodypart": {},
+        "pck": {"test": {}},
+        "evaluation_dir": "e",
+        **dict.fromkeys(["train_error_px", "train_error_px_pcutoff", "test_error_px", "test_error_px_pcutoff"], 1.0),
+    }
     returns = {
         "markerless.labelling.merge.merge": 1,
         "markerless.labelling.frames.extract_frames": {},
         "markerless.training.dataset.create_training_dataset": shuffle,
-    }.get(target, Path("x") if target.endswith(("export", "create_project", "make_synthetic_project")) else [])
+        "markerless.training.evaluation.evaluate": evaluation,
+    }.get(target, Path("x") if target.endswith(("export", "create_project", "make_synthetic_project", "train")) else [])
     calls = _calls(monkeypatch, target, returns)
     assert main(argv) == 0
     assert main(argv + typed) == 0

@@ -43,9 +43,9 @@ def test_only_typed_options_are_passed(
 
     monkeypatch.setattr(loop, "train", fake_train)
     assert main(["train", str(tmp_path)]) == 0
-    assert calls[-1] == ((str(tmp_path), 1), {"resume": True})
+    assert calls[-1] == ((str(tmp_path),), {})
     assert main(["train", str(tmp_path), "--shuffle", "2", "--epochs", "5", "--no-resume", "--device", "cpu"]) == 0
-    assert calls[-1] == ((str(tmp_path), 2), {"resume": False, "epochs": 5, "device": "cpu"})
+    assert calls[-1] == ((str(tmp_path),), {"shuffle": 2, "resume": False, "epochs": 5, "device": "cpu"})
     assert main(["train", str(tmp_path), "--max-minutes", "1.5", "--batch-size", "4", "--seed", "3"]) == 0
-    assert calls[-1][1] == {"resume": True, "max_minutes": 1.5, "batch_size": 4, "seed": 3}
+    assert calls[-1][1] == {"max_minutes": 1.5, "batch_size": 4, "seed": 3}
     assert capsys.readouterr().out.strip().endswith("snapshot-best-001.pt")

@@ -60,7 +60,7 @@ def _number(kind: type, minimum: float, inclusive: bool, what: str) -> Callable[
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="the project's config.yaml (or its folder)")
-    p.add_argument("--shuffle", type=int, default=1, help="shuffle number (default 1)")
+    p.add_argument("--shuffle", type=int, default=argparse.SUPPRESS, help="shuffle number (default 1)")
     p.add_argument(
         "--max-minutes",
         type=_number(float, 0, False, "a number of minutes > 0"),
@@ -88,31 +88,43 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
         default=argparse.SUPPRESS,
         help="seed of initialisation and augmentation (default: the recipe's)",
     )
-    p.add_argument("--no-resume", action="store_true", help="start over instead of continuing from the last snapshot")
-
-
-#: Options of ``train`` passed to the API only when typed (the API and recipe hold the defaults).
-_TRAIN_OPTIONS = ("max_minutes", "epochs", "batch_size", "device", "seed")
+    p.add_argument(
+        "--no-resume",
+        dest="resume",
+        action="store_false",
+        default=argparse.SUPPRESS,
+        help="start over instead of continuing from the last snapshot",
+    )
 
 
 def _run_train(args: argparse.Namespace) -> int:
     from markerless.training.loop import train
 
-    given = {name: getattr(args, name) for name in _TRAIN_OPTIONS if hasattr(args, name)}
-    best = train(args.config, args.shuffle, resume=not args.no_resume, **given)
-    print(best)
+    print(train(args.config, **typed_options(args, "config")))
     return 0
 
 
 def _add_evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="the project's config.yaml (or its folder)")
-    p.add_argument("--shuffle", type=int, default=1, help="shuffle number (default 1)")
+    p.add_argument("--shuffle", type=int, default=argparse.SUPPRESS, help="shuffle number (default 1)")
     p.add_argument(
-        "--snapshot", type=int, default=None, help="snapshot index (default config snapshotindex; -1 = best)"
+        "--snapshot",
+        type=int,
+        default=argparse.SUPPRESS,
+        help="snapshot index (default config snapshotindex; -1 = best)",
     )
-    p.add_argument("--pcutoff", type=float, default=None, help="likelihood cut-off (default config pcutoff)")
-    p.add_argument("--plot", action="store_true", help="also draw ground truth vs predictions on every image")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to predict (default auto)")
+    p.add_argument(
+        "--pcutoff", type=float, default=argparse.SUPPRESS, help="likelihood cut-off (default config pcutoff)"
+    )
+    p.add_argument(
+        "--plot",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="also draw ground truth vs predictions on every image",
+    )
+    p.add_argument(
+        "--device", choices=["auto", "cpu", "cuda"], default=argparse.SUPPRESS, help="where to predict (default auto)"
+    )
 
 
 def _fmt(value: object) -> str:
@@ -122,9 +134,7 @@ def _fmt(value: object) -> str:
 def _run_evaluate(args: argparse.Namespace) -> int:
     from markerless.training.evaluation import evaluate
 
-    r = evaluate(
-        args.config, args.shuffle, snapshot=args.snapshot, pcutoff=args.pcutoff, plot=args.plot, device=args.device
-    )
+    r = evaluate(args.config, **typed_options(args, "config"))
     print(f"{r['scorer']} ({r['n_train']} train, {r['n_test']} test images, pcutoff {r['pcutoff']})")
     print(f"train error: {_fmt(r['train_error_px'])} px (with p-cutoff {_fmt(r['train_error_px_pcutoff'])} px)")
     print(f"test error:  {_fmt(r['test_error_px'])} px (with p-cutoff {_fmt(r['test_error_px_pcutoff'])} px)")
