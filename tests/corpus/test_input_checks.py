@@ -214,7 +214,9 @@ def test_write_config_rewrites_only_changed_keys(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text("# head\na: 1  # one\n\n# about b\nb:\n- x\n- y\nc: {k: 2}\n")
     write_config({"a": 1, "b": ["z"], "d": None}, path)
-    assert path.read_text() == "# head\na: 1  # one\n\n# about b\nb:\n- z\nd: null\n"
+    assert (
+        path.read_text() == "# head\na: 1  # one\n\n# about b\nb:\n- z\nd:\n"
+    )  # an empty value stays empty, as DeepLabCut writes it
 
 
 def test_corrupt_image_counts_as_unreadable(tmp_path: Path) -> None:

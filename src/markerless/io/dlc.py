@@ -8,6 +8,7 @@ or CSV header layout.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import re
@@ -19,6 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
+from ruamel.yaml import YAML, CommentedMap
+from ruamel.yaml.error import YAMLError as RuamelYAMLError
 
 from markerless.errors import ConfigError, LabelFileError
 from markerless.io.atomic import atomic_path, write_text
@@ -103,55 +106,25 @@ def _dump(cfg: dict[str, Any]) -> str:
 
 def _edit_config_text(path: Path, cfg: dict[str, Any]) -> str | None:
     """The text of the existing YAML file at ``path`` with only the top-level keys that differ from ``cfg``
-    rewritten (removed, replaced, or appended at the end); None when there is no such file or the edit
-    cannot be done line by line (then the whole file is written anew)."""
+    changed (ruamel's round trip keeps comments, order and layout); None when there is no such file or it
+    is not a mapping (then the whole file is written anew)."""
+    editor = YAML()  # round trip
+    editor.width = 1000
     try:
-        text = path.read_text(encoding="utf-8")
-        old = yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        doc = editor.load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, RuamelYAMLError):
         return None
-    if not isinstance(old, dict):
+    if not isinstance(doc, CommentedMap):
         return None
-    lines = text.splitlines()
-    starts = {line.split(":", 1)[0]: i for i, line in enumerate(lines) if line[:1].isalpha() and ":" in line}
-    if set(starts) != set(map(str, old)):
-        return None  # quoted, complex or duplicate keys
-    order = sorted(starts.values())
-
-    def block(key: str) -> tuple[int, int]:
-        start = starts[key]
-        end = next((i for i in order if i > start), len(lines))
-        while end > start + 1 and not lines[end - 1].startswith((" ", "\t", "-")):
-            end -= 1  # blank lines and comments before the next key stay where they are
-        return start, end
-
-    replacements: dict[int, tuple[int, list[str]]] = {}
-    for key in old:
-        if key not in cfg:
-            replacements[starts[key]] = (block(key)[1], [])
-        elif cfg[key] != old[key]:
-            start, end = block(key)
-            replacements[start] = (end, _dump({key: cfg[key]}).splitlines())
-    out: list[str] = []
-    i = 0
-    while i < len(lines):
-        if i in replacements:
-            end, new = replacements[i]
-            out += new
-            i = end
-        else:
-            out.append(lines[i])
-            i += 1
-    for key in cfg:
-        if key not in old:
-            out += _dump({key: cfg[key]}).splitlines()
-    edited = "\n".join(out) + "\n"
-    try:
-        if yaml.safe_load(edited) != cfg:
-            return None
-    except yaml.YAMLError:
-        return None
-    return edited
+    for key in [k for k in doc if k not in cfg]:
+        del doc[key]
+    for key, value in cfg.items():
+        if key not in doc or doc[key] != value:
+            doc[key] = value
+    out = io.StringIO()
+    editor.dump(doc, out)
+    edited = out.getvalue()
+    return edited if yaml.safe_load(edited) == cfg else None
 
 
 def _plain(value: Any) -> Any:
