@@ -233,69 +233,97 @@ def _video_reference(video: PathLike, slp_path: Path) -> str:
         return Path(video).absolute().as_posix()
 
 
-def write_slp(
-    path: PathLike,
-    layout: PoseLayout,
-    video: PathLike,
-    *,
-    labels: Labels | None = None,
-    label_frames: Sequence[int] | np.ndarray | None = None,
-    poses: Poses | None = None,
-) -> Path:
-    """Write labels (as user instances) and/or poses (as predicted instances) of one video to a ``.slp`` file.
+@dataclass(frozen=True)
+class SleapVideoData:
+    """What to write for one video: labels (user instances) and/or poses (predicted instances).
 
-    Args:
-        path: the ``.slp`` file to write (atomically).
-        layout: individuals (written as tracks) and body parts (nodes) of ``labels`` and ``poses``.
-        video: the video the frames belong to, referenced relative to ``path``.
+    Attributes:
+        video: the video file (referenced relative to the ``.slp`` file).
         labels: ground truth; ``label_frames[i]`` is the video frame of ``labels`` row ``i``.
+        label_frames: one video frame number per row of ``labels``.
         poses: predictions; ``poses.frames`` are their video frames. NaN points are left out.
+    """
 
-    Returns:
-        ``path``.
+    video: PathLike
+    labels: Labels | None = None
+    label_frames: Sequence[int] | np.ndarray | None = None
+    poses: Poses | None = None
+
+
+def _user_instance_list(
+    data: SleapVideoData, layout: PoseLayout, skeleton: Any, tracks: dict[str, Any]
+) -> dict[int, list[Any]]:
+    """``{frame: [Instance]}`` of the labels of one video."""
+    out: dict[int, list[Any]] = {}
+    labels, valid = data.labels, layout.valid
+    if labels is None or data.label_frames is None:
+        return out
+    for row, frame in enumerate(np.asarray(data.label_frames, dtype=np.int64).tolist()):
+        for ind, name in enumerate(layout.individual_names):
+            xy = np.where(valid[ind, :, None], labels.xy[row, ind], np.nan)
+            placed = np.isfinite(xy).all(axis=-1)
+            if not placed.any():
+                continue
+            points = np.column_stack([xy, ~labels.occluded[row, ind] & placed])
+            out.setdefault(frame, []).append(sio.Instance.from_numpy(points, skeleton=skeleton, track=tracks[name]))
+    return out
+
+
+def _predicted_instance_list(
+    data: SleapVideoData, layout: PoseLayout, skeleton: Any, tracks: dict[str, Any]
+) -> dict[int, list[Any]]:
+    """``{frame: [PredictedInstance]}`` of the poses of one video."""
+    out: dict[int, list[Any]] = {}
+    poses, valid = data.poses, layout.valid
+    if poses is None:
+        return out
+    for row, frame in enumerate(poses.frames.tolist()):
+        for ind, name in enumerate(layout.individual_names):
+            values = np.where(valid[ind, :, None], poses.data[row, ind].astype(np.float64), np.nan)
+            placed = np.isfinite(values[:, :2]).all(axis=-1)
+            if not placed.any():
+                continue
+            score = np.where(placed, np.nan_to_num(values[:, 2]), 0.0)
+            out.setdefault(int(frame), []).append(
+                sio.PredictedInstance.from_numpy(
+                    values[:, :2],
+                    skeleton=skeleton,
+                    point_scores=score,
+                    score=float(score[placed].mean()),
+                    track=tracks[name],
+                )
+            )
+    return out
+
+
+def write_slp(path: PathLike, layout: PoseLayout, videos: Sequence[SleapVideoData]) -> Path:
+    """Write labels (as user instances) and poses (as predicted instances) of some videos to one ``.slp`` file.
+
+    Individuals become tracks, body parts nodes, the skeleton's edges and left/right pairs its edges and
+    symmetries; occluded labels are placed points marked not visible. Written atomically; returns ``path``.
     """
     path = Path(path)
-    if labels is not None and (label_frames is None or len(label_frames) != len(labels)):
-        raise LabelFileError(f"Writing {path}: give one video frame number per labelled image.")
+    for data in videos:
+        if data.labels is not None and (data.label_frames is None or len(data.label_frames) != len(data.labels)):
+            raise LabelFileError(f"Writing {path}: give one video frame number per labelled image of {data.video}.")
+        for what in (data.labels, data.poses):
+            if what is not None and what.layout.shape != layout.shape:
+                raise LabelFileError(f"Writing {path}: the labels or poses of {data.video} are not in this layout.")
     skeleton = _sleap_skeleton(layout)
     tracks = {name: sio.Track(name=name) for name in layout.individual_names}
-    sio_video = sio.Video(filename=_video_reference(video, path), open_backend=False)
-    per_frame: dict[int, list[Any]] = {}
-    valid = layout.valid
-    if labels is not None and label_frames is not None:
-        visible = ~labels.occluded
-        for row, frame in enumerate(np.asarray(label_frames, dtype=np.int64).tolist()):
-            for ind, name in enumerate(layout.individual_names):
-                xy = np.where(valid[ind, :, None], labels.xy[row, ind], np.nan)
-                if not np.isfinite(xy).all(axis=-1).any():
-                    continue
-                placed = np.isfinite(xy).all(axis=-1)
-                points = np.column_stack([xy, visible[row, ind] & placed])
-                per_frame.setdefault(frame, []).append(
-                    sio.Instance.from_numpy(points, skeleton=skeleton, track=tracks[name])
-                )
-    if poses is not None:
-        for row, frame in enumerate(poses.frames.tolist()):
-            for ind, name in enumerate(layout.individual_names):
-                data = np.where(valid[ind, :, None], poses.data[row, ind].astype(np.float64), np.nan)
-                placed = np.isfinite(data[:, :2]).all(axis=-1)
-                if not placed.any():
-                    continue
-                score = np.where(placed, np.nan_to_num(data[:, 2]), 0.0)
-                per_frame.setdefault(int(frame), []).append(
-                    sio.PredictedInstance.from_numpy(
-                        data[:, :2],
-                        skeleton=skeleton,
-                        point_scores=score,
-                        score=float(score[placed].mean()),
-                        track=tracks[name],
-                    )
-                )
-    frames = [sio.LabeledFrame(video=sio_video, frame_idx=f, instances=per_frame[f]) for f in sorted(per_frame)]
+    sio_videos, frames = [], []
+    for data in videos:
+        sio_video = sio.Video(filename=_video_reference(data.video, path), open_backend=False)
+        sio_videos.append(sio_video)
+        user = _user_instance_list(data, layout, skeleton, tracks)
+        predicted = _predicted_instance_list(data, layout, skeleton, tracks)
+        for frame in sorted(set(user) | set(predicted)):
+            instances = user.get(frame, []) + predicted.get(frame, [])
+            frames.append(sio.LabeledFrame(video=sio_video, frame_idx=frame, instances=instances))
     provenance = {_UNIQUE_KEY: list(layout.unique_bodyparts)} if layout.unique_bodyparts else {}
     slp = sio.Labels(
         labeled_frames=frames,
-        videos=[sio_video],
+        videos=sio_videos,
         skeletons=[skeleton],
         tracks=list(tracks.values()),
         provenance=provenance,
@@ -305,11 +333,57 @@ def write_slp(
     return path
 
 
+def read_slp_poses(path: PathLike, video: int = 0) -> Poses:
+    """The instances of one video of a ``.slp`` file as ``Poses``.
+
+    Individuals are the file's track names (in the file's order), or ``instance_0, instance_1, ...``
+    when it has no tracks (then the individuals axis is the instance order within each frame, not an
+    identity). Keypoints are the skeleton's node names, edges its edges. Row ``i`` is video frame ``i``
+    (all frames of the video, NaN where nothing is labelled); the likelihood is 1 for user
+    (human) instances and the point score, clipped to [0, 1], for predicted ones.
+    """
+    path = Path(path)
+    try:
+        labels = sio.load_slp(str(path))
+    except FileNotFoundError:
+        raise LabelFileError(f"{path} does not exist; give the path of a SLEAP .slp file.") from None
+    except Exception as err:
+        raise LabelFileError(f"{path} is not a readable SLEAP file ({type(err).__name__}: {err}).") from None
+    if not labels.videos or not labels.skeletons:
+        raise LabelFileError(f"{path} has no video or no skeleton; it holds no poses to read.")
+    if not 0 <= video < len(labels.videos):
+        raise LabelFileError(f"{path} has {len(labels.videos)} video(s); video {video} does not exist.")
+    tracked = bool(labels.tracks)
+    data = labels.numpy(video=labels.videos[video], untracked=not tracked, return_confidence=True)
+    data = np.asarray(data, dtype=np.float32)
+    skeleton = labels.skeletons[0]
+    names = [str(n) for n in skeleton.node_names]
+    if tracked:
+        individuals = [str(t.name) for t in labels.tracks]
+    else:
+        individuals = [f"instance_{i}" for i in range(data.shape[1])]
+    if data.shape[1] == 0:  # no instance at all: one empty individual keeps the layout valid
+        data = np.full((data.shape[0], 1, len(names), 3), np.nan, dtype=np.float32)
+        individuals = ["instance_0"]
+    missing = ~np.isfinite(data[..., :2]).all(axis=-1)
+    data[..., 2] = np.clip(data[..., 2], 0.0, 1.0)
+    data[missing] = np.nan
+    edges = [(str(e.source.name), str(e.destination.name)) for e in skeleton.edges]
+    layout = PoseLayout(
+        Skeleton.from_names(names, edges, symmetric_pairs=()),
+        individuals=tuple(individuals),
+        multi_animal=True,
+    )
+    return Poses(data, layout, scorer="sleap", source=str(path))
+
+
 __all__ = [
     "SLEAP_SUFFIX",
     "SleapFile",
+    "SleapVideoData",
     "SleapVideoLabels",
     "read_slp_labels",
+    "read_slp_poses",
     "read_slp_predictions",
     "write_slp",
 ]
