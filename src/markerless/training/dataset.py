@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -58,17 +59,26 @@ def random_split(images: list[str], train_fraction: float, seed: int) -> tuple[l
 
 
 def read_split_file(path: str | Path, known: list[str]) -> tuple[list[str], list[str]]:
-    """``train`` and ``test`` image lists of a JSON split file, checked against the labelled images."""
+    """``train`` and ``test`` image lists of a JSON split file, checked against the labelled images.
+
+    The file lists either image paths (``train``, ``test``) or, as SLEAP benchmark splits do, frame numbers
+    of the labelled video (``train_frames``, ``test_frames``; the video is the file's ``video`` when the
+    project has a folder of that name, else the project's only folder), found as ``img<N>.png``.
+    """
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        train = [image_key(p) for p in data["train"]]
-        test = [image_key(p) for p in data["test"]]
+        if "train" not in data and "train_frames" in data:
+            train, test = _frame_split(path, data, known)
+        else:
+            train = [image_key(p) for p in data["train"]]
+            test = [image_key(p) for p in data["test"]]
     except FileNotFoundError:
         raise ProjectError(f"The split file {path} does not exist.") from None
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
         raise ProjectError(
-            f"The split file {path} must be JSON with lists 'train' and 'test' of image paths ({err})."
+            f"The split file {path} must be JSON with lists 'train' and 'test' of image paths, or 'train_frames' "
+            f"and 'test_frames' of frame numbers ({err})."
         ) from None
     unknown = sorted(set(train + test) - set(known))
     if unknown:
@@ -81,6 +91,36 @@ def read_split_file(path: str | Path, known: list[str]) -> tuple[list[str], list
     if not train:
         raise ProjectError(f"The split file {path} has no training images.")
     return sorted(train), sorted(test)
+
+
+def _frame_split(path: Path, data: dict[str, Any], known: list[str]) -> tuple[list[str], list[str]]:
+    """The images ``img<N>.png`` of the split file's ``train_frames`` / ``test_frames`` frame numbers."""
+    folders = sorted({p.split("/")[-2] for p in known if p.count("/") >= 2})
+    stem = Path(str(data.get("video") or "")).stem
+    if stem not in folders:
+        if len(folders) != 1:
+            raise ProjectError(
+                f"The split file {path} gives frame numbers but names no video of the labelled folders {folders}; "
+                'add "video": "<video file>" to it.'
+            )
+        stem = folders[0]
+    by_frame = {}
+    for image in known:
+        match = re.fullmatch(r"img(\d+)\.png", image.rsplit("/", 1)[-1])
+        if match and image.split("/")[-2] == stem:
+            by_frame[int(match.group(1))] = image
+    lists = []
+    for key in ("train_frames", "test_frames"):
+        frames = [int(f) for f in data.get(key, [])]
+        absent = [f for f in frames if f not in by_frame]
+        if absent:
+            raise ProjectError(
+                f"The split file {path} names frames {absent[:5]} ({key}) of video {stem!r} that are not labelled "
+                f"images labeled-data/{stem}/img<N>.png of the project; import them (e.g. `markerless import-sleap "
+                f"... --frames {path}`) or fix the split."
+            )
+        lists.append([by_frame[f] for f in frames])
+    return lists[0], lists[1]
 
 
 def create_training_dataset(
