@@ -38,7 +38,9 @@ def _run_dataset(args: argparse.Namespace) -> int:
 
     sh = create_training_dataset(args.config, **typed_options(args, "config"))
     print(f"shuffle {sh.index} ({sh.name}): {len(sh.train_images())} train, {len(sh.test_images())} test images")
-    print(f"recipe: {sh.recipe_file}")
+    print(f"recipe: {sh.recipe_file}, chosen from the training labels:")
+    for line in sh.recipe_choices():
+        print(f"  {line}")
     print(sh.model_dir)
     return 0
 

@@ -12,6 +12,7 @@ and ``eval_at_minutes`` no longer mean anything and are dropped with a warning.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 import warnings
@@ -24,6 +25,7 @@ import yaml
 
 from markerless.errors import RecipeError, did_you_mean
 from markerless.io.atomic import write_text
+from markerless.project.data_shape import DataShape
 
 #: File name of the recipe in a shuffle's ``train`` folder.
 RECIPE_FILE = "markerless.yaml"
@@ -435,6 +437,86 @@ def read_recipe(path: str | Path) -> Recipe:
     return Recipe.from_dict(data, source=path)
 
 
-def write_recipe(path: str | Path, recipe: Recipe) -> None:
-    """Write a recipe atomically, every key spelled out, with a header saying what the file is."""
-    write_text(path, _HEADER + yaml.safe_dump(recipe.to_dict(), sort_keys=False))
+def write_recipe(path: str | Path, recipe: Recipe, notes: list[str] | tuple[str, ...] = ()) -> None:
+    """Write a recipe atomically, every key spelled out, with a header saying what the file is (and ``notes``:
+    why its values were chosen, as comment lines)."""
+    why = "".join(f"# {line}\n" for line in notes)
+    write_text(path, _HEADER + why + yaml.safe_dump(recipe.to_dict(), sort_keys=False))
+
+
+# --- the recipe fitted to the data ---------------------------------------------------------------
+# The field defaults above suit a small animal roaming a top-down arena (openfield). fit_recipe keeps
+# them there and changes the crop, scale and geometric augmentation where the labels say otherwise.
+
+FIT_MARGIN_PX = 24  # network pixels between the animal's box and the crop's edge (the analysis window's margin too)
+FIT_MAX_CROP = 256  # largest crop side in network pixels; a larger animal is scaled down to fit
+FIT_MIN_CROP = 128  # smallest crop side: context around tiny animals
+FREE_HEADING_DEG = 25.0  # poses turning this much (circular std) take any heading: rotate freely
+ROAMING_TRAVEL = 0.5  # ... so do animals that move this many body sizes across the image
+ROAMING_FILL = 0.4  # ... while spanning at most this fraction of it (a fixed close-up may still shift)
+HEADING_MARGIN = 3.0  # otherwise rotations reach this many heading spreads
+MIN_ROTATION_DEG = 15.0  # ... and at least this much (small camera and posture changes)
+WHOLE_IMAGE_JITTER = 0.1  # a crop that holds the whole image only shifts it a little
+_ALIGN = 32  # crop sides are multiples of the backbone stride
+
+
+def fit_recipe(shape: DataShape, recipe: Recipe | None = None) -> tuple[Recipe, list[str]]:
+    """``recipe`` (default: the defaults) with crop size, input scale, crop jitter, rotation and flips fitted
+    to the labelled data, and one line per choice saying why.
+
+    The crop holds the animal at the input scale (its extent at the 95th percentile plus a margin);
+    an animal too large for a :data:`FIT_MAX_CROP` crop is scaled down, no further than needed to fit
+    the whole image. Animals that take any heading (or roam a larger image) rotate freely and flip when
+    the skeleton has left/right pairs to swap; a fixed view (side, head-fixed) rotates a few times its
+    heading spread and never flips.
+    """
+    recipe = recipe or Recipe()
+    extent, image = shape.extent, shape.image_size
+    need = max(max(extent), 1.0)
+    scale = min(1.0, max((FIT_MAX_CROP - 2 * FIT_MARGIN_PX) / need, FIT_MAX_CROP / max(max(image), 1)))
+    scale = math.floor(scale * 100) / 100
+
+    def side(length: float, full: int) -> int:
+        fitted = min(_round_up(length * scale + 2 * FIT_MARGIN_PX), _round_up(full * scale))
+        return int(min(max(fitted, FIT_MIN_CROP), FIT_MAX_CROP))
+
+    roams = shape.travel >= ROAMING_TRAVEL and shape.fill <= ROAMING_FILL
+    turns = shape.heading_spread_deg >= FREE_HEADING_DEG
+    if turns or roams:  # any heading: the crop is square, its side the animal's longer extent
+        extent = (need, need)
+        rotation = AugmentationSection.rotation
+        hflip = AugmentationSection.hflip if shape.has_pairs else 0.0
+        why = (
+            f"the poses take many headings (spread {shape.heading_spread_deg:.0f} deg)"
+            if turns
+            else f"the animal roams the image (travel {shape.travel:.1f} body sizes, spans {shape.fill:.0%} of it)"
+        )
+        flips = "flips swap left/right pairs" if hflip else "no flips: no left/right pairs to swap"
+    else:
+        rotation = min(max(round(HEADING_MARGIN * shape.heading_spread_deg), MIN_ROTATION_DEG), 180.0)
+        hflip = 0.0
+        why = (
+            f"a fixed view: heading spread {shape.heading_spread_deg:.0f} deg, the animal moves "
+            f"{shape.travel:.1f} body sizes and spans {shape.fill:.0%} of the image"
+        )
+        flips = "no flips: the camera never shows the mirrored scene"
+    crop = (side(extent[0], image[0]), side(extent[1], image[1]))
+    whole = all(c >= full * scale for c, full in zip(crop, image, strict=True))
+    jitter = min(WHOLE_IMAGE_JITTER, recipe.augmentation.crop_jitter) if whole else recipe.augmentation.crop_jitter
+    fitted = recipe.with_overrides(
+        crop_size=list(crop), input_scale=scale, crop_jitter=jitter, rotation=float(rotation), hflip=hflip
+    )
+    notes = [
+        f"measured: {shape.describe()}",
+        f"crop {crop[0]}x{crop[1]} at input scale {scale:g}: holds the animal ({shape.extent[0]:.0f}x"
+        f"{shape.extent[1]:.0f} px at p95{', any heading' if extent[0] == extent[1] == need else ''}) "
+        f"with a {FIT_MARGIN_PX} px margin, or the whole image",
+        f"crop jitter {jitter:g} of the crop"
+        + (": the crop holds the whole image, jitter only shifts it" if whole else ": the crop follows the animal"),
+        f"rotation +-{rotation:g} deg: {why}; {flips}",
+    ]
+    return fitted, notes
+
+
+def _round_up(value: float) -> int:
+    return int(math.ceil(value / _ALIGN - 1e-9) * _ALIGN)

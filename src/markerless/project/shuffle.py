@@ -177,6 +177,10 @@ class Shuffle:
         """Project-relative paths of the training images."""
         return list(self._split["train"])
 
+    def recipe_choices(self) -> list[str]:
+        """Why the recipe's crop, scale and augmentation were chosen, as written when the dataset was made."""
+        return [str(line) for line in self._split.get("recipe_choices", [])]
+
     def test_images(self) -> list[str]:
         """Project-relative paths of the test images."""
         return list(self._split["test"])
@@ -192,7 +196,8 @@ class Shuffle:
         return [p for _, p in regular] + [p for _, p in best[-1:]]
 
     def best_snapshot(self) -> Path | None:
-        """The best snapshot by validation error (else the last one); None before training."""
+        """A ``snapshot-best-*`` (DeepLabCut's choice, or an older markerless run's) else the last one, the model
+        markerless deploys; None before training."""
         snaps = self.snapshots()
         return snaps[-1] if snaps else None
 

@@ -23,7 +23,8 @@ from markerless.io.dlc import write_labels
 from markerless.model.labels import Labels, image_key
 from markerless.project.label_images import check_label_images
 from markerless.project.project import ProjectSource, load_project
-from markerless.project.recipe import Recipe, write_recipe
+from markerless.project.data_shape import measure_labels
+from markerless.project.recipe import Recipe, fit_recipe, write_recipe
 from markerless.project.shuffle import (
     METADATA_FILE,
     Shuffle,
@@ -133,7 +134,10 @@ def create_training_dataset(
     from_shuffle: int | None = None,
     leave_out_video: str | None = None,
 ) -> Shuffle:
-    """Split the project's labelled images into train and test sets and record the split as shuffle ``shuffle``.
+    """Split the project's labelled images into train and test sets, record the split as shuffle ``shuffle``
+    and write its recipe, fitted to the training labels (crop, input scale, rotation, flips; see
+    :func:`markerless.project.recipe.fit_recipe`; the reasons are in the recipe file and
+    :meth:`Shuffle.recipe_choices`).
 
     Args:
         config: the project's ``config.yaml`` (or folder, or a ``Project``).
@@ -197,6 +201,11 @@ def create_training_dataset(
     out = dataset_dir(project)
     out.mkdir(parents=True, exist_ok=True)
     merged = usable.select(sorted(usable.images))
+    training = merged.select(train)
+    sizes = np.array([_image_size(Path(project.root) / p)[:0:-1] for p in training.images], dtype=np.float64)
+    base = Recipe().with_overrides(seed=seed) if net is None else Recipe().with_overrides(seed=seed, net=net)
+    shape = measure_labels(training.xy, sizes, bool(project.layout.skeleton.symmetric_pairs))
+    recipe, notes = fit_recipe(shape, base)
     _write_merged(out, merged, project.scorer)
     write_text(out / METADATA_FILE, _METADATA_HEADER + yaml.safe_dump({"shuffles": registry}, sort_keys=False))
     split = {
@@ -206,13 +215,13 @@ def create_training_dataset(
         "seed": seed if method == "random" else None,
         "method": method,
         "shuffle": int(shuffle),
+        "recipe_choices": notes,
     }
     write_text(split_file_path(project, train_fraction, shuffle), json.dumps(split, indent=1) + "\n")
     _write_documentation(out, project, merged, train, test, train_fraction, shuffle)
 
     result = Shuffle(project, shuffle, train_fraction)
-    recipe = Recipe().with_overrides(seed=seed) if net is None else Recipe().with_overrides(seed=seed, net=net)
-    write_recipe(result.recipe_file, recipe)
+    write_recipe(result.recipe_file, recipe, ["chosen from the training labels:", *notes])
     return result
 
 
