@@ -22,8 +22,8 @@ def test_cli_dataset_train_evaluate(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert out.strip().splitlines()[-1].endswith("tinyNov24-trainset75shuffle2")
     tiny_recipe(config, shuffle=2)
     assert main(["train", str(config), "--shuffle", "2", "--epochs", "2", "--device", "cpu", "--seed", "1"]) == 0
-    best = Path(capsys.readouterr().out.strip().splitlines()[-1])
-    assert best.exists() and best.name.startswith("snapshot-best-")
+    final = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    assert final.exists() and final.name == "snapshot-002.pt"
     assert main(["evaluate", str(config), "--shuffle", "2"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     folder = Path(lines[-1])

@@ -52,7 +52,7 @@ def test_backbone_learning_rate_factor_splits_the_parameters() -> None:
 def test_tiny_model_learns_and_writes_snapshots(tiny_config: Path) -> None:
     sh = create_training_dataset(tiny_config, shuffle=1, seed=0)
     tiny_recipe(tiny_config, keep_snapshots=2)
-    best = train(tiny_config, 1, epochs=6)
+    final = train(tiny_config, 1, epochs=6)
     rows = _stats(sh)
     assert [int(r["epoch"]) for r in rows] == list(range(1, 7))
     losses = [float(r["loss"]) for r in rows]
@@ -60,8 +60,8 @@ def test_tiny_model_learns_and_writes_snapshots(tiny_config: Path) -> None:
     assert float(rows[0]["lr"]) > float(rows[-1]["lr"])
     assert rows[-1]["test_error_px"] and rows[-1]["train_error_px"]
     names = [p.name for p in sh.snapshots()]
-    assert names[:2] == ["snapshot-005.pt", "snapshot-006.pt"] and len(names) == 3  # keep 2 + best
-    assert best == sh.snapshots()[-1] and best.name.startswith("snapshot-best-")
+    assert names == ["snapshot-005.pt", "snapshot-006.pt"]  # keep 2; none chosen by its test error
+    assert final == sh.snapshots()[-1] == sh.best_snapshot()
     assert (sh.train_dir / "markerless.yaml").exists()
 
 
@@ -92,16 +92,15 @@ def test_sigkill_then_resume_continues_from_the_last_snapshot(tiny_config: Path)
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-    regular = [p for p in sh.snapshots() if "best" not in p.name]
-    last = int(regular[-1].stem.split("-")[-1])
+    last = int(sh.snapshots()[-1].stem.split("-")[-1])
     assert 2 <= last < 200
-    best = train(tiny_config, 1, epochs=last + 2)
+    final = train(tiny_config, 1, epochs=last + 2)
     payload = torch.load(sh.train_dir / f"snapshot-{last + 2:03d}.pt", weights_only=True)
     assert payload["state"]["resumed_from"] == [last]
     assert payload["state"]["epoch"] == last + 2
     assert payload["state"]["elapsed_s"] > 0
     assert [int(r["epoch"]) for r in _stats(sh)] == list(range(1, last + 3))
-    assert best.exists()
+    assert final == sh.train_dir / f"snapshot-{last + 2:03d}.pt"
 
 
 @pytest.mark.slow

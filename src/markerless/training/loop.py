@@ -2,7 +2,9 @@
 
 ``train`` reads the shuffle's recipe, loads its labelled images once into memory, builds batches in the
 main thread and trains. Every few epochs (and at the caller's ``evaluate_at_minutes``) it measures the
-pixel error on the test split; the best model is kept as ``snapshot-best-<EEE>.pt``. Regular snapshots ``snapshot-<EEE>.pt``
+pixel error on the test split, for the learning curve only: no snapshot is chosen by it (a choice made on
+the test images would flatter the test error), and the model deployed is the last one, whose learning rate
+has annealed to its end. Snapshots ``snapshot-<EEE>.pt``
 hold everything needed to continue (model, optimizer, epoch, step, elapsed training time, RNG state),
 written atomically, so a run killed mid-epoch (even with SIGKILL) resumes from its last snapshot; the
 snapshot stores the recipe the run trains with, so a resumed run keeps its budget, schedule and seed.
@@ -63,13 +65,11 @@ STATS_COLUMNS = [
 
 @dataclass
 class TrainState:
-    """Where a run is: counters, elapsed training seconds (evaluation excluded), best validation error."""
+    """Where a run is: counters and elapsed training seconds (evaluation excluded)."""
 
     epoch: int = 0
     step: int = 0
     elapsed_s: float = 0.0
-    best_error_px: float = math.inf
-    best_snapshot: str | None = None
     resumed_from: list[int] = field(default_factory=list)
 
 
@@ -145,7 +145,7 @@ def train(
     resume: bool = True,
     evaluate_at_minutes: Sequence[float] = (),
 ) -> Path:
-    """Train shuffle ``shuffle`` of a project; returns the best snapshot's path.
+    """Train shuffle ``shuffle`` of a project; returns the path of its last snapshot, the model to use.
 
     A new run takes its choices from the shuffle's recipe (``train/markerless.yaml``) with the arguments
     given here replacing its values. A resumed run continues what its last snapshot stored: budget,
@@ -453,10 +453,7 @@ class _Run:
                 self._save()
                 last_save = self.state.elapsed_s
         bar.close()
-        best = self.sh.train_dir / self.state.best_snapshot if self.state.best_snapshot else None
-        if best is None or not best.exists():
-            return self.sh.snapshots()[-1]
-        return best
+        return self.sh.train_dir / f"snapshot-{self.state.epoch:03d}.pt"
 
     def _stats_row(self, losses: list[float], parts: list[list[float]], lr: float) -> dict[str, Any]:
         part = np.mean(parts, axis=0) if parts else [math.nan, math.nan]
@@ -506,7 +503,7 @@ class _Run:
         parts: list[list[float]] | None = None,
         lr: float | None = None,
     ) -> dict[str, Any]:
-        """Test-split pixel error (train error too when asked); saves the best snapshot. Time not counted."""
+        """Test-split pixel error (train error too when asked), for the learning curve. Time not counted."""
         with self._paused():
             result: dict[str, Any] = {}
             if self.test_data is not None and len(self.test_data):
@@ -515,16 +512,12 @@ class _Run:
             if with_train or self.test_data is None:
                 result["train_error_px"] = self._predict_errors(self.train_data)["error_px"]
         self._last_validation = (self.state.step, result)
-        metric = result.get("test_error_px", result.get("train_error_px", math.nan))
         if epoch_loss is not None:  # a validation inside an epoch (benchmark marks) gets its own stats row
             row = self._stats_row(epoch_loss, parts or [], lr or self.lr())
             row["epoch"] = self.state.epoch + 1
             row.update(result)
             self.stats.append(row)
             self._write_stats()
-        if np.isfinite(metric) and metric < self.state.best_error_px:
-            self.state.best_error_px = float(metric)
-            self._save_best()
         tqdm.write(
             f"epoch {self.state.epoch}, {self.state.elapsed_s / 60:.1f} min: "
             + ", ".join(f"{k} {v:.2f}" for k, v in result.items())
@@ -538,14 +531,6 @@ class _Run:
             "recipe": self.recipe.to_dict(),
             "bodyparts": list(self.sh.project.layout.keypoint_names),
         }
-
-    def _save_best(self) -> None:
-        name = f"snapshot-best-{self.state.epoch:03d}.pt"
-        self.state.best_snapshot = name
-        save_checkpoint(self.sh.train_dir / name, self.eval_net, extra=self._extra())
-        for old in self.sh.train_dir.glob("snapshot-best-*.pt"):
-            if old.name != name:
-                old.unlink(missing_ok=True)
 
     def _save(self) -> None:
         extra = self._extra()
@@ -572,12 +557,11 @@ class _Run:
             raise TrainingError(
                 f"Cannot resume from {path} ({type(err).__name__}: {err}); delete it or train with --no-resume."
             ) from None
-        self.state = TrainState(**payload["state"])
+        known = {f.name for f in dataclasses.fields(TrainState)}  # older runs also kept a best test error
+        self.state = TrainState(**{k: v for k, v in payload["state"].items() if k in known})
         self.state.resumed_from.append(self.state.epoch)
         torch.set_rng_state(payload["torch_rng"])
         self.stats = [r for r in payload.get("stats", []) if r["epoch"] <= self.state.epoch]
-        if self.state.best_snapshot and not (self.sh.train_dir / self.state.best_snapshot).exists():
-            self.state.best_snapshot, self.state.best_error_px = None, math.inf
         log.info(
             "Resuming %s from %s (epoch %d, %.1f min trained)",
             self.sh.name,
