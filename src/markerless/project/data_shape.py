@@ -92,8 +92,8 @@ def measure_labels(xy: np.ndarray, image_sizes: np.ndarray, has_pairs: bool) -> 
     diagonal = max(float(np.median(np.hypot(extent[:, 0], extent[:, 1]))), 1.0)
     ratio = float(np.percentile(scales, 95) / max(np.percentile(scales, 5), 1e-9))
     return DataShape(
-        n_poses=int(len(poses)),
-        image_size=(int(round(sizes[0])), int(round(sizes[1]))),
+        n_poses=len(poses),
+        image_size=(round(float(sizes[0])), round(float(sizes[1]))),
         extent=tuple(float(v) for v in np.percentile(extent, EXTENT_PERCENTILE, axis=0)),  # type: ignore[arg-type]
         extent_median=tuple(float(v) for v in np.median(extent, axis=0)),  # type: ignore[arg-type]
         heading_spread_deg=spread,

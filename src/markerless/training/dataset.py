@@ -21,9 +21,9 @@ from markerless.errors import ProjectError
 from markerless.io.atomic import write_bytes, write_text
 from markerless.io.dlc import write_labels
 from markerless.model.labels import Labels, image_key
+from markerless.project.data_shape import measure_labels
 from markerless.project.label_images import check_label_images
 from markerless.project.project import ProjectSource, load_project
-from markerless.project.data_shape import measure_labels
 from markerless.project.recipe import Recipe, fit_recipe, write_recipe
 from markerless.project.shuffle import (
     METADATA_FILE,
