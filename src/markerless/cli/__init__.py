@@ -39,6 +39,7 @@ WORKFLOW: list[tuple[str, str]] = [
     ("evaluate", "markerless.cli.training"),
     ("analyze", "markerless.cli.analysis"),
     ("filter", "markerless.cli.results"),
+    ("smooth", "markerless.cli.results"),
     ("create-labeled-video", "markerless.cli.results"),
     ("plot-trajectories", "markerless.cli.results"),
     ("extract-outliers", "markerless.cli.app"),

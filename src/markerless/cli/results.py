@@ -106,6 +106,77 @@ def _filter_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- smooth --------------------------------------------------------------------------------------
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} must be more than 0")
+    return value
+
+
+def _smooth_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", metavar="CONFIG", help="the project's config.yaml (or its folder)")
+    p.add_argument(
+        "videos", metavar="VIDEO", nargs="+", help="videos (or folders of videos) whose predictions to smooth"
+    )
+    p.add_argument(
+        "--method", choices=("eks",), default=argparse.SUPPRESS, help="ensemble Kalman smoother (default eks)"
+    )
+    members = p.add_mutually_exclusive_group(required=True)
+    members.add_argument(
+        "--shuffles",
+        type=int,
+        nargs="+",
+        default=argparse.SUPPRESS,
+        metavar="K",
+        help="the ensemble's members, one shuffle each: their predictions of each video",
+    )
+    members.add_argument(
+        "--predictions",
+        nargs="+",
+        default=argparse.SUPPRESS,
+        metavar="H5",
+        help="the members' prediction files (each video takes those whose names start with its name)",
+    )
+    p.add_argument(
+        "--model",
+        choices=("position", "velocity"),
+        default=argparse.SUPPRESS,
+        help="state of the smoother: constant position (random walk) or constant velocity (default position)",
+    )
+    p.add_argument(
+        "--smoothing",
+        type=_positive,
+        default=argparse.SUPPRESS,
+        metavar="S",
+        help="process noise in pixels² per frame (default: chosen per body part by marginal likelihood)",
+    )
+    p.add_argument(
+        "--p-bound",
+        type=_probability,
+        default=argparse.SUPPRESS,
+        metavar="P",
+        help="a member's points with a likelihood under P count as missing (default 0)",
+    )
+    p.add_argument(
+        "--dest",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="folder holding the shuffles' predictions, if not beside the videos",
+    )
+    p.add_argument(
+        "--save-as-csv", action="store_true", default=argparse.SUPPRESS, help="also write a .csv beside each _eks.h5"
+    )
+
+
+def _smooth_run(args: argparse.Namespace) -> int:
+    from markerless.results.eks import smooth_predictions
+
+    for path in smooth_predictions(args.config, args.videos, **typed_options(args, "config", "videos")):
+        print(path)
+    return 0
+
+
 # --- create-labeled-video -------------------------------------------------------------------------
 def _video_args(p: argparse.ArgumentParser) -> None:
     _common(p, "predictions to draw")
@@ -187,6 +258,11 @@ COMMANDS: dict[str, Command] = {
         "Smooth predictions (median, Savitzky-Golay or Kalman), fill short gaps: <video><scorer>_filtered.h5",
         _filter_args,
         _filter_run,
+    ),
+    "smooth": Command(
+        "Ensemble Kalman smoother of several members' predictions: <first member's file>_eks.h5",
+        _smooth_args,
+        _smooth_run,
     ),
     "create-labeled-video": Command(
         "Draw the predictions on the videos: <video><scorer>_labeled.mp4", _video_args, _video_run

@@ -39,7 +39,7 @@ _KNOWN_KEYS = (LABELS_KEY, TRACKS_KEY, "keypoints")
 #: Stem endings of tracks files (ellipse, box, skeleton trackers).
 _TRACKS_ENDINGS = ("_el", "_bx", "_sk")
 #: Endings of prediction-file stems that mark derived files (filtered, tracks, skeleton).
-_DERIVED_ENDINGS = ("_filtered", "_el", "_bx", "_sk", "_skeleton", "_full", "_meta", "_assemblies")
+_DERIVED_ENDINGS = ("_filtered", "_eks", "_el", "_bx", "_sk", "_skeleton", "_full", "_meta", "_assemblies")
 _LEVEL_NAMES = {"scorer", "individuals", "bodyparts", "coords"}
 _META_NODE = "markerless_meta"
 

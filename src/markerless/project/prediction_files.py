@@ -31,6 +31,8 @@ FILTERED = "_filtered"
 """Suffix of filtered predictions (``markerless filter``)."""
 TRACKS = "_el"
 """Suffix of multi-animal tracks (DeepLabCut's ``_el.h5``)."""
+EKS = "_eks"
+"""Suffix of an ensemble's Kalman-smoothed predictions (``markerless smooth --method eks``)."""
 
 _MODEL = re.compile(r"^(?P<model>.*?shuffle(?P<shuffle>\d+))(_(snapshot_(best-)?)?\d+)?$")
 _WHAT = {"": ("predictions", "run `markerless analyze`"), FILTERED: ("filtered predictions", "run `markerless filter`")}
@@ -52,6 +54,16 @@ def filtered_path(prediction: PathLike) -> Path:
     """The filtered file of a prediction file: ``<its stem>_filtered.h5`` beside it."""
     prediction = Path(prediction)
     return prediction.with_name(f"{prediction.stem}{FILTERED}.h5")
+
+
+def eks_path(first_member: PathLike) -> Path:
+    """The EKS file of an ensemble: ``<first member's stem>_eks.h5`` beside the first member's file.
+
+    An ensemble is one shuffle per member (same split, different seeds), so each member's file is
+    that shuffle's ordinary prediction file.
+    """
+    first_member = Path(first_member)
+    return first_member.with_name(f"{first_member.stem}{EKS}.h5")
 
 
 def shuffle_scorer(project: Project, shuffle: int) -> str | None:
@@ -159,8 +171,10 @@ def load_predictions(project: Project | None, path: PathLike) -> Poses:
 
 
 __all__ = [
+    "EKS",
     "FILTERED",
     "TRACKS",
+    "eks_path",
     "filtered_path",
     "load_predictions",
     "prediction_file",
