@@ -20,6 +20,7 @@ MIRROR = {
     "evaluate": "evaluate",
     "analyze": "analyze",
     "filter": "filter_predictions",
+    "smooth": "smooth_predictions",
     "create-labeled-video": "create_labeled_video",
     "plot-trajectories": "plot_trajectories",
     "extract-outliers": "extract_outliers",

@@ -35,6 +35,7 @@ _API = {
     "AnalysisOptions": "markerless.analysis.options",
     "filter_predictions": "markerless.results.filters",
     "FilterSettings": "markerless.results.filter_settings",
+    "smooth_predictions": "markerless.results.eks",
     "create_labeled_video": "markerless.viz.video",
     "plot_trajectories": "markerless.viz.plots",
     "export": "markerless.analysis.export",
