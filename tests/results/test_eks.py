@@ -185,6 +185,13 @@ def test_smooth_predictions_of_given_files_and_too_few_members(tmp_path: Path) -
         smooth_predictions(config, [video], predictions=files[:1])
     with pytest.raises(ProjectError, match="either --shuffles"):
         smooth_predictions(config, [video])
+    other = video.with_name("clip2.avi")  # a name that starts with the first one's
+    other.touch()
+    copies = [f.with_name(f.name.replace("clip", "clip2", 1)) for f in files]
+    for source, copy in zip(files, copies):
+        copy.write_bytes(source.read_bytes())
+    first, second = smooth_predictions(config, [video, other], predictions=[*files, *copies])
+    assert first.name.startswith("clipDLC") and second.name.startswith("clip2DLC")
 
 
 def test_smooth_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -136,7 +136,7 @@ def _smooth_args(p: argparse.ArgumentParser) -> None:
         nargs="+",
         default=argparse.SUPPRESS,
         metavar="H5",
-        help="the members' prediction files (each video takes those whose names start with its name)",
+        help="the members' prediction files (with several videos, each takes those whose names start with its name)",
     )
     p.add_argument(
         "--model",

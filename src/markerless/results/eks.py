@@ -294,9 +294,14 @@ def eks_poses(
     return poses, result.variance.reshape(*data.shape[1:-1], 2)
 
 
-def _members_of(video: Path, predictions: Sequence[Path]) -> list[Path]:
-    """The given prediction files that belong to ``video``: names that start with its stem."""
-    return [p for p in predictions if p.name.startswith(video.stem)]
+def _members_of(video: Path, videos: Sequence[Path], predictions: Sequence[Path]) -> list[Path]:
+    """The given prediction files that belong to ``video``: all of them for a single video, else those
+    whose names start with its stem (the longest matching stem wins: ``clip2...`` is not ``clip``'s)."""
+    if len(videos) == 1:
+        return list(predictions)
+    stems = sorted({v.stem for v in videos}, key=len, reverse=True)
+    owner = {p: next((stem for stem in stems if p.name.startswith(stem)), None) for p in predictions}
+    return [p for p in predictions if owner[p] == video.stem]
 
 
 def smooth_predictions(
@@ -316,7 +321,7 @@ def smooth_predictions(
 
     The members are the prediction files of ``shuffles`` (one shuffle per member, found as every
     command finds a shuffle's file, in ``dest`` or beside the video), or the given ``predictions``
-    files whose names start with the video's name. Returns the files written, one per video.
+    files (all of them for one video; for several, those whose names start with the video's name). Returns the files written, one per video.
     """
     if method != "eks":
         raise ValueError(f"unknown smoothing method {method!r}; use eks")
@@ -339,7 +344,7 @@ def smooth_predictions(
                 prediction_file(video, k, scorer=shuffle_scorer(project, k), dest=dest) for k in dict.fromkeys(shuffles)
             ]
         else:
-            files = _members_of(video, given)
+            files = _members_of(video, found, given)
         if len(files) < 2:
             raise ProjectError(
                 f"EKS of {video.name} needs at least 2 members, found {len(files)} "
