@@ -11,6 +11,7 @@ from markerless.cli import WORKFLOW, build_parser, main
 # CLI command -> the API function it mirrors
 MIRROR = {
     "create-project": "create_project",
+    "import-sleap": "import_sleap",
     "add-videos": "add_videos",
     "extract-frames": "extract_frames",
     "label": "label",
@@ -26,6 +27,7 @@ MIRROR = {
     "extract-outliers": "extract_outliers",
     "merge": "merge",
     "export": "export",
+    "export-sleap": "export_sleap",
     "calibrate": "calibrate",
     "triangulate": "triangulate",
     "create-project-3d": "create_project_3d",

@@ -35,9 +35,10 @@ ALLOWED: dict[str, set[str]] = {
     "training": _FOUNDATION | {"results", "viz"},  # evaluation plots; the unlabelled losses' pose PCA
     "threed": _FOUNDATION | {"analysis"},  # 3D projects analyse each camera's video
     "labelling": _FOUNDATION | {"results", "training", "viz"},  # outliers, merge into a training set, check plots
+    "live": _FOUNDATION | {"analysis"},  # one frame at a time with analysis's backends and tracking crop
     "app": _FOUNDATION | _STEPS,
     "synthetic": _FOUNDATION | _STEPS,
-    "cli": _FOUNDATION | _STEPS | {"app", "synthetic", "__init__"},
+    "cli": _FOUNDATION | _STEPS | {"app", "synthetic", "live", "__init__"},
     "__main__": {"cli"},
     "__init__": set(),  # the public API is imported lazily by name (importlib), not by import statements
 }

@@ -23,6 +23,8 @@ _API = {
     "create_project": "markerless.project.project",
     "add_videos": "markerless.project.project",
     "load_project": "markerless.project.project",
+    "import_sleap": "markerless.labelling.sleap",
+    "export_sleap": "markerless.labelling.sleap",
     "extract_frames": "markerless.labelling.frames",
     "label": "markerless.app.server",
     "check_labels": "markerless.labelling.check_labels",

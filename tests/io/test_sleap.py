@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from markerless.errors import LabelFileError
 from markerless.io.sleap import SleapVideoData, read_slp_labels, read_slp_predictions, write_slp
-from markerless.model import Labels, Poses, PoseLayout, Skeleton
+from markerless.model import Labels, PoseLayout, Poses, Skeleton
 from tests.fixtures.data import shared_path
 
 PARTS = ["nose", "left_ear", "right_ear", "tail"]
@@ -70,7 +70,7 @@ def test_labels_round_trip(tmp_path: Path, n_individuals: int, unique: bool, n: 
 def test_predictions_round_trip(tmp_path: Path) -> None:
     lay = layout(2, False)
     rng = np.random.default_rng(1)
-    data = rng.uniform(0, 1, (5, *lay.shape, 3)).astype(np.float32) * np.float32([400, 300, 1])
+    data = (rng.uniform(0, 1, (5, *lay.shape, 3)) * np.array([400.0, 300.0, 1.0])).astype(np.float32)
     data[1, 1] = np.nan  # an animal not found
     data[2, 0, 3] = np.nan  # a part not found
     poses = Poses(data, lay, frames=np.array([3, 4, 7, 8, 20]))

@@ -30,6 +30,7 @@ class Command:
 # (command, module defining it), in workflow order
 WORKFLOW: list[tuple[str, str]] = [
     ("create-project", "markerless.cli.project"),
+    ("import-sleap", "markerless.cli.sleap"),
     ("add-videos", "markerless.cli.project"),
     ("extract-frames", "markerless.cli.project"),
     ("label", "markerless.cli.app"),
@@ -45,6 +46,8 @@ WORKFLOW: list[tuple[str, str]] = [
     ("extract-outliers", "markerless.cli.app"),
     ("merge", "markerless.cli.app"),
     ("export", "markerless.cli.analysis"),
+    ("live", "markerless.cli.live"),
+    ("export-sleap", "markerless.cli.sleap"),
     ("create-project-3d", "markerless.cli.threed"),
     ("calibrate", "markerless.cli.threed"),
     ("triangulate", "markerless.cli.threed"),

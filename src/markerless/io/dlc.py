@@ -357,6 +357,7 @@ def read_labels(path: PathLike, layout: PoseLayout | None = None) -> Labels:
                 "app keeps their values in the file); add them to config.yaml to use them.",
                 stacklevel=2,
             )
+        _check_individuals(df, layout, path)
     try:
         labels = Labels.from_dataframe(df, layout)
     except LabelFileError as err:
@@ -365,6 +366,24 @@ def read_labels(path: PathLike, layout: PoseLayout | None = None) -> Labels:
         raise LabelFileError(f"{path} is not a valid DeepLabCut label table ({type(err).__name__}: {err}).") from None
     _read_occlusions(labels, occlusion_path(path, labels.scorer))
     return labels
+
+
+def _check_individuals(df: pd.DataFrame, layout: PoseLayout, path: Path) -> None:
+    """Refuse a multi-animal label file whose labelled individuals the config does not list (their labels
+    would be lost silently, e.g. after renaming an individual in config.yaml or labelling more animals)."""
+    if df.columns.nlevels != 4:
+        return
+    individuals = df.columns.get_level_values(1).astype(str)
+    labelled = df.notna().any(axis=0).to_numpy()
+    extra = sorted(set(individuals[labelled]) - set(layout.individual_names))
+    if extra:
+        missing = [i for i in layout.individuals if i not in set(individuals)]
+        unused = f" and the config's {missing} are not in the file" if missing else ""
+        raise LabelFileError(
+            f"{path}: individuals {extra} of the file have labels but are not in config.yaml's individuals "
+            f"{list(layout.individuals)}{unused}; add them to 'individuals' in config.yaml (or rename them so that "
+            "file and config match)."
+        )
 
 
 def _read_occlusions(labels: Labels, path: Path) -> None:
