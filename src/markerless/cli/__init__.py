@@ -30,6 +30,7 @@ class Command:
 # (command, module defining it), in workflow order
 WORKFLOW: list[tuple[str, str]] = [
     ("create-project", "markerless.cli.project"),
+    ("import-labels", "markerless.cli.project"),
     ("import-sleap", "markerless.cli.sleap"),
     ("add-videos", "markerless.cli.project"),
     ("extract-frames", "markerless.cli.project"),
@@ -43,6 +44,8 @@ WORKFLOW: list[tuple[str, str]] = [
     ("smooth", "markerless.cli.results"),
     ("create-labeled-video", "markerless.cli.results"),
     ("plot-trajectories", "markerless.cli.results"),
+    ("stitch", "markerless.cli.tracking"),
+    ("evaluate-tracking", "markerless.cli.tracking"),
     ("extract-outliers", "markerless.cli.app"),
     ("merge", "markerless.cli.app"),
     ("export", "markerless.cli.analysis"),

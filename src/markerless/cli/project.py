@@ -1,4 +1,4 @@
-"""Project commands: create-project, add-videos, extract-frames, check-labels, synthetic, demo."""
+"""Project commands: create-project, import-labels, add-videos, extract-frames, check-labels, synthetic, demo."""
 
 from __future__ import annotations
 
@@ -263,11 +263,46 @@ def _demo_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- import-labels --------------------------------------------------------------------------------
+def _import_labels_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("csv", metavar="CSV", help="labels in DeepLabCut's single-animal CSV layout (CollectedData.csv)")
+    p.add_argument(
+        "--videos", metavar="DIR", default=argparse.SUPPRESS, help="videos of the set-up (default: videos/ beside CSV)"
+    )
+    p.add_argument(
+        "--working-directory",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="where to create the project folder (default: current folder)",
+    )
+    p.add_argument("--task", default=argparse.SUPPRESS, help="the project's task name (default: the CSV's folder)")
+    p.add_argument("--experimenter", default=argparse.SUPPRESS, help="the scorer (default: the CSV's scorer)")
+    p.add_argument(
+        "--folder",
+        default=argparse.SUPPRESS,
+        help="labeled-data folder for images listed without one (default: the task name)",
+    )
+
+
+def _import_labels_run(args: argparse.Namespace) -> int:
+    from markerless.project.import_labels import import_labels
+
+    config = import_labels(args.csv, **typed_options(args, "csv"))
+    print(config)
+    return 0
+
+
 COMMANDS: dict[str, Command] = {
     "create-project": Command(
         "Create a project folder (DeepLabCut layout) for some videos; prints its config.yaml.",
         _create_project_args,
         _create_project_run,
+    ),
+    "import-labels": Command(
+        "Create a project from a DeepLabCut-style CollectedData.csv with its images and videos (e.g. a Lightning "
+        "Pose dataset); prints its config.yaml.",
+        _import_labels_args,
+        _import_labels_run,
     ),
     "add-videos": Command("Add videos to an existing project.", _add_videos_args, _add_videos_run),
     "extract-frames": Command(

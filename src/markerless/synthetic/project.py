@@ -48,6 +48,7 @@ def make_synthetic_project(
     fps: float = 30,
     task: str = "synthetic",
     experimenter: str = "synth",
+    animal_length: float | None = None,
 ) -> Path:
     """Render a video of ``n_animals`` animals and write a ready project around it in the folder ``dest``.
 
@@ -56,6 +57,8 @@ def make_synthetic_project(
     frames (random, decoded from the video as frame extraction would) in ``labeled-data/<video>/``
     with exact labels (body parts hidden by another animal are flagged occluded), and the ground truth
     of every frame in ``videos/<video>_groundtruth.h5`` (prediction-file layout, likelihood 1).
+    ``animal_length`` (snout to tail base, pixels) defaults to about a quarter of the smaller image side;
+    a close-up (an animal that fills most of the frame) has about two thirds.
     Deterministic for a seed. Returns the path of ``config.yaml``.
     """
 
@@ -63,7 +66,7 @@ def make_synthetic_project(
         raise ValueError(f"n_labelled must be between 1 and n_frames ({n_frames}); got {n_labelled}.")
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    scene = make_scene(n_frames, size, n_animals, seed, fps)
+    scene = make_scene(n_frames, size, n_animals, seed, fps, animal_length=animal_length)
     stem = f"arena{n_animals}x{seed}" if n_animals > 1 else f"arena{seed}"
     staging = Path(tempfile.mkdtemp(prefix=".synthetic-", dir=dest))
     try:
