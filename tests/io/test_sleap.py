@@ -99,6 +99,27 @@ def test_untracked_instances_are_numbered(tmp_path: Path) -> None:
     assert xy.shape == (2, 3, 2, 2) and np.isnan(xy[1, 1:]).all() and xy[0, 2, 1, 0] == 5.0
 
 
+def test_untracked_predictions_get_as_many_individuals_as_the_most_in_a_frame(tmp_path: Path) -> None:
+    skeleton = sio.Skeleton(nodes=["a", "b"])
+    video = sio.Video(filename="x.mp4", open_backend=False)
+    user = sio.Instance.from_numpy(np.ones((2, 2)), skeleton=skeleton)
+    pred = [
+        sio.PredictedInstance.from_numpy(np.ones((2, 2)) * k, skeleton=skeleton, point_scores=np.full(2, 0.5))
+        for k in range(2, 5)
+    ]
+    frames = [
+        sio.LabeledFrame(video=video, frame_idx=1, instances=[user, *pred[:2]]),
+        sio.LabeledFrame(video=video, frame_idx=3, instances=pred),
+    ]
+    sio.save_slp(sio.Labels(labeled_frames=frames, videos=[video], skeletons=[skeleton]), str(tmp_path / "p.slp"))
+    poses = read_slp_predictions(tmp_path / "p.slp")
+    assert poses.layout.individuals == ("individual_0", "individual_1", "individual_2")
+    np.testing.assert_array_equal(poses.frames, [1, 3])
+    np.testing.assert_array_equal(poses.data[1, :, 0, 0], [2, 3, 4])
+    assert np.isnan(poses.data[0, 2]).all()
+    assert read_slp_labels(tmp_path / "p.slp").layout.individuals == ("individual_0",)  # user instances only
+
+
 def test_more_untracked_animals_than_tracks(tmp_path: Path) -> None:
     skeleton = sio.Skeleton(nodes=["a", "b"])
     video = sio.Video(filename="x.mp4", open_backend=False)

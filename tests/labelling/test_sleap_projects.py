@@ -121,6 +121,15 @@ def test_unreadable_video_names_where_it_looked_and_the_fix(tmp_path: Path, caps
     assert len(Project.load(config).load_labels()) == 3
 
 
+def test_garbage_slp_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.slp"
+    bad.write_bytes(b"\x89HDF garbage")
+    assert main(["import-sleap", str(bad), "--working-directory", str(tmp_path / "work")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.slp as a SLEAP .slp file" in err[0]
+    assert not (tmp_path / "work").exists()
+
+
 def test_existing_project_is_refused_and_kept(tmp_path: Path) -> None:
     slp, _ = make_slp(tmp_path / "data")
     config = import_sleap(slp, working_directory=tmp_path / "work")

@@ -90,8 +90,9 @@ def _resolve_video(slp: Path, stored: str) -> Path:
     return Path(os.path.abspath(found))
 
 
-def _layout(path: Path, slp: Any) -> PoseLayout:
-    """The layout of a loaded ``.slp`` file: tracks (or ``individual_<i>`` slots) and the one skeleton."""
+def _layout(path: Path, slp: Any, predicted: bool = False) -> PoseLayout:
+    """The layout of a loaded ``.slp`` file: tracks (or as many ``individual_<i>`` as the most user instances,
+    or predicted ones, in a frame) and the one skeleton."""
     if len(slp.skeletons) != 1:
         raise LabelFileError(
             f"{path} holds {len(slp.skeletons)} skeletons; a project has one. Export one skeleton's labels from SLEAP."
@@ -109,7 +110,8 @@ def _layout(path: Path, slp: Any) -> PoseLayout:
     if len(set(names)) != len(names):
         raise LabelFileError(f"{path} has tracks with the same name {names}; rename them in SLEAP.")
     if not names:
-        most = max((len(_user_instances(lf)) for lf in slp.labeled_frames), default=1)
+        counts = [len(lf.predicted_instances if predicted else _user_instances(lf)) for lf in slp.labeled_frames]
+        most = max(counts, default=1)
         names = [f"individual_{i}" for i in range(max(1, most))]
     if len(names) == 1 and not unique:
         return PoseLayout(skeleton, (names[0],), multi_animal=names[0] != SINGLE_ANIMAL_INDIVIDUAL)
@@ -189,7 +191,7 @@ def read_slp_predictions(path: PathLike, video: int = 0) -> Poses:
     """
     path = Path(path)
     slp = _load(path)
-    layout = _layout(path, slp)
+    layout = _layout(path, slp, predicted=True)
     if not 0 <= video < len(slp.videos):
         raise LabelFileError(f"{path} has {len(slp.videos)} videos; there is no video number {video}.")
     nodes = list(slp.skeletons[0].node_names)
