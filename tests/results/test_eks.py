@@ -52,12 +52,12 @@ def _smooth_array(members: np.ndarray, **kwargs) -> np.ndarray:
     return result.mean.reshape(n_t, n_k, 2)
 
 
-@pytest.mark.parametrize("model", ["position", "velocity"])
-def test_eks_of_noisy_members_reduces_error_and_jumps(model: str) -> None:
+@pytest.mark.parametrize("state", ["position", "velocity"])
+def test_eks_of_noisy_members_reduces_error_and_jumps(state: str) -> None:
     truth = _truth()
     members = _members(truth)
     mean = members.mean(axis=0)
-    smoothed = _smooth_array(members, model=model)
+    smoothed = _smooth_array(members, state=state)
     assert _rmse(smoothed, truth) < 0.6 * _rmse(mean, truth), (_rmse(smoothed, truth), _rmse(mean, truth))
     assert jump_fraction(mean) > 0.01
     assert jump_fraction(smoothed) < 0.5 * jump_fraction(mean)
@@ -196,7 +196,10 @@ def test_smooth_predictions_of_given_files_and_too_few_members(tmp_path: Path) -
 
 def test_smooth_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config, video, files = _project(tmp_path)
-    assert main(["smooth", str(config), str(video), "--method", "eks", "--shuffles", "1", "2", "3"]) == 0
+    assert (
+        main(["smooth", str(config), str(video), "--method", "eks", "--shuffles", "1", "2", "3", "--state", "velocity"])
+        == 0
+    )
     printed = capsys.readouterr().out.strip().splitlines()
     assert printed[-1] == str(files[0].with_name(files[0].stem + "_eks.h5"))
     assert main(["smooth", str(config), str(video), "--shuffles", "1", "7"]) == 1  # shuffle 7 has no predictions

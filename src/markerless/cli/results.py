@@ -139,7 +139,7 @@ def _smooth_args(p: argparse.ArgumentParser) -> None:
         help="the members' prediction files (with several videos, each takes those whose names start with its name)",
     )
     p.add_argument(
-        "--model",
+        "--state",
         choices=("position", "velocity"),
         default=argparse.SUPPRESS,
         help="state of the smoother: constant position (random walk) or constant velocity (default position)",

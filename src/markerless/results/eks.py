@@ -46,7 +46,7 @@ from markerless.project.prediction_files import (
 from markerless.project.project import Project
 
 StateModel = Literal["position", "velocity"]
-MODELS: tuple[str, ...] = ("position", "velocity")
+STATES: tuple[str, ...] = ("position", "velocity")
 MIN_VARIANCE = 1e-4
 """Floor of the observation variance (pixels²): members that agree exactly still leave some noise."""
 COARSE_GRID = np.logspace(-3.0, 4.0, 29)
@@ -72,21 +72,21 @@ class EksResult:
 
 
 # --- the Kalman filter and smoother on (..., N) batches ----------------------------------------------
-def _model_matrices(model: str, smoothing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _model_matrices(state: str, smoothing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Transition ``F (d, d)`` and process noise ``Q (..., d, d)`` for smoothing parameters ``(...)``."""
-    if model == "position":
+    if state == "position":
         return np.eye(1), smoothing[..., None, None] * np.ones((1, 1))
     return np.array([[1.0, 1.0], [0.0, 1.0]]), smoothing[..., None, None] * _VELOCITY_Q
 
 
-def _prior(y: np.ndarray, model: str) -> tuple[np.ndarray, np.ndarray]:
+def _prior(y: np.ndarray, state: str) -> tuple[np.ndarray, np.ndarray]:
     """Prior mean ``(N, d)`` and covariance ``(N, d, d)`` of the first state of each series."""
     with warnings.catch_warnings(action="ignore", category=RuntimeWarning):  # all-NaN series
         mean = np.nan_to_num(np.nanmean(y, axis=0))
         var = np.nan_to_num(np.nanvar(y, axis=0), nan=1.0)
         step = np.nan_to_num(np.nanvar(np.diff(y, axis=0), axis=0), nan=1.0) if len(y) > 1 else np.ones_like(var)
     var = np.maximum(var, MIN_VARIANCE)
-    if model == "position":
+    if state == "position":
         return mean[:, None], var[:, None, None]
     cov = np.zeros((y.shape[1], 2, 2))
     cov[:, 0, 0], cov[:, 1, 1] = var, np.maximum(step, MIN_VARIANCE)
@@ -149,16 +149,16 @@ def _smooth(
 
 
 def _group_loglik(
-    y: np.ndarray, r: np.ndarray, m0: np.ndarray, p0: np.ndarray, model: str, log_s: np.ndarray, one_hot: np.ndarray
+    y: np.ndarray, r: np.ndarray, m0: np.ndarray, p0: np.ndarray, state: str, log_s: np.ndarray, one_hot: np.ndarray
 ) -> np.ndarray:
     """Marginal log-likelihood ``(G, groups)`` for ``log10 s`` values ``(G, N)``, summed within groups."""
-    f, q = _model_matrices(model, 10.0**log_s)
+    f, q = _model_matrices(state, 10.0**log_s)
     loglik, _ = _filter(y, r, m0, p0, f, q, store=False)
     return loglik @ one_hot
 
 
 def _best_smoothing(
-    y: np.ndarray, r: np.ndarray, m0: np.ndarray, p0: np.ndarray, model: str, groups: np.ndarray
+    y: np.ndarray, r: np.ndarray, m0: np.ndarray, p0: np.ndarray, state: str, groups: np.ndarray
 ) -> np.ndarray:
     """Per series, the ``s`` maximising the marginal likelihood summed over its group (grid, then refined)."""
     n = groups.size
@@ -166,9 +166,9 @@ def _best_smoothing(
     one_hot = np.zeros((n, n_groups))
     one_hot[np.arange(n), groups] = 1.0
     coarse = np.log10(COARSE_GRID)
-    pick = np.argmax(_group_loglik(y, r, m0, p0, model, np.repeat(coarse[:, None], n, axis=1), one_hot), axis=0)
+    pick = np.argmax(_group_loglik(y, r, m0, p0, state, np.repeat(coarse[:, None], n, axis=1), one_hot), axis=0)
     fine = coarse[pick][None, :] + _REFINE[:, None]  # (G, groups)
-    pick = np.argmax(_group_loglik(y, r, m0, p0, model, fine[:, groups], one_hot), axis=0)
+    pick = np.argmax(_group_loglik(y, r, m0, p0, state, fine[:, groups], one_hot), axis=0)
     return 10.0 ** fine[pick, np.arange(n_groups)][groups]
 
 
@@ -176,7 +176,7 @@ def kalman_smooth_observations(
     observation: np.ndarray,
     observation_variance: np.ndarray,
     *,
-    model: StateModel | str = "position",
+    state: StateModel | str = "position",
     smoothing: float | np.ndarray | None = None,
     groups: np.ndarray | None = None,
 ) -> EksResult:
@@ -186,8 +186,8 @@ def kalman_smooth_observations(
     likelihood, one value per group of series (``groups``: ``(N,)`` integer labels; default one
     group per series). NaN observations are missing.
     """
-    if model not in MODELS:
-        raise ValueError(f"unknown state model {model!r}; use one of {', '.join(MODELS)}")
+    if state not in STATES:
+        raise ValueError(f"unknown state {state!r}; use one of {', '.join(STATES)}")
     y = np.asarray(observation, dtype=np.float64)
     if y.ndim != 2:
         raise ValueError(f"observations must be (frames, series), got shape {y.shape}")
@@ -196,15 +196,15 @@ def kalman_smooth_observations(
     if n_t == 0 or n == 0:
         empty = np.zeros((n_t, n))
         return EksResult(empty, empty, np.ones(n), y, r)
-    m0, p0 = _prior(y, model)
+    m0, p0 = _prior(y, state)
     if smoothing is None:
         labels = np.arange(n) if groups is None else np.unique(np.asarray(groups), return_inverse=True)[1]
-        s = _best_smoothing(y, r, m0, p0, model, labels.reshape(-1))
+        s = _best_smoothing(y, r, m0, p0, state, labels.reshape(-1))
     else:
         s = np.broadcast_to(np.asarray(smoothing, dtype=np.float64), (n,)).copy()
         if not np.all(s > 0):
             raise ValueError(f"the smoothing parameter must be positive, got {smoothing}")
-    f, q = _model_matrices(model, s)
+    f, q = _model_matrices(state, s)
     _, stored = _filter(y, r, m0, p0, f, q, store=True)
     assert stored is not None
     mean, var = _smooth(f, *stored)
@@ -235,7 +235,7 @@ def ensemble_statistics(members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def ensemble_kalman_smoother(
     members: np.ndarray,
     *,
-    model: StateModel | str = "position",
+    state: StateModel | str = "position",
     smoothing: float | np.ndarray | None = None,
     groups: np.ndarray | None = None,
 ) -> EksResult:
@@ -244,14 +244,14 @@ def ensemble_kalman_smoother(
     if members.ndim != 3:
         raise ValueError(f"members must be (members, frames, series), got shape {members.shape}")
     mean, var = ensemble_statistics(members)
-    return kalman_smooth_observations(mean, var, model=model, smoothing=smoothing, groups=groups)
+    return kalman_smooth_observations(mean, var, state=state, smoothing=smoothing, groups=groups)
 
 
 # --- poses and files --------------------------------------------------------------------------------
 def eks_poses(
     members: Sequence[Poses],
     *,
-    model: StateModel | str = "position",
+    state: StateModel | str = "position",
     smoothing: float | None = None,
     p_bound: float = 0.0,
 ) -> tuple[Poses, np.ndarray]:
@@ -259,7 +259,7 @@ def eks_poses(
 
     Points under ``p_bound`` or NaN count as missing for that member. The likelihood of the result is
     the members' mean likelihood (0 where no member saw the point). Returns the poses (layout, frames
-    and fps of the first member; ``metadata["eks"]`` records the model and smoothing parameters) and
+    and fps of the first member; ``metadata["eks"]`` records the state model and smoothing parameters) and
     the posterior variance ``(frames, individuals, keypoints, 2)``.
     """
     if len(members) < 2:
@@ -278,7 +278,7 @@ def eks_poses(
     xy = np.where(keep[..., None], data[..., :2], np.nan)
     n_pts = int(np.prod(data.shape[2:4]))
     result = ensemble_kalman_smoother(
-        xy.reshape(n_m, n_t, 2 * n_pts), model=model, smoothing=smoothing, groups=np.arange(2 * n_pts) // 2
+        xy.reshape(n_m, n_t, 2 * n_pts), state=state, smoothing=smoothing, groups=np.arange(2 * n_pts) // 2
     )
     with warnings.catch_warnings(action="ignore", category=RuntimeWarning):
         like = np.nan_to_num(np.nanmean(np.where(keep, data[..., 2], np.nan), axis=0))
@@ -286,7 +286,7 @@ def eks_poses(
     out[:, ~first.layout.valid] = np.nan
     record = {
         "method": "eks",
-        "model": str(model),
+        "state": str(state),
         "members": [m.source for m in members],
         "smoothing": [float(v) for v in result.smoothing[::2]],
     }
@@ -311,7 +311,7 @@ def smooth_predictions(
     method: str = "eks",
     shuffles: Sequence[int] | None = None,
     predictions: Sequence[str | os.PathLike[str]] | None = None,
-    model: StateModel | str = "position",
+    state: StateModel | str = "position",
     smoothing: float | None = None,
     p_bound: float = 0.0,
     dest: str | os.PathLike[str] | None = None,
@@ -325,8 +325,8 @@ def smooth_predictions(
     """
     if method != "eks":
         raise ValueError(f"unknown smoothing method {method!r}; use eks")
-    if model not in MODELS:
-        raise ValueError(f"unknown state model {model!r}; use one of {', '.join(MODELS)}")
+    if state not in STATES:
+        raise ValueError(f"unknown state {state!r}; use one of {', '.join(STATES)}")
     if (shuffles is None) == (predictions is None):
         raise ProjectError("Pass the ensemble's members: either --shuffles K... or --predictions H5... (not both).")
     project = Project.load(config)
@@ -351,7 +351,7 @@ def smooth_predictions(
                 f"({', '.join(p.name for p in files) or 'none'}); analyse the video with each member's shuffle."
             )
         members = [load_predictions(project, path) for path in files]
-        poses, _ = eks_poses(members, model=model, smoothing=smoothing, p_bound=p_bound)
+        poses, _ = eks_poses(members, state=state, smoothing=smoothing, p_bound=p_bound)
         written.append(write_predictions(poses, eks_path(files[0]), save_as_csv=save_as_csv))
     return written
 
@@ -359,7 +359,7 @@ def smooth_predictions(
 __all__ = [
     "COARSE_GRID",
     "MIN_VARIANCE",
-    "MODELS",
+    "STATES",
     "EksResult",
     "eks_poses",
     "ensemble_kalman_smoother",
