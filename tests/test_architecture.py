@@ -19,7 +19,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = "markerless"
 
 _FOUNDATION = {"errors", "model", "io", "nets", "project"}
-_STEPS = {"labelling", "training", "analysis", "results", "viz", "threed"}
+_STEPS = {"labelling", "training", "analysis", "results", "viz", "threed", "tracking"}
 
 # Subpackage (or top-level module; "__init__" is markerless/__init__.py) -> what it may import.
 ALLOWED: dict[str, set[str]] = {
@@ -35,6 +35,7 @@ ALLOWED: dict[str, set[str]] = {
     "training": _FOUNDATION | {"results", "viz"},  # evaluation plots; the unlabelled losses' pose PCA
     "threed": _FOUNDATION | {"analysis"},  # 3D projects analyse each camera's video
     "labelling": _FOUNDATION | {"results", "training", "viz"},  # outliers, merge into a training set, check plots
+    "tracking": _FOUNDATION,  # works on poses and prediction files only
     "live": _FOUNDATION | {"analysis"},  # one frame at a time with analysis's backends and tracking crop
     "app": _FOUNDATION | _STEPS,
     "synthetic": _FOUNDATION | _STEPS,

@@ -1,0 +1,1 @@
+"""Identities over time: frame-to-frame tracking, tracklet stitching, tracking metrics."""
