@@ -450,7 +450,7 @@ def write_recipe(path: str | Path, recipe: Recipe, notes: list[str] | tuple[str,
 
 FIT_MARGIN_PX = 24  # network pixels between the animal's box and the crop's edge (the analysis window's margin too)
 FIT_MAX_CROP = 256  # largest crop side in network pixels; a larger animal is scaled down to fit
-FIT_MIN_CROP = 128  # smallest crop side: context around tiny animals
+FIT_MIN_CROP = 192  # smallest crop side (unless the image is smaller): the one tuned on openfield; no smaller measured
 FREE_HEADING_DEG = 25.0  # poses turning this much (circular std) take any heading: rotate freely
 ROAMING_TRAVEL = 0.5  # ... so do animals that move this many body sizes across the image
 ROAMING_FILL = 0.4  # ... while spanning at most this fraction of it (a fixed close-up may still shift)
@@ -477,8 +477,8 @@ def fit_recipe(shape: DataShape, recipe: Recipe | None = None) -> tuple[Recipe, 
     scale = math.floor(scale * 100) / 100
 
     def side(length: float, full: int) -> int:
-        fitted = min(_round_up(length * scale + 2 * FIT_MARGIN_PX), _round_up(full * scale))
-        return int(min(max(fitted, FIT_MIN_CROP), FIT_MAX_CROP))
+        fitted = max(_round_up(length * scale + 2 * FIT_MARGIN_PX), FIT_MIN_CROP)
+        return int(min(fitted, _round_up(full * scale), FIT_MAX_CROP))
 
     roams = shape.travel >= ROAMING_TRAVEL and shape.fill <= ROAMING_FILL
     turns = shape.heading_spread_deg >= FREE_HEADING_DEG
