@@ -48,6 +48,13 @@ CASES = [
         {"method": "kalman", "p_bound": 0.2, "nwb": True},
     ),
     (
+        ["smooth", "c.yaml", "v.mp4"],
+        "markerless.results.eks.smooth_predictions",
+        ("c.yaml", ["v.mp4"]),
+        ["--shuffles", "1", "2", "--state", "velocity", "--p-bound", "0.1"],
+        {"shuffles": [1, 2], "state": "velocity", "p_bound": 0.1},
+    ),
+    (
         ["create-labeled-video", "c.yaml", "v.mp4"],
         "markerless.viz.video.create_labeled_video",
         ("c.yaml", ["v.mp4"]),

@@ -204,3 +204,5 @@ def test_smooth_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert printed[-1] == str(files[0].with_name(files[0].stem + "_eks.h5"))
     assert main(["smooth", str(config), str(video), "--shuffles", "1", "7"]) == 1  # shuffle 7 has no predictions
     assert "error:" in capsys.readouterr().err
+    assert main(["smooth", str(config), str(video)]) == 1  # no members named
+    assert "--shuffles K... or --predictions" in capsys.readouterr().err

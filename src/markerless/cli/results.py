@@ -122,7 +122,7 @@ def _smooth_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--method", choices=("eks",), default=argparse.SUPPRESS, help="ensemble Kalman smoother (default eks)"
     )
-    members = p.add_mutually_exclusive_group(required=True)
+    members = p.add_mutually_exclusive_group()  # one of them: the API says so when neither is given
     members.add_argument(
         "--shuffles",
         type=int,
