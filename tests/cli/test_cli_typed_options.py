@@ -112,6 +112,20 @@ CASES = [
         {"multi_animal": True, "individuals": ["a", "b"]},
     ),
     (
+        ["import-sleap", "l.slp"],
+        "markerless.labelling.sleap.import_sleap",
+        ("l.slp",),
+        ["--video", "v.mp4", "--frames", "0:4:2", "7", "--experimenter", "ann"],
+        {"videos": ["v.mp4"], "frames": [0, 2, 7], "experimenter": "ann"},
+    ),
+    (
+        ["export-sleap", "c.yaml", "--output", "o.slp"],
+        "markerless.labelling.sleap.export_sleap",
+        ("c.yaml", "o.slp"),
+        ["--predictions", "a.h5", "b.h5"],
+        {"predictions": ["a.h5", "b.h5"]},
+    ),
+    (
         ["add-videos", "c.yaml", "v.mp4"],
         "markerless.project.project.add_videos",
         ("c.yaml", ["v.mp4"]),
@@ -202,4 +216,6 @@ def test_numbers_in_the_help_are_the_api_defaults(argv, target, positional, type
         "add-videos",
         "check-labels",
         "plot-trajectories",
+        "import-sleap",
+        "export-sleap",
     )
