@@ -147,7 +147,7 @@ def evaluate_tracking(
         pcutoff = Project.load(config).pcutoff if config is not None else 0.0
     pred = read_predictions(predictions)
     truth = read_ground_truth(ground_truth)
-    scores: dict[str, Any] = dict(tracking_metrics(pred, truth, max_distance=max_distance, pcutoff=pcutoff))
+    scores = dict(tracking_metrics(pred, truth, max_distance=max_distance, pcutoff=pcutoff))
     scores.update(predictions=str(predictions), ground_truth=str(ground_truth), pcutoff=pcutoff)
     write_text(evaluation_path(predictions), json.dumps(scores, indent=2) + "\n")
     return scores

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from markerless.errors import LabelFileError
@@ -31,7 +33,7 @@ def pose_distances(pred_xy: np.ndarray, truth_xy: np.ndarray) -> np.ndarray:
 
 def tracking_metrics(
     pred: Poses, truth: Poses, *, max_distance: float | None = None, pcutoff: float = 0.0
-) -> dict[str, float | int | list[str]]:
+) -> dict[str, Any]:
     """Identity switches, IDF1, MOTA (and their parts) of ``pred`` against ``truth`` with identities.
 
     Frames are paired by frame number; only the frames of ``truth`` count (a labelled subset is
