@@ -23,7 +23,7 @@ from markerless.errors import LabelFileError, ProjectError, VideoError
 from markerless.io.dlc import read_predictions, write_config
 from markerless.io.sleap import SleapFile, SleapVideoData, read_slp_labels, write_slp
 from markerless.io.video import VideoReader
-from markerless.labelling.frames import image_name, write_frames
+from markerless.labelling.frames import write_frames
 from markerless.model.labels import Labels
 from markerless.project.project import Project, ProjectSource, create_project, load_project
 
@@ -159,14 +159,14 @@ def import_sleap(
         cfg["symmetric_pairs"] = [list(p) for p in layout.skeleton.symmetric_pairs]
     write_config(cfg, config)
     created = Project.load(config)
-    for entry, (video, n_frames), rows in zip(slp.videos, sources, keep, strict=True):
+    for entry, (video, _), rows in zip(slp.videos, sources, keep, strict=True):
         chosen = entry.frames[rows]
         if not len(chosen):
             continue
         folder = created.labeled_data_dir(video.stem)
         with VideoReader(video, color="bgr") as reader:
-            write_frames(reader, chosen, folder)
-        images = [f"labeled-data/{video.stem}/{image_name(f, n_frames)}" for f in chosen.tolist()]
+            written = write_frames(reader, chosen, folder)  # in frame order, as ``chosen``
+        images = [f"labeled-data/{video.stem}/{p.name}" for p in written]
         labels = Labels(created.layout, images, entry.xy[rows], entry.occluded[rows], created.scorer)
         created.save_labels(labels, video.stem)
     return config
