@@ -11,6 +11,7 @@ from markerless.cli import WORKFLOW, build_parser, main
 # CLI command -> the API function it mirrors
 MIRROR = {
     "create-project": "create_project",
+    "import-labels": "import_labels",
     "import-sleap": "import_sleap",
     "add-videos": "add_videos",
     "extract-frames": "extract_frames",
@@ -24,6 +25,8 @@ MIRROR = {
     "smooth": "smooth_predictions",
     "create-labeled-video": "create_labeled_video",
     "plot-trajectories": "plot_trajectories",
+    "stitch": "stitch_videos",
+    "evaluate-tracking": "evaluate_tracking",
     "extract-outliers": "extract_outliers",
     "merge": "merge",
     "export": "export",

@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 _API = {
     # project and labels
     "create_project": "markerless.project.project",
+    "import_labels": "markerless.project.import_labels",
     "add_videos": "markerless.project.project",
     "load_project": "markerless.project.project",
     "import_sleap": "markerless.labelling.sleap",
@@ -41,6 +42,11 @@ _API = {
     "create_labeled_video": "markerless.viz.video",
     "plot_trajectories": "markerless.viz.plots",
     "export": "markerless.analysis.export",
+    # identities over time
+    "track_poses": "markerless.tracking.api",
+    "stitch_videos": "markerless.tracking.api",
+    "evaluate_tracking": "markerless.tracking.api",
+    "TrackingSettings": "markerless.tracking.settings",
     # active learning
     "extract_outliers": "markerless.labelling.outliers",
     "merge": "markerless.labelling.merge",
