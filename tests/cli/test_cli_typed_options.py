@@ -159,7 +159,13 @@ CASES = [
 @pytest.mark.parametrize(("argv", "target", "positional", "typed", "keywords"), CASES, ids=[c[0][0] for c in CASES])
 def test_only_typed_options_reach_the_api(monkeypatch, capsys, argv, target, positional, typed, keywords) -> None:
     shuffle = SimpleNamespace(
-        index=1, name="s", train_images=list, test_images=list, recipe_file=Path("r"), model_dir=Path("m")
+        index=1,
+        name="s",
+        train_images=list,
+        test_images=list,
+        recipe_file=Path("r"),
+        recipe_choices=list,
+        model_dir=Path("m"),
     )
     evaluation = {
         "scorer": "s",
