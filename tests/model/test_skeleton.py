@@ -17,6 +17,11 @@ from markerless.model.skeleton import guess_symmetric_pairs
         (["paw_L", "paw_R", "nose"], {("paw_L", "paw_R")}),
         (["LeftEye", "RightEye"], {("LeftEye", "RightEye")}),
         (["l_hand", "r_hand", "lower", "ring"], {("l_hand", "r_hand")}),
+        (
+            ["wingL", "wingR", "forelegL4", "forelegR4", "eyeL", "eyeR"],
+            {("wingL", "wingR"), ("forelegL4", "forelegR4"), ("eyeL", "eyeR")},
+        ),
+        (["headLamp", "headRamp", "tailL"], set()),  # a capital inside a word is not a side; no partner
         (["left_ear", "nose"], set()),  # no partner
         (["lower_lip", "rower_lip"], set()),  # letters inside words are not sides
     ],

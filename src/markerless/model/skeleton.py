@@ -18,6 +18,7 @@ SINGLE_ANIMAL_INDIVIDUAL = "individual_0"
 
 _SIDE_WORD = re.compile(r"left|right", re.I)
 _SIDE_LETTER = re.compile(r"(?<![a-z])[lr](?![a-z])", re.I)
+_SIDE_SUFFIX = re.compile(r"(?<=[a-z])[LR](?![a-z])")  # camel case as SLEAP's skeletons: wingL, forelegR4
 _OPPOSITE = {"left": "right", "right": "left", "l": "r", "r": "l"}
 
 
@@ -30,11 +31,11 @@ def _opposite(match: re.Match[str]) -> str:
 
 
 def guess_symmetric_pairs(bodyparts: Sequence[str]) -> tuple[tuple[str, str], ...]:
-    """Left/right pairs found from names such as ``leftear``/``rightear`` or ``paw_L``/``paw_R``."""
+    """Left/right pairs found from names such as ``leftear``/``rightear``, ``paw_L``/``paw_R`` or ``wingL``/``wingR``."""
     names = set(bodyparts)
     pairs: dict[frozenset[str], tuple[str, str]] = {}
     for name in bodyparts:
-        for pattern in (_SIDE_WORD, _SIDE_LETTER):
+        for pattern in (_SIDE_WORD, _SIDE_LETTER, _SIDE_SUFFIX):
             mirrored = pattern.sub(_opposite, name)
             if mirrored != name and mirrored in names:
                 pairs.setdefault(frozenset((name, mirrored)), (name, mirrored))
