@@ -144,3 +144,31 @@ def test_tiny_model_learns_to_find_keypoints() -> None:
     errors = (predicted[..., :2] - keypoints).norm(dim=-1)
     assert float(errors.median()) < 2.5  # chance level is ~20 px
     assert float(predicted[..., 2].median()) > 0.3
+
+
+def test_several_animals_share_maps_each_cell_pointing_to_its_nearest_animal() -> None:
+    a = torch.tensor([[[20.0, 20.0], [30.0, 20.0]]])  # (1, K=2, 2)
+    b = torch.tensor([[[100.0, 60.0], [float("nan"), float("nan")]]])  # its second part unlabelled
+    both = torch.stack([a, b], dim=1)  # (1, A=2, K=2, 2)
+    ones = torch.ones(1, 2, 2)
+    t = make_targets(both, ones, (12, 16), 8)
+    ta, tb = make_targets(a, torch.ones(1, 2), (12, 16), 8), make_targets(b, torch.ones(1, 2), (12, 16), 8)
+    assert torch.allclose(t["heatmaps"], torch.maximum(ta["heatmaps"], tb["heatmaps"]))
+    assert t["weights"].tolist() == [[1.0, 1.0]]  # a part counts when any animal has it
+    for one in (ta, tb):  # near each animal, the offsets are that animal's
+        near = one["offset_mask"][0, 0] > 0
+        assert torch.allclose(t["offsets"][0, :2][:, near], one["offsets"][0, :2][:, near])
+    decoded = decode_heatmaps(torch.logit(t["heatmaps"].clamp(1e-6, 1 - 1e-6)), t["offsets"], 8, window=1)
+    assert decoded[0, 1, :2].tolist() == pytest.approx([30.0, 20.0], abs=1e-3)  # only animal a has part 1
+
+
+def test_part_affinity_loss_is_zero_for_the_target_and_positive_otherwise() -> None:
+    heat, off = torch.zeros(2, 3, 8, 8), torch.zeros(2, 6, 8, 8)
+    targets = make_targets(torch.full((2, 3, 2), 30.0), torch.ones(2, 3), (8, 8), 8)
+    targets["pafs"] = torch.zeros(2, 4, 8, 8)
+    targets["pafs"][:, 0, 2:5, 2:5] = 1.0
+    base, _ = pose_loss((heat, off), targets)
+    same, parts = pose_loss((heat, off, targets["pafs"].clone()), targets)
+    assert same.item() == pytest.approx(base.item()) and parts["paf"].item() == 0.0
+    wrong, parts = pose_loss((heat, off, torch.zeros(2, 4, 8, 8)), targets, paf_weight=2.0)
+    assert parts["paf"].item() == pytest.approx(9 * 2 / 4) and wrong.item() == pytest.approx(base.item() + 9.0)

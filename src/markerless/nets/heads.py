@@ -39,8 +39,9 @@ class DeconvHead(nn.Module):
     """Upsamples the deepest feature map with stride-2 deconvolutions to the output stride.
 
     After each deconvolution the backbone feature map of the same stride (if any) is added through
-    a 1x1 projection (a light U-Net/FPN skip that restores spatial detail). Ends in two 1x1
-    convolutions: ``K`` heatmap logits and ``2K`` location-refinement offsets (dx, dy per keypoint).
+    a 1x1 projection (a light U-Net/FPN skip that restores spatial detail). Ends in 1x1 convolutions:
+    ``K`` heatmap logits, ``2K`` location-refinement offsets (dx, dy per keypoint) and, with ``limbs``
+    > 0, ``2E`` part-affinity fields (the unit vector along each skeleton edge).
     """
 
     def __init__(
@@ -49,6 +50,7 @@ class DeconvHead(nn.Module):
         skip_channels: list[int | None],
         num_keypoints: int,
         channels: int | Sequence[int] = 128,
+        limbs: int = 0,
     ) -> None:
         """``skip_channels[i]`` is the channel count of the feature added after deconv ``i`` (None: no skip).
 
@@ -80,9 +82,16 @@ class DeconvHead(nn.Module):
         nn.init.constant_(self.heatmap.bias, HEATMAP_PRIOR_LOGIT)
         nn.init.normal_(self.offsets.weight, std=0.001)
         nn.init.zeros_(self.offsets.bias)
+        self.pafs: nn.Conv2d | None = None
+        if limbs > 0:
+            self.pafs = nn.Conv2d(c, 2 * limbs, 1)
+            nn.init.normal_(self.pafs.weight, std=0.001)
+            assert self.pafs.bias is not None
+            nn.init.zeros_(self.pafs.bias)
 
-    def forward(self, deepest: torch.Tensor, skips: list[torch.Tensor | None]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Heatmap logits and offsets from the deepest feature map and the skip features (one per deconv)."""
+    def forward(self, deepest: torch.Tensor, skips: list[torch.Tensor | None]) -> tuple[torch.Tensor, ...]:
+        """Heatmap logits and offsets (and part-affinity fields) from the deepest feature map and the skip
+        features (one per deconv)."""
         x = self.project(deepest)
         for deconv, skip_conv, norm, has_skip, skip in zip(
             self.deconvs, self.skips, self.norms, self.has_skip, skips, strict=True
@@ -94,4 +103,6 @@ class DeconvHead(nn.Module):
                     x = x[..., : lateral.shape[-2], : lateral.shape[-1]]
                 x = x + lateral
             x = F.relu(norm(x), inplace=True)
-        return self.heatmap(x), self.offsets(x)
+        if self.pafs is None:
+            return self.heatmap(x), self.offsets(x)
+        return self.heatmap(x), self.offsets(x), self.pafs(x)

@@ -83,7 +83,7 @@ class InferenceModel(nn.Module):
             )
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        heatmaps, offsets = self.net(x)
+        heatmaps, offsets = self.net(x)[:2]
         keypoints = decode_heatmaps(heatmaps, offsets, self.net.stride, locref_stdev=self.net.spec.locref_stdev)
         if self.scale != 1.0:
             xy = (keypoints[..., :2] + 0.5) / self.scale - 0.5

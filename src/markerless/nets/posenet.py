@@ -23,7 +23,8 @@ class ModelSpec:
 
     ``stride`` is input pixels per output cell; ``backbone_stride`` the stride of the deepest
     backbone feature map (32, or 16 with dilated last stage); ``mean``/``std`` the per-channel
-    normalisation of RGB input scaled to [0, 1]; ``keypoints`` the number of output keypoints.
+    normalisation of RGB input scaled to [0, 1]; ``keypoints`` the number of output keypoints;
+    ``limbs`` the number of skeleton edges with part-affinity fields (0: a single-animal net).
     """
 
     name: str
@@ -35,6 +36,7 @@ class ModelSpec:
     std: tuple[float, float, float] = IMAGENET_STD
     locref_stdev: float = LOCREF_STDEV
     extra: dict[str, Any] = field(default_factory=dict)
+    limbs: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python (YAML/JSON/torch ``weights_only``-safe) form."""
@@ -64,7 +66,9 @@ class ModelSpec:
 class PoseNet(nn.Module):
     """Heatmap pose network: ``forward(x)`` with ``x`` normalised float ``(B, 3, H, W)`` RGB.
 
-    Returns ``(heatmap_logits (B, K, h, w), offsets (B, 2K, h, w))`` with ``h = ceil(H / stride)``.
+    Returns ``(heatmap_logits (B, K, h, w), offsets (B, 2K, h, w))`` with ``h = ceil(H / stride)``, and
+    part-affinity fields ``(B, 2E, h, w)`` third when the spec has ``limbs`` (E > 0; see
+    :mod:`markerless.training.paf_targets` for their layout).
     Inputs whose sides are not multiples of ``backbone_stride`` are zero-padded at the right/bottom
     (which leaves the grid convention of :mod:`markerless.nets.decode` unchanged).
     """
@@ -94,7 +98,7 @@ class PoseNet(nn.Module):
             self._skip_index.append(idx)
             skip_channels.append(feature_channels[idx] if idx is not None else None)
             s //= 2
-        self.head = DeconvHead(feature_channels[-1], skip_channels, spec.keypoints, spec.head_channels)
+        self.head = DeconvHead(feature_channels[-1], skip_channels, spec.keypoints, spec.head_channels, spec.limbs)
         self.register_buffer("mean", torch.tensor(spec.mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(spec.std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
 
@@ -112,8 +116,9 @@ class PoseNet(nn.Module):
         """Float RGB ``(B, 3, H, W)`` in 0..255 to the network's normalised input."""
         return (images / 255.0 - self.mean) / self.std
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Heatmap logits ``(B, K, h, w)`` and offsets ``(B, 2K, h, w)`` for normalised input ``x``."""
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Heatmap logits ``(B, K, h, w)``, offsets ``(B, 2K, h, w)`` (and part-affinity fields ``(B, 2E, h, w)``
+        with limbs) for normalised input ``x``."""
         h, w = x.shape[-2:]
         m = self.spec.backbone_stride
         pad_h, pad_w = (-h) % m, (-w) % m
@@ -121,14 +126,14 @@ class PoseNet(nn.Module):
             x = F.pad(x, (0, pad_w, 0, pad_h))
         features = self.backbone(x)
         skips = [features[i] if i is not None else None for i in self._skip_index]
-        heatmaps, offsets = self.head(features[-1], skips)
+        maps = self.head(features[-1], skips)
         if pad_h or pad_w:
             out_h, out_w = -(-h // self.stride), -(-w // self.stride)
-            heatmaps, offsets = heatmaps[..., :out_h, :out_w], offsets[..., :out_h, :out_w]
-        return heatmaps, offsets
+            maps = tuple(m[..., :out_h, :out_w] for m in maps)
+        return maps
 
     @torch.inference_mode()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """Keypoints ``(B, K, 3)`` = x, y (input pixels), score for normalised input ``x``."""
-        heatmaps, offsets = self(x)
+        heatmaps, offsets = self(x)[:2]
         return decode_heatmaps(heatmaps, offsets, self.stride, locref_stdev=self.spec.locref_stdev)

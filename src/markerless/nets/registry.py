@@ -91,6 +91,7 @@ def create_model(
     output_stride: int | None = None,
     backbone_stride: int = 32,
     head_channels: int | list[int] | tuple[int, ...] = 128,
+    limbs: int = 0,
     **kwargs: Any,
 ) -> PoseNet:
     """Build a :class:`PoseNet` named ``name`` (see :func:`list_models`) for ``num_keypoints`` keypoints.
@@ -98,7 +99,8 @@ def create_model(
     ``output_stride`` (default 8) is the total stride of the heatmaps; ``backbone_stride`` (32, or 16
     with a dilated last stage) the stride of the deepest backbone features, upsampled by stride-2
     deconvolutions; ``head_channels`` is their width, one number or one per deconvolution (deepest
-    first, e.g. ``(128, 64, 32)`` for stride 4). Backbone weights: ``weights=PATH`` (a local state
+    first, e.g. ``(128, 64, 32)`` for stride 4); ``limbs`` adds part-affinity fields for that many skeleton
+    edges (multi-animal). Backbone weights: ``weights=PATH`` (a local state
     dict / checkpoint) if given, else offline ImageNet weights when ``pretrained`` and they ship for
     this backbone, else random initialisation, which is logged as a warning. Extra ``kwargs`` go to ``timm.create_model``.
     """
@@ -122,6 +124,7 @@ def create_model(
         mean=entry.mean,
         std=entry.std,
         extra=timm_kwargs,
+        limbs=int(limbs),
     )
     return build_from_spec(spec, pretrained=pretrained, weights=weights)
 

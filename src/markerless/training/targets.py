@@ -49,46 +49,61 @@ def make_targets(
     locref_radius: float = DEFAULT_LOCREF_RADIUS,
     locref_stdev: float = LOCREF_STDEV,
 ) -> dict[str, torch.Tensor]:
-    """Targets for keypoints ``(B, K, 2)`` (x, y input pixels) with weights ``(B, K)`` (0 = ignore).
+    """Targets for keypoints ``(B, K, 2)``, or ``(B, A, K, 2)`` for ``A`` animals (x, y input pixels), with
+    weights of the same shape without the last axis (0 = ignore).
 
-    Returns ``heatmaps (B, K, h, w)``, ``offsets (B, 2K, h, w)``, ``offset_mask (B, K, h, w)``
-    and ``weights (B, K)`` (zero where the keypoint is NaN), all float32 on the keypoints' device.
+    Several animals share each body part's maps: the heatmap is the largest of their Gaussians and a
+    cell's offsets point to the nearest animal's keypoint. Returns ``heatmaps (B, K, h, w)``,
+    ``offsets (B, 2K, h, w)``, ``offset_mask (B, K, h, w)`` and ``weights (B, K)`` (zero where no
+    animal has the keypoint), all float32 on the keypoints' device.
     """
-    if keypoints.ndim != 3 or keypoints.shape[-1] != 2:
-        raise ValueError(f"keypoints must be (B, K, 2), got {tuple(keypoints.shape)}")
+    if keypoints.ndim == 3:
+        keypoints, weights = keypoints[:, None], weights.reshape(keypoints.shape[:2])[:, None]
+    if keypoints.ndim != 4 or keypoints.shape[-1] != 2:
+        raise ValueError(f"keypoints must be (B, K, 2) or (B, A, K, 2), got {tuple(keypoints.shape)}")
     h, w = heatmap_size
-    b, k, _ = keypoints.shape
+    b, a, k, _ = keypoints.shape
     kp = keypoints.to(torch.float32)
     finite = torch.isfinite(kp).all(dim=-1)
-    weight = torch.where(finite, weights.to(torch.float32).reshape(b, k), 0.0)
+    weight = torch.where(finite, weights.to(torch.float32).reshape(b, a, k), 0.0)  # (B, A, K)
     active = weight > 0
     kp = torch.where(finite[..., None], kp, 0.0)
     cx = cell_centres(w, stride, device=kp.device)
     cy = cell_centres(h, stride, device=kp.device)
-    dx = kp[..., 0, None, None] - cx.view(1, 1, 1, w)  # (B, K, 1, w): keypoint minus cell centre
-    dy = kp[..., 1, None, None] - cy.view(1, 1, h, 1)  # (B, K, h, 1)
-    dist2 = dx.square() + dy.square()  # (B, K, h, w)
-    on = active[..., None, None]
-    heatmaps = torch.exp(dist2 / (-2.0 * sigma * sigma)) * on
-    mask = ((dist2 <= locref_radius * locref_radius) & on).to(torch.float32)
-    offsets = torch.stack([dx.expand(b, k, h, w), dy.expand(b, k, h, w)], dim=2) / locref_stdev
+    dx = kp[..., 0, None, None] - cx.view(1, 1, 1, 1, w)  # (B, A, K, 1, w): keypoint minus cell centre
+    dy = kp[..., 1, None, None] - cy.view(1, 1, 1, h, 1)  # (B, A, K, h, 1)
+    dist2 = torch.where(active[..., None, None], dx.square() + dy.square(), torch.inf)  # (B, A, K, h, w)
+    if a == 1:
+        nearest, dist2 = dist2[:, 0], dist2[:, 0]
+        dx, dy = dx[:, 0].expand(b, k, h, w), dy[:, 0].expand(b, k, h, w)
+    else:
+        dist2, which = dist2.min(dim=1)  # (B, K, h, w): the nearest animal's keypoint per cell
+        dx = torch.gather(dx.expand(b, a, k, h, w), 1, which[:, None])[:, 0]
+        dy = torch.gather(dy.expand(b, a, k, h, w), 1, which[:, None])[:, 0]
+        nearest = dist2
+    heatmaps = torch.exp(nearest / (-2.0 * sigma * sigma))  # exp(-inf) = 0 where no animal has the keypoint
+    mask = (dist2 <= locref_radius * locref_radius).to(torch.float32)
+    offsets = torch.stack([dx, dy], dim=2) / locref_stdev
     offsets = (offsets * mask[:, :, None]).reshape(b, 2 * k, h, w)
-    return {"heatmaps": heatmaps, "offsets": offsets, "offset_mask": mask, "weights": weight}
+    return {"heatmaps": heatmaps, "offsets": offsets, "offset_mask": mask, "weights": weight.amax(dim=1)}
 
 
 def pose_loss(
-    outputs: tuple[torch.Tensor, torch.Tensor],
+    outputs: tuple[torch.Tensor, ...],
     targets: dict[str, torch.Tensor],
     locref_weight: float = 0.05,
     heatmap_loss: Literal["bce", "mse"] = "bce",
+    paf_weight: float = 1.0,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Total loss and its detached parts ``{"heatmap", "locref"}`` for ``(heatmap_logits, offsets)``.
+    """Total loss and its detached parts ``{"heatmap", "locref"}`` for ``(heatmap_logits, offsets)``; with a
+    third output and ``targets["pafs"]``, plus ``paf_weight`` times the part-affinity fields' squared error
+    (summed over each field's map, averaged over fields and images), part ``"paf"``.
 
     ``heatmap_loss`` "bce" (default, see the module notes) or "mse" (squared error of the sigmoid,
     DeepLabCut's choice; both summed per map). The balance with ``locref_weight`` matters more than
     the choice: on the toy task BCE with weight 1.0 matched MSE with weight 0.3.
     """
-    logits, offsets = outputs
+    logits, offsets = outputs[0], outputs[1]
     target = targets["heatmaps"]
     weight = targets["weights"]  # (B, K)
     b, k, h, w = logits.shape
@@ -110,4 +125,10 @@ def pose_loss(
     )
     locref_loss = (huber * mask[:, :, None]).sum() / denominator
     loss = heatmap_part + locref_weight * locref_loss
-    return loss, {"heatmap": heatmap_part.detach(), "locref": locref_loss.detach()}
+    parts = {"heatmap": heatmap_part.detach(), "locref": locref_loss.detach()}
+    if len(outputs) > 2 and "pafs" in targets:
+        pafs = outputs[2].float()
+        paf_part = (pafs - targets["pafs"]).square().sum() / max(pafs.shape[0] * pafs.shape[1] // 2, 1)
+        loss = loss + paf_weight * paf_part
+        parts["paf"] = paf_part.detach()
+    return loss, parts
