@@ -21,6 +21,7 @@ class TrackingSettings:
             (or track) ends the tracklet there, so the stitcher decides (0: never).
         max_gap: frames a track may pause (animal hidden) and still continue.
         motion_noise: standard deviation of the centre's acceleration, pixels per frame squared.
+        position_noise: standard deviation of a detected centre around the true one, in animal sizes.
         size: the animal's size in pixels; None: the median bounding-box diagonal of the detections.
         gap_cost: stitching cost per frame of gap between two tracklets, in animal sizes.
         shape_weight: weight of the difference in pose shape in the stitching cost.
@@ -35,6 +36,7 @@ class TrackingSettings:
     ambiguity_margin: float = 0.0
     max_gap: int = 25
     motion_noise: float = 1.0
+    position_noise: float = 0.05
     size: float | None = None
     gap_cost: float = 0.02
     shape_weight: float = 0.5
@@ -44,7 +46,15 @@ class TrackingSettings:
     def __post_init__(self) -> None:
         if not 0.0 <= self.pcutoff <= 1.0:
             raise ConfigError(f"Tracking pcutoff {self.pcutoff} must lie between 0 and 1.")
-        for name in ("kappa", "motion_noise", "gap_cost", "shape_weight", "identity_weight", "max_link_cost"):
+        for name in (
+            "kappa",
+            "motion_noise",
+            "position_noise",
+            "gap_cost",
+            "shape_weight",
+            "identity_weight",
+            "max_link_cost",
+        ):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"Tracking setting {name}={getattr(self, name)} must be 0 or more.")
         if self.min_keypoints < 1 or self.max_gap < 0:

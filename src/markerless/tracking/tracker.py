@@ -47,7 +47,7 @@ class _Tracks:
         self.shape = np.zeros((0, n_kp, 2))
         self.last = np.zeros(0, dtype=np.int64)
         self.q = settings.motion_noise**2
-        self.r = (0.05 * size) ** 2  # how far a detected centre strays from the true one
+        self.r = (settings.position_noise * size) ** 2  # how far a detected centre strays from the true one
         self.sigma2 = (settings.kappa * size) ** 2
 
     def predict(self, frame: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
