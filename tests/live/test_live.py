@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from markerless.analysis.analyze import analyze
+from markerless.analysis.export import export
 from markerless.cli import main
-from markerless.errors import ConfigError, VideoError
+from markerless.errors import ConfigError, ModelError, VideoError
 from markerless.io.dlc import read_predictions
 from markerless.io.video import VideoReader
 from markerless.live import CameraSource, ForwardPredictor, LiveEstimator, RegionEvents, VideoSource, run_live
@@ -185,3 +186,19 @@ def test_cli_needs_one_source(live_project: Path) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["live", str(live_project)])
     assert exit_info.value.code == 2
+
+
+def test_from_export_folder_runs_the_exported_models(live_project: Path, live_video: Path) -> None:
+    """An export folder (whole frame + window sizes) poses as the project's OpenVINO estimator does."""
+    whole = export(live_project, format="openvino", frame_size=(96, 80))
+    export(live_project, format="openvino", frame_size=(64, 64))
+    exported = LiveEstimator.from_export(whole.parent, precision="fp32")
+    direct = LiveEstimator.from_project(live_project, backend="openvino", precision="fp32", dynamic_crop=True)
+    frames = _frames(live_video)
+    a = np.stack([exported.pose(f) for f in frames])
+    b = np.stack([direct.pose(f) for f in frames])
+    assert exported.layout is not None and exported.layout.keypoint_names == tuple(BODYPARTS)
+    assert exported.tracker is not None and exported.tracker.settings.size == (64, 64)
+    np.testing.assert_allclose(a, b, atol=1e-3)
+    with pytest.raises(ModelError, match="no export for 48x40"):
+        LiveEstimator.from_export(whole.parent).pose(np.zeros((40, 48, 3), np.uint8))
