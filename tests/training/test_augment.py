@@ -93,3 +93,30 @@ def test_same_rng_same_batch() -> None:
     b = aug(images, kps, np.random.default_rng(5))
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_several_animals_keep_their_shape_and_flip_within_each_animal() -> None:
+    image = np.zeros((200, 300, 3), dtype=np.uint8)
+    aug = Augmenter((300, 200), np.array([1, 0, 2]), hflip=1.0)  # parts 0/1 a left/right pair; always flip
+    animals = np.array([[[100, 50], [120, 50], [110, 70]], [[200, 150], [220, 150], [210, 170]]], float)
+    animals[1, 2] = np.nan
+    crops, out = aug([image], animals[None], np.random.default_rng(0))
+    assert out.shape == (1, 2, 3, 2) and crops.shape == (1, 200, 300, 3)
+    assert np.isnan(out[0, 1, 2]).all() and np.isfinite(out[0, 0]).all()
+    # mirrored (x -> c - x) then swapped within each animal: part 0 is the mirror of the same animal's part 1
+    assert np.allclose(out[0, :, 0, 0] - out[0, :, 1, 0], [-20, -20])
+    assert np.allclose(out[0, 1, 0] - out[0, 0, 0], [-100, 100])  # animals are not mixed
+
+
+def test_each_crop_is_centred_on_one_labelled_animal() -> None:
+    image = np.zeros((400, 400, 3), dtype=np.uint8)
+    aug = Augmenter((64, 64), np.arange(2))
+    animals = np.array([[[50, 50], [60, 60]], [[300, 300], [310, 310]], [[np.nan, np.nan]] * 2])
+    rng = np.random.default_rng(1)
+    centres = set()
+    for _ in range(20):
+        _, out = aug([image], animals[None], rng)
+        inside = np.flatnonzero(np.isfinite(out[0]).all(axis=(-1, -2)))
+        assert len(inside) == 1 and inside[0] in (0, 1)  # the unlabelled animal is never the anchor
+        centres.add(int(inside[0]))
+    assert centres == {0, 1}

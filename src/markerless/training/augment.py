@@ -101,22 +101,37 @@ class Augmenter:
         matrices = np.concatenate([linear, shift[..., None]], axis=-1)
         return matrices, (fx * fy) < 0
 
-    def transform_keypoints(self, keypoints: np.ndarray, matrices: np.ndarray, swap: np.ndarray) -> np.ndarray:
-        """Keypoints ``(B, K, 2)`` mapped into the crops; outside or unlabelled -> NaN; left/right swapped."""
+    def transform_keypoints(
+        self, keypoints: np.ndarray, matrices: np.ndarray, swap: np.ndarray, permutation: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Keypoints ``(B, K, 2)`` mapped into the crops; outside or unlabelled -> NaN; left/right swapped
+        (by ``permutation``, default the augmenter's)."""
         mapped = np.einsum("bij,bkj->bki", matrices[:, :, :2], keypoints) + matrices[:, None, :, 2]
         cw, ch = self.crop_size
         inside = (mapped[..., 0] >= 0) & (mapped[..., 0] <= cw - 1) & (mapped[..., 1] >= 0) & (mapped[..., 1] <= ch - 1)
         mapped = np.where(inside[..., None], mapped, np.nan)
-        swapped = mapped[:, self.flip_permutation]
+        swapped = mapped[:, self.flip_permutation if permutation is None else permutation]
         return np.where(swap[:, None, None], swapped, mapped)
 
     def __call__(
         self, images: list[np.ndarray], keypoints: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Augmented crops ``(B, h, w, 3)`` uint8 and their keypoints ``(B, K, 2)`` (NaN = unlabelled)."""
+        """Augmented crops ``(B, h, w, 3)`` uint8 and their keypoints ``(B, K, 2)`` (NaN = unlabelled).
+
+        Keypoints ``(B, A, K, 2)`` of several animals come back in that shape: each crop is centred on
+        one labelled animal picked at random, and flips swap left/right parts within each animal.
+        """
         keypoints = np.asarray(keypoints, dtype=np.float64)
         sizes = np.array([(im.shape[1], im.shape[0]) for im in images], dtype=np.float64)
-        matrices, swap = self.sample_transforms(keypoints, sizes, rng)
+        anchor, flat, permutation = keypoints, keypoints, None
+        if keypoints.ndim == 4:
+            b, a, k, _ = keypoints.shape
+            seen = np.isfinite(keypoints).all(axis=-1).any(axis=-1)  # (B, A)
+            pick = np.argmax(rng.random((b, a)) * seen, axis=1)
+            anchor = keypoints[np.arange(b), pick]
+            flat = keypoints.reshape(b, a * k, 2)
+            permutation = (np.arange(a)[:, None] * k + self.flip_permutation[None]).ravel()
+        matrices, swap = self.sample_transforms(anchor, sizes, rng)
         cw, ch = self.crop_size
         crops = np.empty((len(images), ch, cw, 3), dtype=np.uint8)
         if self._photometric is not None:
@@ -125,4 +140,4 @@ class Augmenter:
             crops[b] = cv2.warpAffine(image, m, (cw, ch), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
             if self._photometric is not None:
                 crops[b] = self._photometric(image=crops[b])["image"]
-        return crops, self.transform_keypoints(keypoints, matrices, swap)
+        return crops, self.transform_keypoints(flat, matrices, swap, permutation).reshape(keypoints.shape)

@@ -29,13 +29,14 @@ def read_image(path: str | Path) -> np.ndarray:
 
 @dataclass
 class ImageSet:
-    """Labelled images of one individual in memory.
+    """Labelled images in memory, with the keypoints of one animal or of several.
 
     Attributes:
         paths: project-relative image paths.
         images: RGB uint8 arrays ``(H, W, 3)`` (sizes may differ).
-        keypoints: float64 ``(N, K, 2)``; NaN where a point is unlabelled or occluded (not trained on).
-        ground_truth: float64 ``(N, K, 2)``; NaN where unlabelled (occluded guesses kept, for evaluation).
+        keypoints: float64 ``(N, K, 2)``, or ``(N, A, K, 2)`` for the ``A`` individuals of a multi-animal
+            project; NaN where a point is unlabelled or occluded (not trained on).
+        ground_truth: the same shape; NaN where unlabelled (occluded guesses kept, for evaluation).
     """
 
     paths: list[str]
@@ -45,11 +46,18 @@ class ImageSet:
 
     @classmethod
     def load(cls, root: str | Path, labels: Labels) -> ImageSet:
-        """Read the images of single-animal ``labels`` (paths relative to the project ``root``)."""
+        """Read the images of ``labels`` (paths relative to the project ``root``); a multi-animal layout keeps
+        its individuals and their body parts (unique body parts are left out)."""
         root = Path(root)
         images = [read_image(root / p) for p in labels.images]
-        gt = labels.xy[:, 0].copy()
-        trainable = labels.trainable[:, 0]
+        layout = labels.layout
+        if layout.multi_animal:
+            n_animals, n_parts = len(layout.individuals), len(layout.bodyparts)
+            gt = labels.xy[:, :n_animals, :n_parts].copy()
+            trainable = labels.trainable[:, :n_animals, :n_parts]
+        else:
+            gt = labels.xy[:, 0].copy()
+            trainable = labels.trainable[:, 0]
         keypoints = np.where(trainable[..., None], gt, np.nan)
         return cls(list(labels.images), images, keypoints, gt)
 
