@@ -30,6 +30,7 @@ MIRROR = {
     "extract-outliers": "extract_outliers",
     "merge": "merge",
     "export": "export",
+    "live": "live_stream",
     "export-sleap": "export_sleap",
     "calibrate": "calibrate",
     "triangulate": "triangulate",

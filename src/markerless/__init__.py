@@ -42,6 +42,9 @@ _API = {
     "create_labeled_video": "markerless.viz.video",
     "plot_trajectories": "markerless.viz.plots",
     "export": "markerless.analysis.export",
+    # real time
+    "live_stream": "markerless.live.stream",
+    "LiveEstimator": "markerless.live.estimator",
     # identities over time
     "track_poses": "markerless.tracking.api",
     "stitch_videos": "markerless.tracking.api",

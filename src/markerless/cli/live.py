@@ -18,7 +18,9 @@ def _frames(text: str) -> int:
 
 
 def _add_live_args(p: argparse.ArgumentParser) -> None:
-    suppress = argparse.SUPPRESS  # only typed options are passed on: the defaults live in markerless.live.live
+    suppress = (
+        argparse.SUPPRESS
+    )  # only typed options are passed on: the defaults live in markerless.live.stream.live_stream
     p.add_argument("config", help="the project's config.yaml (or its folder)")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--video", metavar="FILE", help="a video file, played at its own frame rate")
@@ -62,10 +64,10 @@ def _add_live_args(p: argparse.ArgumentParser) -> None:
 
 
 def _run_live(args: argparse.Namespace) -> int:
-    from markerless.live.stream import live, print_summary
+    from markerless.live.stream import live_stream, print_summary
 
     options = typed_options(args, "config", "video", "camera")
-    result = live(args.config, video=args.video, camera=args.camera, **options)
+    result = live_stream(args.config, video=args.video, camera=args.camera, **options)
     print_summary(result)
     return 130 if result.interrupted else 0
 

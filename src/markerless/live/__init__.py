@@ -9,7 +9,7 @@ time of use), ``processors`` (the :class:`Processor` protocol and the :class:`Re
 from markerless.live.estimator import LiveEstimator
 from markerless.live.forward import ForwardPredictor
 from markerless.live.processors import Processor, RegionEvents
-from markerless.live.stream import CameraSource, LiveResult, VideoSource, live, run_live
+from markerless.live.stream import CameraSource, LiveResult, VideoSource, live_stream, run_live
 
 __all__ = [
     "CameraSource",
@@ -19,6 +19,6 @@ __all__ = [
     "Processor",
     "RegionEvents",
     "VideoSource",
-    "live",
+    "live_stream",
     "run_live",
 ]

@@ -429,7 +429,7 @@ def load_processor(spec: str) -> Processor:
     return cast(Processor, processor)
 
 
-def live(
+def live_stream(
     config: str | Path,
     *,
     video: str | Path | None = None,
