@@ -137,3 +137,20 @@ def test_identity_votes_decide_between_equal_links() -> None:
     # individual holding animal a at frame 0 holds the a-voted tracklet (shape of a) after the gap
     ia = int(np.argmin(np.abs(first - np.nanmean(a[0, :, 0]))))
     np.testing.assert_allclose(tracked.data[50, ia], a2[50], atol=1e-4)
+
+
+def test_result_does_not_depend_on_the_order_of_animals_in_the_input() -> None:
+    truth = scene_poses(300, n_animals=3, seed=2)
+    first, _ = strip_identities(truth, seed=0, noise_px=1.0)
+    noisy = first.data
+    # the same noisy poses in another per-frame order
+    order = np.argsort(np.random.default_rng(9).random(noisy.shape[:2]), axis=1)
+    second = first.with_data(np.take_along_axis(noisy, order[:, :, None, None], axis=1))
+    a, _ = track_poses(first)
+    b, _ = track_poses(second)
+    # the same animals, up to which individual each one is named (animals that appear together in frame 0)
+    columns = [
+        int(np.nanargmin(np.nanmean(np.abs(b.data[0, :, :, :2] - a.data[0, i, :, :2]), axis=(1, 2)))) for i in range(3)
+    ]
+    assert sorted(columns) == [0, 1, 2]
+    np.testing.assert_array_equal(a.data, b.data[:, columns])
