@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -202,3 +203,16 @@ def test_from_export_folder_runs_the_exported_models(live_project: Path, live_vi
     np.testing.assert_allclose(a, b, atol=1e-3)
     with pytest.raises(ModelError, match="no export for 48x40"):
         LiveEstimator.from_export(whole.parent).pose(np.zeros((40, 48, 3), np.uint8))
+
+
+def test_a_frame_that_cannot_be_posed_keeps_the_recording(live_video: Path, tmp_path: Path) -> None:
+    """The camera changes resolution mid-stream: our error, and the poses so far are written."""
+
+    class Resizing(VideoSource):
+        def __iter__(self) -> Iterator[tuple[int, np.ndarray, float]]:
+            for index, frame, t in super().__iter__():
+                yield index, (frame if index < 5 else frame[:40]), t
+
+    with pytest.raises(ConfigError, match="compiled for 96x80"):
+        run_live(spot_estimator(), Resizing(live_video, realtime=False), record=tmp_path)
+    assert len(read_predictions(tmp_path / "vidADLC_fake.h5").data) == 5

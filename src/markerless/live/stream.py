@@ -348,13 +348,17 @@ def run_live(
                 break
     except KeyboardInterrupt:
         result.interrupted = True
-    finally:
+    finally:  # also when a frame cannot be posed: what was recorded is written before the error goes on
         source.close()
         procs.close()
         if display:
             cv2.destroyAllWindows()
         if recorder is not None:
             result.files.append(recorder.close())
+        if record_dir is not None and indices and estimator.layout is not None:
+            result.files[:0] = _write_records(
+                estimator, source, record_dir, indices, poses, arrivals, latencies, save_frames
+            )
     result.frames, result.dropped = len(indices), source.dropped
     if max_frames is not None and not result.interrupted:  # frames skipped past the last one do not count
         result.dropped = min(result.dropped, max(0, max_frames - len(indices)))
@@ -362,10 +366,6 @@ def run_live(
     result.processor_errors = dict(procs.errors)
     result.window_fraction = estimator.window_fraction
     result.warmup_seconds = estimator.warmup_seconds
-    if record_dir is not None and indices and estimator.layout is not None:
-        result.files[:0] = _write_records(
-            estimator, source, record_dir, indices, poses, arrivals, latencies, save_frames
-        )
     return result
 
 
