@@ -32,7 +32,8 @@ def test_unit_vector_on_the_limb_zero_elsewhere() -> None:
     cx, cy = centres.view(1, 16), centres.view(16, 1)
     across = ((cx - 20) * 0.6 - (cy - 20) * 0.8).abs()
     along = (cx - 20) * 0.8 + (cy - 20) * 0.6
-    expected = (across <= 8.0) & (along >= 0) & (along <= 100)
+    beyond = torch.where(along < 0, -along, torch.where(along > 100, along - 100, 0.0))
+    expected = across.square() + beyond.square() <= 64.0  # a capsule of radius 8 around the segment
     assert torch.equal(fields[0] != 0, expected)
 
 

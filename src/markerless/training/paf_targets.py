@@ -2,8 +2,8 @@
 
 Layout (what :mod:`markerless.analysis.assembly` reads): two channels per edge ``e = (a, b)``,
 ``2e`` = x and ``2e + 1`` = y of the unit vector from body part ``a`` to ``b``, on the cells whose
-centre lies on the limb (between the two points along it, at most ``width`` input pixels from the
-segment across it) and zero elsewhere. Where limbs of several animals cover a cell, the vectors are
+centre lies on the limb (at most ``width`` input pixels from the segment: a capsule, so the cells
+of both ends are on it and even a limb shorter than a cell is read) and zero elsewhere. Where limbs of several animals cover a cell, the vectors are
 averaged (OpenPose's rule). Cell ``(i, j)`` stands for the input point
 ``(j*stride + stride/2, i*stride + stride/2)``, the grid of :mod:`markerless.nets.decode`. Edges
 with a missing (NaN) end contribute nothing.
@@ -56,8 +56,9 @@ def paf_targets(
     rel_y = cy - start[..., 1, None, None]  # (..., N, E, h, 1)
     ux, uy = unit[..., 0, None, None], unit[..., 1, None, None]
     along = rel_x * ux + rel_y * uy  # (..., N, E, h, w)
-    across = (rel_x * uy - rel_y * ux).abs()
-    on = ((along >= 0) & (along <= length[..., None, None]) & (across <= width)).to(torch.float32)
+    across = rel_x * uy - rel_y * ux
+    beyond = (along - along.clamp(0.0, None).minimum(length[..., None, None].clamp_min(0.0))).abs()
+    on = ((beyond.square() + across.square() <= width * width) & ok[..., None, None]).to(torch.float32)
     count = on.sum(dim=-4).clamp_min(1.0)  # (..., E, h, w): over animals
     fx = (on * ux).sum(dim=-4) / count
     fy = (on * uy).sum(dim=-4) / count
