@@ -216,3 +216,20 @@ def test_a_frame_that_cannot_be_posed_keeps_the_recording(live_video: Path, tmp_
     with pytest.raises(ConfigError, match="compiled for 96x80"):
         run_live(spot_estimator(), Resizing(live_video, realtime=False), record=tmp_path)
     assert len(read_predictions(tmp_path / "vidADLC_fake.h5").data) == 5
+
+
+def test_processors_get_the_forward_prediction_and_the_record_keeps_the_measurement(
+    live_video: Path, tmp_path: Path
+) -> None:
+    recorder = Recorder()
+    run_live(
+        spot_estimator(),
+        VideoSource(live_video),
+        processors=[recorder],
+        record=tmp_path,
+        forward=ForwardPredictor(forward_s=0.08),  # two frames at 25 frames/s
+    )
+    measured = read_predictions(tmp_path / "vidADLC_fake.h5")
+    handed = np.stack([pose for pose, _ in recorder.calls])
+    ahead = handed[10:, 0, 0, 0] - measured.data[10:, 0, 0, 0]  # the disc moves ~2.6 px per frame to the right
+    assert 2.0 < np.median(ahead) < 8.0

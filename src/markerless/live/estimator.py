@@ -211,6 +211,8 @@ class LiveEstimator:
             for _ in range(WARMUP_RUNS):
                 infer(crop)
             self.tracker = CropTracker(whole, infer, settings, (w, h))
+            self.tracker(batch)  # finds the animal on the whole frame: the first timed frame is a window
+            self.tracker.frames_whole = 0
             self._infer = self.tracker
         else:
             self._infer = whole
