@@ -32,7 +32,7 @@ ALLOWED: dict[str, set[str]] = {
     "results": _FOUNDATION,
     "viz": _FOUNDATION,  # not results: drawing works on poses, whatever filtered them
     "analysis": _FOUNDATION,
-    "training": _FOUNDATION | {"results", "viz"},  # evaluation plots; the unlabelled losses' pose PCA
+    "training": _FOUNDATION | {"results", "viz", "analysis"},  # evaluation plots; unlabelled losses; assembly
     "threed": _FOUNDATION | {"analysis"},  # 3D projects analyse each camera's video
     "labelling": _FOUNDATION | {"results", "training", "viz"},  # outliers, merge into a training set, check plots
     "tracking": _FOUNDATION,  # works on poses and prediction files only

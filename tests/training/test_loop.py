@@ -18,7 +18,7 @@ from markerless.nets import create_model
 from markerless.project.shuffle import Shuffle
 from markerless.training.dataset import create_training_dataset
 from markerless.training.loop import lr_factor, param_groups, train
-from tests.fixtures.projects import make_tiny_project, tiny_recipe
+from tests.fixtures.projects import tiny_recipe
 
 
 def _stats(sh: Shuffle) -> list[dict[str, str]]:
@@ -117,13 +117,6 @@ def test_weight_average_is_deployed_and_resumed(tiny_config: Path) -> None:
     second = torch.load(sh.train_dir / "snapshot-003.pt", weights_only=True)
     assert second["state"]["resumed_from"] == [2]
     assert second["ema_updates"] == second["state"]["step"] > first["ema_updates"]
-
-
-def test_multi_animal_projects_are_refused(tmp_path: Path) -> None:
-    config = make_tiny_project(tmp_path, n_per_video=2, videos=("v",), multi_animal=True)
-    create_training_dataset(config, shuffle=1)
-    with pytest.raises(TrainingError, match="multi-animal"):
-        train(config, 1, epochs=1)
 
 
 @pytest.mark.slow

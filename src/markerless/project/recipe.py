@@ -129,13 +129,15 @@ class TargetsSection:
     sigma: float = 10.0  # heatmap Gaussian; sigma 6 with locref weight 0.05 never left the background prior
     locref_radius: float = 17.0  # offsets are learnt within this distance of a keypoint
     locref_weight: float = 1.0  # weight of the offset loss; 1.0 reached 2.6 px on training crops
+    paf_weight: float = 1.0  # weight of the part-affinity fields' loss (multi-animal nets)
 
     def __post_init__(self) -> None:
         for name in ("sigma", "locref_radius"):
             if not getattr(self, name) > 0:
                 _fail(f"targets.{name}", "a number of pixels > 0", getattr(self, name))
-        if self.locref_weight < 0:
-            _fail("targets.locref_weight", "a number >= 0", self.locref_weight)
+        for name in ("locref_weight", "paf_weight"):
+            if getattr(self, name) < 0:
+                _fail(f"targets.{name}", "a number >= 0", getattr(self, name))
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from markerless.project.project import ProjectSource
 from markerless.project.shuffle import Shuffle, snapshot_epoch
 from markerless.training.batches import ImageSet
 from markerless.training.metrics import LARGE_ERROR_FRACTION, error_summary, labelled_extent, pixel_errors
+from markerless.training.multi_animal import animal_errors, predict_animals
 from markerless.viz.draw import colormap_colors, draw_poses
 
 
@@ -80,8 +81,6 @@ def evaluate(
 
     sh = Shuffle(config, shuffle)
     project = sh.project
-    if project.layout.multi_animal:
-        raise TrainingError("Evaluation of multi-animal projects is not supported yet; use a single-animal project.")
     snap = Path(snapshot) if isinstance(snapshot, (str, Path)) else sh.snapshot(snapshot)
     scorer = sh.scorer(snap)
     if pcutoff is None:
@@ -99,6 +98,8 @@ def evaluate(
     labels = labels.select(rows)
     data = ImageSet.load(project.root, labels)
     recipe = sh.recipe
+    if project.layout.multi_animal:
+        return _evaluate_animals(sh, snap, net, extra, data, train_set, pcutoff, dev)
     pred = predict_images(
         net,
         data.images,
@@ -157,6 +158,71 @@ def evaluate(
             "that the recipe's crop_size holds every body part and its augmentation fits the camera set-up.",
             stacklevel=2,
         )
+    return results
+
+
+def _evaluate_animals(
+    sh: Shuffle,
+    snap: Path,
+    net: Any,
+    extra: dict[str, Any],
+    data: ImageSet,
+    train_set: set[str],
+    pcutoff: float,
+    device: torch.device,
+) -> dict[str, Any]:
+    """Multi-animal evaluation: animals assembled and matched to the labelled ones; mAP (DeepLabCut's and
+    SLEAP's sigma), pixel error after matching, per body part. Writes ``results.json``."""
+    project = sh.project
+    names = list(project.layout.bodyparts)
+    edges = extra.get("edges") or []
+    if not edges:
+        raise TrainingError(
+            f"{snap} has no part-affinity edges: it is not a multi-animal snapshot; train this shuffle."
+        )
+    edge_index = np.array([[names.index(a), names.index(b)] for a, b in edges], dtype=np.int64)
+    recipe = sh.recipe
+    pred, scores = predict_animals(
+        net,
+        data.images,
+        edge_index,
+        data.keypoints.shape[1],
+        scale=recipe.model.input_scale,
+        batch_size=recipe.runtime.eval_batch_size,
+        device=device,
+    )
+    is_train = np.array([p in train_set for p in data.paths])
+    train = animal_errors(pred[is_train], scores[is_train], data.ground_truth[is_train], pcutoff, names)
+    test = animal_errors(pred[~is_train], scores[~is_train], data.ground_truth[~is_train], pcutoff, names)
+    results = {
+        "snapshot": snap.name,
+        "scorer": sh.scorer(snap),
+        "epoch": snapshot_epoch(snap),
+        "shuffle": sh.index,
+        "train_fraction": sh.train_fraction,
+        "pcutoff": pcutoff,
+        "multi_animal": True,
+        "test_map": test["map"],
+        "test_mar": test["mar"],
+        "test_map_sleap": test["map_sleap"],
+        "test_mar_sleap": test["mar_sleap"],
+        "train_map": train["map"],
+        "train_map_sleap": train["map_sleap"],
+        "train_error_px": train["error_px"],
+        "test_error_px": test["error_px"],
+        "train_error_px_pcutoff": train["error_px_pcutoff"],
+        "test_error_px_pcutoff": test["error_px_pcutoff"],
+        "n_train": int(is_train.sum()),
+        "n_test": int((~is_train).sum()),
+        "per_bodypart": {
+            name: {"train_error_px": tr, "test_error_px": te}
+            for name, tr, te in zip(names, train["per_keypoint"], test["per_keypoint"], strict=True)
+        },
+    }
+    out = sh.evaluation_dir
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "results.json", json.dumps(_jsonable(results), indent=1) + "\n")
+    results["evaluation_dir"] = str(out)
     return results
 
 

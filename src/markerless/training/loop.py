@@ -43,6 +43,8 @@ from markerless.training.augment import Augmenter
 from markerless.training.batches import BatchSampler, ImageSet, to_tensor
 from markerless.training.evaluation import predict_images
 from markerless.training.metrics import error_summary
+from markerless.training.multi_animal import animal_errors, predict_animals
+from markerless.training.paf_targets import paf_edges, paf_targets
 from markerless.training.targets import make_targets, pose_loss
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,7 @@ STATS_COLUMNS = [
     "loss",
     "heatmap_loss",
     "locref_loss",
+    "paf_loss",
     "images_per_s",
     "test_error_px",
     "test_error_px_pcutoff",
@@ -175,10 +178,10 @@ def train(
     """
     sh = Shuffle(config, shuffle)
     project = sh.project
-    if project.layout.multi_animal:
+    if project.layout.unique_bodyparts:
         raise TrainingError(
-            "Training multi-animal projects is not supported yet; this project has several individuals "
-            "(multianimalproject: true). Use a single-animal project for now."
+            f"{project.config_path}: training with unique body parts ({list(project.layout.unique_bodyparts)}) is not "
+            "supported yet; move them to multianimalbodyparts or remove them from uniquebodyparts."
         )
     budget: dict[str, Any] = {}
     if max_minutes is not None:
@@ -309,7 +312,20 @@ class _Run:
         augmenter = Augmenter.from_recipe(recipe, project.layout.skeleton.flip_permutation)
         self.sampler = BatchSampler(self.train_data, augmenter, recipe.batch_size)
         torch.manual_seed(self.seed)
-        n_kp = len(project.layout.keypoint_names)
+        n_kp = len(project.layout.bodyparts)
+        self.multi_animal = project.layout.multi_animal
+        self.edges: tuple[tuple[str, str], ...] = ()
+        if self.multi_animal:
+            self.edges, note = paf_edges(labels)
+            if note:
+                warnings.warn(f"{project.config_path}: {note}", stacklevel=3)
+            if not self.edges:
+                raise TrainingError(
+                    f"{project.config_path}: no two body parts are labelled together, so no part-affinity field can "
+                    "link them; label more body parts per animal."
+                )
+        names = list(project.layout.bodyparts)
+        self.edge_index = np.array([[names.index(a), names.index(b)] for a, b in self.edges], dtype=np.int64)
         spec = recipe.model
         try:
             self.net = create_model(
@@ -318,6 +334,7 @@ class _Run:
                 pretrained=spec.pretrained,
                 output_stride=spec.output_stride,
                 head_channels=list(spec.head_channels) if isinstance(spec.head_channels, tuple) else spec.head_channels,
+                limbs=len(self.edges),
             )
         except ModelError as err:
             raise TrainingError(f"{sh.recipe_file}: {err}") from None
@@ -406,14 +423,16 @@ class _Run:
                 h, w = outputs[0].shape[-2:]
                 targets = make_targets(
                     kp,
-                    torch.ones(kp.shape[:2], device=self.device),
+                    torch.ones(kp.shape[:-1], device=self.device),
                     (h, w),
                     stride,
                     sigma=tgt.sigma,
                     locref_radius=tgt.locref_radius,
                     locref_stdev=locref_stdev,
                 )
-                loss, part = pose_loss(outputs, targets, locref_weight=tgt.locref_weight)
+                if self.multi_animal:
+                    targets["pafs"] = paf_targets(kp, self.edge_index, (h, w), stride)
+                loss, part = pose_loss(outputs, targets, locref_weight=tgt.locref_weight, paf_weight=tgt.paf_weight)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()
@@ -423,7 +442,7 @@ class _Run:
                 self.state.elapsed_s += now - t0
                 self.state.step += 1
                 losses.append(float(loss.detach()))
-                parts.append([float(part["heatmap"]), float(part["locref"])])
+                parts.append([float(part["heatmap"]), float(part["locref"]), float(part.get("paf", math.nan))])
                 bar.update(round(self.state.elapsed_s) - bar.n if self.budget_s else 1)
                 bar.set_postfix(epoch=self.state.epoch + 1, loss=f"{losses[-1]:.4f}", lr=f"{lr:.2e}")
                 if marks and self.state.elapsed_s >= marks[0]:
@@ -456,7 +475,7 @@ class _Run:
         return self.sh.train_dir / f"snapshot-{self.state.epoch:03d}.pt"
 
     def _stats_row(self, losses: list[float], parts: list[list[float]], lr: float) -> dict[str, Any]:
-        part = np.mean(parts, axis=0) if parts else [math.nan, math.nan]
+        part = np.mean(parts, axis=0) if parts else [math.nan, math.nan, math.nan]
         spent = self.state.elapsed_s - self._epoch_start
         return {
             "epoch": self.state.epoch,
@@ -466,6 +485,7 @@ class _Run:
             "loss": float(np.mean(losses)) if losses else math.nan,
             "heatmap_loss": float(part[0]),
             "locref_loss": float(part[1]),
+            "paf_loss": float(part[2]),
             "images_per_s": round(len(losses) * self.sampler.batch_size / spent, 2) if spent > 0 else math.nan,
         }
 
@@ -486,6 +506,18 @@ class _Run:
                 self.net.to(memory_format=torch.channels_last)
 
     def _predict_errors(self, data: ImageSet) -> dict[str, Any]:
+        if self.multi_animal:
+            animals, scores = predict_animals(
+                self.eval_net,
+                data.images,
+                self.edge_index,
+                data.keypoints.shape[1],
+                scale=self.recipe.model.input_scale,
+                batch_size=self.recipe.runtime.eval_batch_size,
+                device=self.device,
+            )
+            names = list(self.sh.project.layout.bodyparts)
+            return animal_errors(animals, scores, data.ground_truth, self.pcutoff, names)
         pred = predict_images(
             self.eval_net,
             data.images,
@@ -530,6 +562,7 @@ class _Run:
             "state": asdict(self.state),
             "recipe": self.recipe.to_dict(),
             "bodyparts": list(self.sh.project.layout.keypoint_names),
+            "edges": [list(e) for e in self.edges],
         }
 
     def _save(self) -> None:
