@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from markerless.analysis.assembly import assemble, assemble_maps, find_peaks, paf_affinities
+from markerless.analysis.assembly import _local_max, assemble, assemble_maps, find_peaks, paf_affinities
 from markerless.nets.decode import LOCREF_STDEV, cell_centres
 from markerless.training.oks import oks_map
 from markerless.training.paf_targets import paf_targets
@@ -86,6 +86,12 @@ def test_two_close_animals_are_assembled_exactly() -> None:
     assert poses.shape == (1, 2, 13, 3) and scores.shape == (1, 2)
     assert _same_animals(poses[0], truth)
     assert np.all(scores > 0.7)  # the mean peak probability (the points lie between cell centres)
+
+
+@pytest.mark.parametrize("radius", [1, 2])
+def test_local_max_is_max_pool(radius: int) -> None:
+    maps = torch.randn(2, 3, 17, 12)
+    assert torch.equal(_local_max(maps, radius), torch.nn.functional.max_pool2d(maps, 2 * radius + 1, 1, radius))
 
 
 def test_swapped_parts_are_put_back() -> None:

@@ -28,6 +28,7 @@ not assembled: decode their channels as single-animal keypoints.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -52,6 +53,20 @@ DUPLICATE_DISTANCE = 0.1
 
 
 # --- 1. peaks ---------------------------------------------------------------------------------
+def _local_max(maps: torch.Tensor, radius: int) -> torch.Tensor:
+    """The maximum over the ``(2*radius + 1)``-cell square around each cell of ``(B, K, h, w)`` maps:
+    separable shifted maxima, several times faster on CPUs than ``max_pool2d`` with stride 1."""
+    h, w = maps.shape[-2:]
+    padded = F.pad(maps, (radius, radius, radius, radius), value=-math.inf)
+    rows = padded[..., :, 0:w]
+    for i in range(1, 2 * radius + 1):
+        rows = torch.maximum(rows, padded[..., :, i : i + w])
+    out = rows[..., 0:h, :]
+    for i in range(1, 2 * radius + 1):
+        out = torch.maximum(out, rows[..., i : i + h, :])
+    return out
+
+
 def find_peaks(
     heatmap_logits: torch.Tensor,
     offsets: torch.Tensor | None,
@@ -68,19 +83,21 @@ def find_peaks(
     (as :func:`markerless.nets.decode.decode_heatmaps` reads them) or None for cell centres.
     """
     b, k, h, w = heatmap_logits.shape
-    prob = torch.sigmoid(heatmap_logits.to(torch.float32))
-    size = 2 * nms_radius + 1
-    pooled = F.max_pool2d(prob, size, 1, nms_radius)
-    candidate = torch.where((prob >= pooled) & (prob >= min_score), prob, torch.zeros_like(prob))
+    logits = heatmap_logits.to(torch.float32)  # maxima and thresholds on logits: the sigmoid is monotonic
+    if not 0 < min_score < 1:
+        raise ValueError(f"min_score must lie between 0 and 1, got {min_score}")
+    floor = math.log(min_score) - math.log1p(-min_score)
+    peak = (logits >= _local_max(logits, nms_radius)) & (logits >= floor)
     m = min(max_peaks, h * w)
-    value, index = candidate.reshape(b, k, h * w).topk(m, dim=2)  # (B, K, M), strongest first
+    value, index = logits.masked_fill(~peak, -math.inf).reshape(b, k, h * w).topk(m, dim=2)  # strongest first
+    value = torch.sigmoid(value)  # 0 where there is no peak
     row = torch.div(index, w, rounding_mode="floor")
     col = index - row * w
     # plateaus give several equal maxima: keep the first of any group closer than the radius
     near = ((row[..., :, None] - row[..., None, :]).abs() <= nms_radius) & (
         (col[..., :, None] - col[..., None, :]).abs() <= nms_radius
     )
-    earlier = torch.ones(m, m, dtype=torch.bool, device=prob.device).tril(-1)  # [i, j]: j ranks before i
+    earlier = torch.ones(m, m, dtype=torch.bool, device=logits.device).tril(-1)  # [i, j]: j ranks before i
     shadowed = (near & earlier & (value[..., None, :] > 0)).any(dim=-1)
     keep = (value > 0) & ~shadowed
     x = col.to(torch.float32) * stride + stride / 2
@@ -119,9 +136,9 @@ def paf_affinities(
     col = cell[..., 0].clamp(0, w - 1)
     row = cell[..., 1].clamp(0, h - 1)
     flat = (row * w + col).reshape(b, n_edges, -1)  # (B, E, M*M*S)
-    field = pafs.to(torch.float32).reshape(b, n_edges, 2, h * w)
-    fx = torch.gather(field[:, :, 0], 2, flat).reshape(b, n_edges, m, m, n_samples)
-    fy = torch.gather(field[:, :, 1], 2, flat).reshape(b, n_edges, m, m, n_samples)
+    field = pafs.to(torch.float32).reshape(b, n_edges, 2 * h * w)  # per edge: the x map then the y map
+    both = torch.gather(field, 2, torch.cat([flat, flat + h * w], dim=2))  # one gather, no copy of the maps
+    fx, fy = both.reshape(b, n_edges, 2, m, m, n_samples).unbind(dim=2)
     score = (fx * unit[..., 0:1] + fy * unit[..., 1:2]).mean(dim=-1)
     valid = torch.isfinite(length[..., 0]) & (length[..., 0] > 1e-6)
     return torch.where(valid, score, torch.full_like(score, float("nan")))
