@@ -154,3 +154,21 @@ def test_result_does_not_depend_on_the_order_of_animals_in_the_input() -> None:
     ]
     assert sorted(columns) == [0, 1, 2]
     np.testing.assert_array_equal(a.data, b.data[:, columns])
+
+
+def test_many_tracklets_are_joined_back() -> None:
+    """Animals hidden again and again for longer than max_gap: the stitcher joins the pieces."""
+    truth = scene_poses(1500, n_animals=2, seed=5)
+    data = truth.data.copy()
+    for start in range(40, 1450, 60):  # 15-frame hides, the animals in turn
+        data[start : start + 15, (start // 60) % 2] = np.nan
+    shuffled, _ = strip_identities(truth.with_data(data), seed=1, noise_px=1.0)
+    settings = TrackingSettings(max_gap=5)
+    tracklets = track(shuffled, 2, settings)
+    assert tracklets.count > 20
+    tracked = stitch(tracklets, 2, settings)
+    ids = identity_of_tracks(tracked, truth)
+    # known weakness: one swap (2 switches) remains in this video, where an animal comes back from
+    # a hide beside the other (see the report of issue 18); more would be a regression
+    assert _switches(ids) <= 2
+    assert (ids >= 0).sum() == np.isfinite(data[..., 0, 0]).sum()

@@ -24,7 +24,7 @@ class TrackingSettings:
         position_noise: standard deviation of a detected centre around the true one, in animal sizes.
         size: the animal's size in pixels; None: the median bounding-box diagonal of the detections.
         gap_cost: stitching cost per frame of gap between two tracklets, in animal sizes.
-        shape_weight: weight of the difference in pose shape in the stitching cost.
+        shape_weight: weight of the difference between the pose shapes either side of a gap in the stitching cost.
         identity_weight: weight of identity votes (when the tracklets have them) in the stitching cost.
         max_link_cost: tracklets whose link costs more stay apart while the number of animals allows.
     """

@@ -3,7 +3,7 @@
 Joining is a min-cost assignment of tracklet ends to later tracklet starts (the linear assignment
 form of a unit-capacity min-cost flow, Jaqaman et al. 2008), repeated on the joined chains: a
 link's cost is how far the motion of the earlier piece misses the start of the later one, plus the
-gap and the difference in pose shape (and in identity votes, when the tracklets carry them), all in
+gap and the difference between the pose shapes either side of the gap (and in identity votes, when the tracklets carry them), all in
 units of the animal's size. Links costlier than ``max_link_cost`` are taken only while there are
 more chains than animals, cheapest first. Chains that still overlap in time when the animals run
 out are placed, piece by piece, into the animal free at those frames and closest in position;
@@ -16,18 +16,17 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 from markerless.model.poses import Poses
 from markerless.tracking.settings import TrackingSettings, check_n_animals
 from markerless.tracking.tracklets import Tracklets
 
-_BIG = 1e9
-
 
 @dataclass
 class _Chains:
-    """Per chain of tracklets: first/last frame, centre and velocity at both ends, mean shape, votes."""
+    """Per chain of tracklets: first/last frame, centre, velocity and pose shape at both ends, mean votes."""
 
     start: np.ndarray
     end: np.ndarray
@@ -35,7 +34,8 @@ class _Chains:
     last: np.ndarray
     v_first: np.ndarray
     v_last: np.ndarray
-    shape: np.ndarray
+    shape_first: np.ndarray
+    shape_last: np.ndarray
     votes: np.ndarray | None
 
 
@@ -52,16 +52,12 @@ def _summaries(
     e2 = np.maximum(ends - 4, starts)
     v_first = (x[s2] - x[starts]) / np.maximum(f[s2] - f[starts], 1)[:, None]
     v_last = (x[ends] - x[e2]) / np.maximum(f[ends] - f[e2], 1)[:, None]
-    counts = np.bincount(c, minlength=n)[:, None, None]
-    sh = np.zeros((n, *shape.shape[1:]))
-    known = np.zeros_like(sh)
-    np.add.at(sh, c, np.nan_to_num(shape[order]))
-    np.add.at(known, c, np.isfinite(shape[order]))
+    sh = shape[order]
     mean_votes = None
     if votes is not None:
         mean_votes = np.zeros((n, votes.shape[1]))
         np.add.at(mean_votes, c, votes[order])
-        mean_votes /= np.maximum(counts[:, :, 0], 1)
+        mean_votes /= np.maximum(np.bincount(c, minlength=n), 1)[:, None]
     return _Chains(
         f[starts],
         f[ends],
@@ -69,56 +65,73 @@ def _summaries(
         x[ends],
         v_first,
         v_last,
-        np.where(known > 0, sh / np.maximum(known, 1), np.nan),
+        sh[starts],
+        sh[ends],
         mean_votes,
     )
 
 
-def _link_costs(ch: _Chains, size: float, settings: TrackingSettings) -> np.ndarray:
-    """Cost ``(n, n)`` of joining the end of chain i to the start of chain j (``_BIG`` when impossible)."""
-    gap = (ch.start[None, :] - ch.end[:, None]).astype(np.float64)
-    # both ends extrapolated to the middle of the gap
-    half = np.maximum(gap, 1.0)[..., None] / 2
-    meet_i = ch.last[:, None] + ch.v_last[:, None] * half
-    meet_j = ch.first[None, :] - ch.v_first[None, :] * half
-    cost = np.hypot(*np.moveaxis(meet_i - meet_j, -1, 0)) / size
-    cost += settings.gap_cost * gap
-    d = ch.shape[:, None] - ch.shape[None, :]
-    dist = np.sqrt(np.nansum(d**2, axis=-1))
-    n_known = np.isfinite(d).all(axis=-1).sum(axis=-1)
-    cost += settings.shape_weight * np.where(n_known > 0, np.nansum(dist, axis=-1) / np.maximum(n_known, 1), 0) / size
+def _candidates(ch: _Chains, window: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs ``(i, j)`` where chain j starts 1 to ``window`` frames after chain i ends."""
+    order = np.argsort(ch.start, kind="stable")
+    starts = ch.start[order]
+    lo = np.searchsorted(starts, ch.end, side="right")
+    hi = np.searchsorted(starts, ch.end + min(window, 2**62), side="right")
+    counts = hi - lo
+    i = np.repeat(np.arange(len(ch.start)), counts)
+    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    return i, order[np.repeat(lo, counts) + within]
+
+
+def _link_costs(ch: _Chains, i: np.ndarray, j: np.ndarray, size: float, settings: TrackingSettings) -> np.ndarray:
+    """Cost of joining the end of chain ``i`` to the start of chain ``j``, per pair."""
+    gap = (ch.start[j] - ch.end[i]).astype(np.float64)
+    half = np.maximum(gap, 1.0)[:, None] / 2  # both ends extrapolated to the middle of the gap
+    meet = (ch.last[i] + ch.v_last[i] * half) - (ch.first[j] - ch.v_first[j] * half)
+    cost = np.hypot(meet[:, 0], meet[:, 1]) / size + settings.gap_cost * gap
+    diff = ch.shape_last[i] - ch.shape_first[j]  # (pairs, keypoints, 2): the poses either side of the gap
+    dist = np.hypot(diff[..., 0], diff[..., 1])
+    known = np.isfinite(dist)
+    shape = np.where(known, dist, 0.0).sum(axis=1) / np.maximum(known.sum(axis=1), 1)
+    cost += settings.shape_weight * shape / size
     if ch.votes is not None:
-        cost += settings.identity_weight * (1.0 - ch.votes @ ch.votes.T)
-    return np.where(gap > 0, cost, _BIG)
+        cost += settings.identity_weight * (1.0 - (ch.votes[i] * ch.votes[j]).sum(axis=1))
+    return cost
 
 
-def _link_round(ch: _Chains, size: float, settings: TrackingSettings, forced: int) -> np.ndarray:
+def _link_round(ch: _Chains, size: float, settings: TrackingSettings, forced: int, window: float) -> np.ndarray:
     """Successor of each chain (-1: none) from one assignment of chain ends to later chain starts.
 
-    With ``forced == 0`` every link cheaper than ``max_link_cost`` is taken (ends and starts may stay
-    unlinked at that cost); otherwise the ``forced`` cheapest links of the best full assignment are taken.
+    Only starts up to ``window`` frames after an end are candidates. The assignment is sparse: ends x
+    starts plus a "no link" option for each end and each start (Jaqaman et al.'s augmented matrix).
+    With ``forced == 0`` not linking costs ``max_link_cost`` and every link taken is under it;
+    otherwise linking is preferred at any cost and the ``forced`` cheapest links are taken.
     """
     n = len(ch.start)
-    cost = _link_costs(ch, size, settings)
-    if forced:
-        rows, cols = linear_sum_assignment(cost)
-        c = cost[rows, cols]
-        take = np.argsort(c, kind="stable")[:forced]
-        take = take[c[take] < _BIG]
-        i, j = rows[take], cols[take]
-    else:
-        full = np.full((2 * n, 2 * n), _BIG)
-        full[:n, :n] = cost
-        full[np.arange(n), n + np.arange(n)] = settings.max_link_cost  # end i not linked
-        full[n + np.arange(n), np.arange(n)] = settings.max_link_cost  # start j not linked
-        full[n:, n:] = cost.T
-        rows, cols = linear_sum_assignment(full)
-        link = (rows < n) & (cols < n)
-        i, j = rows[link], cols[link]
-        ok = cost[i, j] <= settings.max_link_cost
-        i, j = i[ok], j[ok]
+    i, j = _candidates(ch, window)
     successor = np.full(n, -1, dtype=np.int64)
-    successor[i] = j
+    if len(i) == 0:
+        return successor
+    cost = _link_costs(ch, i, j, size, settings)
+    no_link = settings.max_link_cost if not forced else 2.0 * float(cost.max()) + 1.0
+    eps = 1e-9  # explicit entries must be non-zero to stay in the sparse matrix
+    diag = np.arange(n)
+    rows = np.concatenate([i, diag, n + diag, n + j])
+    cols = np.concatenate([j, n + diag, diag, n + i])
+    weights = np.concatenate([cost, np.full(2 * n, no_link), cost]) + eps
+    matrix = csr_matrix((weights, (rows, cols)), shape=(2 * n, 2 * n))
+    matched_rows, matched_cols = min_weight_full_bipartite_matching(matrix)
+    match = np.full(2 * n, -1, dtype=np.int64)
+    match[matched_rows] = matched_cols
+    linked = np.flatnonzero((match[:n] >= 0) & (match[:n] < n))
+    keys = i * n + j  # the cost of each link taken, looked up among the candidate pairs
+    order = np.argsort(keys, kind="stable")
+    c = cost[order[np.searchsorted(keys[order], linked * n + match[linked])]]
+    if forced:
+        keep = np.argsort(c, kind="stable")[:forced]
+    else:
+        keep = np.flatnonzero(c <= settings.max_link_cost)
+    successor[linked[keep]] = match[linked[keep]]
     return successor
 
 
@@ -195,12 +208,15 @@ def stitch(tracklets: Tracklets, n_animals: int | None = None, settings: Trackin
     chain = tracklets.tracklet.copy()
     n = tracklets.count
     forced = False
+    window = float(max(4 * settings.max_gap, 100))
     while n > 1:
         ch = _summaries(chain, tracklets.frame, centre, shape, _votes(tracklets), n)
-        successor = _link_round(ch, size, settings, forced=max(n - n_animals, 0) if forced else 0)
+        successor = _link_round(ch, size, settings, max(n - n_animals, 0) if forced else 0, window)
         if not (successor >= 0).any():
-            if forced or n <= n_animals:
+            if n <= n_animals or (forced and window > tracklets.n_frames):
                 break
+            if forced:
+                window *= 4  # no possible link so close: look further
             forced = True  # no cheap link left: join the cheapest possible ones until the animals suffice
             continue
         relabel = _relabel(successor)
