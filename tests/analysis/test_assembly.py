@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -184,3 +186,36 @@ def test_flies_ground_truth_reassembled() -> None:
     exact = np.mean([_same_animals(p, f, atol=0.05) for p, f in zip(poses, truth, strict=True)])
     assert exact >= 0.9, f"only {exact:.0%} of frames reassembled exactly"
     assert oks_map(truth, poses)["mAP"] >= 95
+
+
+class _PeaksAndAffinities(torch.nn.Module):
+    def forward(self, logits: torch.Tensor, offsets: torch.Tensor, pafs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        peaks = find_peaks(logits, offsets, STRIDE, max_peaks=4)
+        return peaks, paf_affinities(pafs, peaks, EDGES, STRIDE)
+
+
+def test_peaks_and_affinities_export_to_onnx(tmp_path: Path) -> None:
+    """Steps 1 and 2 have fixed shapes, so they can run inside an exported graph (any batch size)."""
+    ort = pytest.importorskip("onnxruntime")
+    truth = [np.stack([_animal(150, 160, 0.3), _animal(220, 185, 2.2)]), _animal(200, 200, 1.0)[None]]
+    logits, offsets, pafs = (torch.cat(parts) for parts in zip(*[render(t, (48, 48)) for t in truth], strict=True))
+    path = tmp_path / "assembly.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            _PeaksAndAffinities(),
+            (logits[:1], offsets[:1], pafs[:1]),
+            str(path),
+            dynamo=False,
+            input_names=["logits", "offsets", "pafs"],
+            output_names=["peaks", "affinities"],
+            dynamic_axes={name: {0: "batch"} for name in ("logits", "offsets", "pafs", "peaks", "affinities")},
+            opset_version=17,
+        )
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    peaks, affinity = session.run(None, {"logits": logits.numpy(), "offsets": offsets.numpy(), "pafs": pafs.numpy()})
+    expected = _PeaksAndAffinities()(logits, offsets, pafs)
+    np.testing.assert_allclose(peaks, expected[0].numpy(), atol=1e-4)
+    np.testing.assert_allclose(affinity, expected[1].numpy(), atol=1e-4)
+    poses, _ = assemble(peaks, affinity, EDGES, 2)
+    assert _same_animals(poses[0], truth[0]) and _same_animals(poses[1], truth[1])
