@@ -31,7 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     # the workflow steps build on the foundation and on the steps before them, never the other way round
     "results": _FOUNDATION,
     "viz": _FOUNDATION,  # not results: drawing works on poses, whatever filtered them
-    "analysis": _FOUNDATION,
+    "analysis": _FOUNDATION | {"tracking"},  # a multi-animal video is tracked as it is written
     "training": _FOUNDATION | {"results", "viz", "analysis"},  # evaluation plots; unlabelled losses; assembly
     "threed": _FOUNDATION | {"analysis"},  # 3D projects analyse each camera's video
     "labelling": _FOUNDATION | {"results", "training", "viz"},  # outliers, merge into a training set, check plots

@@ -6,14 +6,17 @@ import csv
 import math
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from markerless.analysis.analyze import analyze
 from markerless.errors import TrainingError
 from markerless.io.dlc import read_config, write_config
 from markerless.project.recipe import read_recipe, write_recipe
 from markerless.synthetic import make_synthetic_project
 from markerless.training.dataset import create_training_dataset
 from markerless.training.evaluation import evaluate
+from markerless.tracking.tracklets import tracklets_path
 from markerless.training.loop import train
 
 
@@ -38,6 +41,14 @@ def test_a_multi_animal_project_trains_with_affinity_fields_and_evaluates_with_m
     for key in ("test_map", "test_map_sleap"):
         assert 0.0 <= results[key] <= 1.0
     assert (Path(results["evaluation_dir"]) / "results.json").is_file()
+    video = next((two_animals.parent / "videos").glob("*.mp4"))
+    (out,) = analyze(two_animals, [video], backend="torch", dest=two_animals.parent / "out")
+    table = pd.read_hdf(out)
+    assert list(table.columns.names) == ["scorer", "individuals", "bodyparts", "coords"]
+    assert table.columns.get_level_values("individuals").unique().tolist() == ["individual1", "individual2"]
+    assert len(table) == 40 and tracklets_path(out).is_file()  # tracked, the tracklets kept for stitching
+    (untracked,) = analyze(two_animals, [video], backend="torch", dest=two_animals.parent / "raw", track=False)
+    assert not tracklets_path(untracked).exists()
 
 
 def test_unique_body_parts_are_refused_with_the_fix(two_animals: Path) -> None:

@@ -43,6 +43,8 @@ from markerless.io.video import VideoReader, find_videos
 from markerless.model.poses import Poses
 from markerless.project.prediction_files import prediction_path
 from markerless.project.recipe import Recipe
+from markerless.tracking.api import track_poses
+from markerless.tracking.tracklets import tracklets_path, write_tracklets
 
 WINDOW_GROWTH = 7 / 6
 """Default tracking-crop window over the training crop size (192 -> 224 px)."""
@@ -94,14 +96,19 @@ class _VideoRun:
         return frames_backend(self.spec, self.crop, (self.info["width"], self.info["height"]))
 
     def add(self, indices: np.ndarray, values: np.ndarray) -> None:
-        """Record predictions ``(B, k, 3)`` (padded with NaN to the layout's keypoint count)."""
+        """Record a backend's outputs: keypoints ``(B, k, 3)`` (padded with NaN to the layout's keypoint count),
+        or a multi-animal net's peaks and affinities, assembled into animals."""
+        values = self.model.postprocess(values)
         if values.shape[1] < self.n_keypoints:
             pad = np.full((len(values), self.n_keypoints - values.shape[1], 3), np.nan, dtype=np.float32)
             values = np.concatenate([values, pad], axis=1)
         self.partial.add(indices, values)
 
-    def finish(self, save_as_csv: bool, backend_name: str, precision: str) -> Path:
-        """Write the result files atomically and drop the chunks."""
+    def finish(
+        self, save_as_csv: bool, backend_name: str, precision: str, track: bool = True, n_animals: int | None = None
+    ) -> Path:
+        """Write the result files atomically and drop the chunks; a multi-animal video's animals are tracked
+        (identities kept over time) unless ``track`` is False, and its tracklets written beside."""
 
         self.partial.flush()
         if not self.partial.complete():
@@ -125,8 +132,13 @@ class _VideoRun:
             source=str(self.video),
             metadata={"backend": backend_name, "precision": precision},
         )
+        tracked = self.model.edges is not None and track
+        if tracked:
+            poses, tracklets = track_poses(poses, n_animals)
+            write_tracklets(tracklets, tracklets_path(self.output))
         meta = {
             "data": {
+                "tracked": tracked,
                 "start": self.started.timestamp(),
                 "stop": datetime.now().timestamp(),
                 "run_duration": time.perf_counter() - self.clock,
@@ -338,13 +350,13 @@ def analyze_videos(
             runs = [open_run(*item) for item in pending]
             _analyze_on_dask(runs, opts.scheduler, batch_size, opts.range_frames, bar)
             for run in runs:
-                run.finish(opts.save_as_csv, backend_name, precision)
+                run.finish(opts.save_as_csv, backend_name, precision, opts.track, opts.n_animals)
         else:  # one video at a time: only its predictions are held in memory
             for item in pending:
                 bar.set_description(item[0].name)
                 run = open_run(*item)
                 _analyze_locally(run, bar, opts.decoders or 1)
-                run.finish(opts.save_as_csv, backend_name, precision)
+                run.finish(opts.save_as_csv, backend_name, precision, opts.track, opts.n_animals)
     return outputs
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from markerless.analysis.animal_model import AnimalInferenceModel, assemble_packed, max_peaks_for
 from markerless.analysis.backends import Backend, create_backend
 from markerless.analysis.exported import export_cached
 from markerless.errors import ModelError, ProjectError
@@ -31,8 +32,24 @@ def load_torch_inference_model(snapshot: str | Path, scale: float = 1.0, color: 
     path = Path(snapshot)
     if not path.exists():
         raise ModelError(f"The snapshot {path} does not exist; train the shuffle first (`markerless train`).")
-    net, _extra = load_checkpoint(path)
+    net, extra = load_checkpoint(path)
+    edges = animal_edges(extra)
+    if edges is not None:
+        peaks = max_peaks_for(len(extra.get("individuals") or ()))
+        return AnimalInferenceModel(net, edges, peaks, color=color, scale=scale).eval()
     return InferenceModel(net, color=color, scale=scale).eval()
+
+
+def animal_edges(extra: dict[str, Any]) -> np.ndarray | None:
+    """The part-affinity edges ``(E, 2)`` (body-part indices) of a multi-animal snapshot's entries, else None."""
+    edges = extra.get("edges") or []
+    if not edges:
+        return None
+    names = list(extra.get("bodyparts") or [])
+    try:
+        return np.array([[names.index(a), names.index(b)] for a, b in edges], dtype=np.int64)
+    except ValueError:
+        raise ModelError(f"The snapshot's edges {edges} name body parts it was not trained on {names}.") from None
 
 
 @dataclass(frozen=True)
@@ -100,6 +117,16 @@ class AnalysisModel:
     recipe: dict[str, Any] = field(default_factory=dict)
     train_fraction: float | None = None
     color: ColorOrder = "bgr"
+    edges: np.ndarray | None = None  # part-affinity edges of a multi-animal net; None: one animal
+
+    def postprocess(self, values: np.ndarray) -> np.ndarray:
+        """A backend's output batch as keypoints ``(B, k, 3)``: a multi-animal net's peaks and affinities are
+        assembled into ``(B, individuals * body parts, 3)``."""
+        if self.edges is None:
+            return values
+        n_animals, n_parts = len(self.layout.individuals), len(self.layout.bodyparts)
+        animals = assemble_packed(values, n_parts, self.edges, n_animals)
+        return animals.reshape(len(values), n_animals * n_parts, 3)
 
     @property
     def export_dir(self) -> Path:
@@ -186,7 +213,8 @@ def resolve_model(config: str | Path, shuffle: int = 1, snapshot: str | Path | N
             "`markerless create-training-dataset` and train it with `markerless train`."
         ) from None
     path = _pick_snapshot(sh, snapshot)
-    check_trained_bodyparts(checkpoint_extra(path), project.layout.keypoint_names, path, project.config_path)
+    extra = checkpoint_extra(path)
+    check_trained_bodyparts(extra, project.layout.keypoint_names, path, project.config_path)
     recipe = sh.recipe
     return AnalysisModel(
         project=project,
@@ -198,4 +226,5 @@ def resolve_model(config: str | Path, shuffle: int = 1, snapshot: str | Path | N
         net_name=recipe.model.net,
         recipe=recipe.to_dict(),
         train_fraction=sh.train_fraction,
+        edges=animal_edges(extra),
     )

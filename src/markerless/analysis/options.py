@@ -56,6 +56,9 @@ class AnalysisOptions:
         stop: analyse only the first ``stop`` frames of each video (previews, benchmarks).
         decoders: video-decoding threads per video (None: 1 on CPU, where inference needs the
             cores; up to 4 on CUDA, where one decoding thread cannot keep up with the GPU).
+        track: give a multi-animal video's animals identities over time (tracking and stitching;
+            the tracklets are kept beside the predictions so ``markerless stitch`` can redo it).
+        n_animals: animals in the videos (None: the project's number of individuals).
     """
 
     backend: str = "auto"
@@ -73,6 +76,8 @@ class AnalysisOptions:
     backend_options: Mapping[str, Any] = field(default_factory=dict)
     stop: int | None = None
     decoders: int | None = None
+    track: bool = True
+    n_animals: int | None = None
 
     def __post_init__(self) -> None:
         if self.backend not in BACKEND_CHOICES:

@@ -64,6 +64,20 @@ def _add_analyze_args(p: argparse.ArgumentParser) -> None:
         metavar=("W", "H"),
         help="tracking-crop window in frame pixels (default: the training crop plus a sixth, over the input scale)",
     )
+    p.add_argument(
+        "--track",
+        action=argparse.BooleanOptionalAction,
+        default=suppress,
+        help="give a multi-animal video's animals identities over time (default: on; --no-track keeps each "
+        "frame's animals in the order found)",
+    )
+    p.add_argument(
+        "--n-animals",
+        type=int,
+        default=suppress,
+        metavar="N",
+        help="animals in the videos, for tracking (default: the project's number of individuals)",
+    )
 
 
 def _run_analyze(args: argparse.Namespace) -> int:

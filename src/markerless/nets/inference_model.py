@@ -73,6 +73,19 @@ class InferenceModel(nn.Module):
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """Keypoints ``(B, K, 3)`` (x, y in frame pixels, score in [0, 1]) for frames ``(B, H, W, 3)``."""
+        heatmaps, offsets = self.net(self.preprocess(frames))[:2]
+        keypoints = decode_heatmaps(heatmaps, offsets, self.net.stride, locref_stdev=self.net.spec.locref_stdev)
+        return self.to_frame(keypoints)
+
+    def to_frame(self, points: torch.Tensor) -> torch.Tensor:
+        """Points ``(..., 2 + n)`` (x, y in network-input pixels, then scores) in frame pixels."""
+        if self.scale == 1.0:
+            return points
+        xy = (points[..., :2] + 0.5) / self.scale - 0.5
+        return torch.cat([xy, points[..., 2:]], dim=-1)
+
+    def preprocess(self, frames: torch.Tensor) -> torch.Tensor:
+        """The network's normalised, scaled input ``(B, 3, h, w)`` for frames ``(B, H, W, 3)``."""
         x = frames.to(self.gain.dtype).permute(0, 3, 1, 2)
         x = x * self.gain + self.bias
         if self.color == "bgr":
@@ -83,12 +96,7 @@ class InferenceModel(nn.Module):
             )
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        heatmaps, offsets = self.net(x)[:2]
-        keypoints = decode_heatmaps(heatmaps, offsets, self.net.stride, locref_stdev=self.net.spec.locref_stdev)
-        if self.scale != 1.0:
-            xy = (keypoints[..., :2] + 0.5) / self.scale - 0.5
-            keypoints = torch.cat([xy, keypoints[..., 2:]], dim=-1)
-        return keypoints
+        return x
 
     @torch.inference_mode()
     def predict(self, frames: np.ndarray | torch.Tensor, *, bf16: bool = False) -> np.ndarray:

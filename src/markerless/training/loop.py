@@ -563,6 +563,7 @@ class _Run:
             "recipe": self.recipe.to_dict(),
             "bodyparts": list(self.sh.project.layout.keypoint_names),
             "edges": [list(e) for e in self.edges],
+            "individuals": list(self.sh.project.layout.individuals),
         }
 
     def _save(self) -> None:
