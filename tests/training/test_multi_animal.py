@@ -14,9 +14,9 @@ from markerless.errors import TrainingError
 from markerless.io.dlc import read_config, write_config
 from markerless.project.recipe import read_recipe, write_recipe
 from markerless.synthetic import make_synthetic_project
+from markerless.tracking.tracklets import tracklets_path
 from markerless.training.dataset import create_training_dataset
 from markerless.training.evaluation import evaluate
-from markerless.tracking.tracklets import tracklets_path
 from markerless.training.loop import train
 
 
