@@ -86,7 +86,7 @@ def stitch_videos(
     paths. ``overrides`` are :class:`TrackingSettings` fields.
     """
     project = Project.load(config)
-    n_animals = check_n_animals(n_animals, project.layout.individuals)
+    n_animals = check_n_animals(n_animals, project.layout.individuals, project.root / "config.yaml")
     settings = TrackingSettings().with_overrides(pcutoff=project.pcutoff).with_overrides(**overrides)
     scorer = shuffle_scorer(project, shuffle)
     written = []
