@@ -184,7 +184,7 @@ def test_flies_ground_truth_reassembled() -> None:
     logits, offsets, pafs = (torch.cat(parts) for parts in zip(*maps, strict=True))
     poses, _ = assemble_maps(logits, offsets, pafs, edges, STRIDE, max_individuals=2)
     exact = np.mean([_same_animals(p, f, atol=0.05) for p, f in zip(poses, truth, strict=True)])
-    assert exact >= 0.9, f"only {exact:.0%} of frames reassembled exactly"
+    assert exact >= 0.95, f"only {exact:.0%} of frames reassembled exactly"  # all 150 of every 10th frame are
     assert oks_map(truth, poses)["mAP"] >= 95
 
 

@@ -47,6 +47,9 @@ def test_perfect_and_empty() -> None:
     gt = _scene(np.random.default_rng(0), 4, 2, 5)
     assert oks_map(gt, _with_scores(gt)) == pytest.approx({"mAP": 100.0, "mAR": 100.0})
     assert oks_map(gt, np.full((4, 3, 5, 3), np.nan)) == {"mAP": 0.0, "mAR": 0.0}
+    errors, _, pairs = matched_errors(gt, np.zeros((4, 0, 5, 3)))  # no predicted animal at all
+    assert np.isnan(errors).all() and (pairs == -1).all()
+    assert np.isnan(oks_map(np.zeros((4, 0, 5, 2)), _with_scores(gt))["mAP"])  # nothing labelled: undefined
     one_point = np.full((1, 1, 5, 2), np.nan)
     one_point[0, 0, 0] = 5.0
     assert np.isnan(oks_matrix(one_point, _with_scores(one_point))).all()  # fewer than 2 labelled points

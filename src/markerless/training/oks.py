@@ -232,8 +232,10 @@ def matched_errors(
     prediction, that prediction's scores (same shape) and the pairing ``(images, individuals)`` (-1: none)."""
     gt, pred = _check(gt, pred)
     pairs = hungarian_match(_mean_distances(gt, pred)) if match == "hungarian" else _oks_match(gt, pred)
-    paired = np.take_along_axis(pred, np.maximum(pairs, 0)[:, :, None, None], axis=1)  # (N, G, K, 3)
-    paired = np.where((pairs >= 0)[:, :, None, None], paired, np.nan)
+    nan_animal = np.full((pred.shape[0], 1, *pred.shape[2:]), np.nan)
+    padded = np.concatenate([pred, nan_animal], axis=1)  # unpaired individuals get the NaN animal
+    index = np.where(pairs >= 0, pairs, pred.shape[1])
+    paired = np.take_along_axis(padded, index[:, :, None, None], axis=1)  # (N, G, K, 3)
     errors = np.sqrt(((paired[..., :2] - gt) ** 2).sum(axis=-1))
     return errors, paired[..., 2], pairs
 
