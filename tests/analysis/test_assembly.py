@@ -169,6 +169,13 @@ def test_batch_of_frames_and_empty_input() -> None:
     # animals drawn at random may overlap; most frames must be exact and the OKS mAP high
     assert sum(_same_animals(p, f) for p, f in zip(poses, frames, strict=True)) >= 3
     assert oks_map(gt, poses)["mAP"] > 70
+    with pytest.raises(ValueError, match="edges"):
+        assemble(np.full((1, 13, 4, 3), np.nan), np.full((1, 0, 4, 4), np.nan), np.zeros((0, 2), int), 2)
+    one_part = np.full((1, 1, 4, 3), np.nan)
+    one_part[0, 0, :2] = [[10.0, 10.0, 0.9], [50.0, 50.0, 0.8]]  # one body part per animal: no edges needed
+    poses, scores = assemble(one_part, np.zeros((1, 0, 4, 4)), np.zeros((0, 2), int), 3)
+    np.testing.assert_allclose(poses[0, :2, 0], [[10.0, 10.0, 0.9], [50.0, 50.0, 0.8]], rtol=1e-6)
+    assert np.isnan(scores[0, 2])
     empty, scores = assemble(np.full((3, 13, 4, 3), np.nan), np.full((3, 12, 4, 4), np.nan), EDGES, 2)
     assert empty.shape == (3, 2, 13, 3) and np.isnan(empty).all() and np.isnan(scores).all()
 

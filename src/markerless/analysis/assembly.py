@@ -135,7 +135,7 @@ def paf_affinities(
     cell = torch.nan_to_num((points - stride / 2) / stride).round().long()
     col = cell[..., 0].clamp(0, w - 1)
     row = cell[..., 1].clamp(0, h - 1)
-    flat = (row * w + col).reshape(b, n_edges, -1)  # (B, E, M*M*S)
+    flat = (row * w + col).reshape(b, n_edges, m * m * n_samples)
     field = pafs.to(torch.float32).reshape(b, n_edges, 2 * h * w)  # per edge: the x map then the y map
     both = torch.gather(field, 2, torch.cat([flat, flat + h * w], dim=2))  # one gather, no copy of the maps
     fx, fy = both.reshape(b, n_edges, 2, m, m, n_samples).unbind(dim=2)
@@ -311,6 +311,12 @@ def assemble(
     affinity = np.asarray(aff, dtype=np.float64)
     edge = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
     b, k, _m, _ = peaks.shape
+    if not len(edge) and k > 1:
+        raise ValueError(
+            "Assembly needs edges between the body parts; without a skeleton use the spanning tree of "
+            "markerless.training.paf_targets.paf_edges (the edges the affinity fields were trained on)."
+        )
+    min_keypoints = min(min_keypoints, k)  # one body part per animal: each peak is an animal
     valid = np.isfinite(peaks).all(axis=-1)
     poses = np.full((b, max_individuals, k, 3), np.nan, dtype=np.float32)
     scores = np.full((b, max_individuals), np.nan, dtype=np.float32)
