@@ -198,11 +198,11 @@ def _pick_snapshot(shuffle: Any, snapshot: str | Path | None) -> Path:
             f"Shuffle {shuffle.index} has no trained model (no snapshot in {shuffle.train_dir}); "
             f"train it first with `markerless train CONFIG --shuffle {shuffle.index}`."
         )
-    return Path(shuffle.snapshot())  # config snapshotindex (-1: the best), as DeepLabCut picks it
+    return Path(shuffle.snapshot())  # config snapshotindex (-1: the last, or a DeepLabCut best), as DeepLabCut picks it
 
 
 def resolve_model(config: str | Path, shuffle: int = 1, snapshot: str | Path | None = None) -> AnalysisModel:
-    """The model of shuffle ``shuffle`` of a project (its best snapshot unless ``snapshot`` is given)."""
+    """The model of shuffle ``shuffle`` of a project (config snapshotindex's snapshot, the last by default, unless ``snapshot``)."""
 
     project = Project.load(config)
     try:

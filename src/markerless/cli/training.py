@@ -154,7 +154,7 @@ COMMANDS: dict[str, Command] = {
         _run_dataset,
     ),
     "train": Command(
-        "Train a shuffle's network (resumes after an interruption); prints the best snapshot.",
+        "Train a shuffle's network (resumes after an interruption); prints its last snapshot, the model.",
         _add_train_args,
         _run_train,
     ),

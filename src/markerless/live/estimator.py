@@ -94,7 +94,7 @@ class LiveEstimator:
         options: AnalysisOptions | None = None,
         **overrides: Any,
     ) -> LiveEstimator:
-        """The estimator of a project's trained shuffle (its best snapshot unless ``snapshot`` is given).
+        """The estimator of a project's trained shuffle (config snapshotindex's snapshot, the last by default, unless ``snapshot``).
 
         ``dynamic_crop``: follow the animal in a window (None: analysis's rule, single-animal projects
         on the CPU when the window is at most 60 % of the frame; False: whole frames). ``crop_size``:

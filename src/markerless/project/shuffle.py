@@ -202,7 +202,7 @@ class Shuffle:
         return snaps[-1] if snaps else None
 
     def snapshot(self, index: int | None = None) -> Path:
-        """The snapshot at ``index`` of :meth:`snapshots` (default: config ``snapshotindex``, -1 = best)."""
+        """The snapshot at ``index`` of :meth:`snapshots` (default: config ``snapshotindex``, -1 = the last, or a DeepLabCut best)."""
         snaps = self.snapshots()
         if not snaps:
             raise ProjectError(
@@ -218,7 +218,7 @@ class Shuffle:
         except (IndexError, ValueError):
             raise ProjectError(
                 f"Snapshot index {index} is out of range: shuffle {self.index} has {len(snaps)} snapshots "
-                f"({[p.name for p in snaps]}); set snapshotindex in config.yaml to -1 for the best."
+                f"({[p.name for p in snaps]}); set snapshotindex in config.yaml to -1 for the last."
             ) from None
 
     def scorer(self, snapshot: str | Path | None = None) -> str:

@@ -125,7 +125,7 @@ def demo(
             f"Train ({epochs} epochs, {threads} thread{'s' if threads > 1 else ''})",
             lambda: train(config, shuffle=1, epochs=epochs, seed=seed, resume=False),
         )
-        print(f"   best snapshot: {snapshot.name}")
+        print(f"   snapshot: {snapshot.name}")
         results = _step("Evaluate", lambda: evaluate(config, shuffle=1, plot=True))
     print(
         f"   train error {results['train_error_px']:.2f} px, test error {results['test_error_px']:.2f} px "
