@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pandas as pd
 import pytest
 
 from markerless.app.server import AppServer
+from markerless.errors import MarkerlessError
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
@@ -276,6 +278,18 @@ def _disk(config: Path, video: str, image: str) -> np.ndarray:
     return labels.select([f"labeled-data/{video}/{image}"]).xy[0]
 
 
+def _disk_when_saved(config: Path, video: str, image: str, timeout_s: float = 10.0) -> np.ndarray:
+    """:func:`_disk` once the image's labels are on disk (a first save creates the file after the click)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return _disk(config, video, image)
+        except MarkerlessError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def _shown(page) -> np.ndarray:
     pts = page.evaluate("state.frame.points")
     return np.array([[p if p is not None else [np.nan, np.nan] for p in row] for row in pts], dtype=float)
@@ -428,7 +442,7 @@ def test_odd_folder_names_open_and_save(browser, odd_project: Path) -> None:
         _idle(page)
         page.mouse.click(*_canvas_point(page, 11, 13))
         _wait_saved(page)
-        assert np.allclose(_disk(odd_project, "Maus_ü1", "img 005.png")[0, 0], [11, 13], atol=0.6)
+        assert np.allclose(_disk_when_saved(odd_project, "Maus_ü1", "img 005.png")[0, 0], [11, 13], atol=0.6)
         page.reload()
         page.wait_for_function("state.frame && state.frame.name === 'img 005.png' && state.video === 'Maus_ü1'")
         page.close()
