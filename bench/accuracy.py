@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -37,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from accuracy_openfield import copy_project, median_throughput, read_curve, run_checkpoints
+from accuracy_openfield import copy_project, machine_info, median_throughput, read_curve, run_checkpoints
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared" / "data"
@@ -174,7 +173,6 @@ def pck_at(result: dict, px: float) -> float | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    import torch
 
     work = args.work or Path(tempfile.mkdtemp(prefix="markerless-accuracy-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -189,15 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             f"worst_part_px {r['worst_part_px']:.1f}  images_per_s {r['images_per_s'] or float('nan'):.1f}  "
             f"train_error_px {r['train_error_px']:.2f}"
         )
-    machine = {
-        "platform": platform.platform(),
-        "processor": platform.processor(),
-        "cpu_count": os.cpu_count(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
-    }
+    machine = machine_info()
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     tag = ("smoke" if args.smoke else f"{args.minutes:g}min") + (f"-{args.tag}" if args.tag else "")

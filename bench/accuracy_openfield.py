@@ -82,6 +82,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def machine_info() -> dict:
+    """The machine a benchmark ran on (recorded in its JSON)."""
+    import torch
+
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor(),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+    }
+
+
 def run_checkpoints(checkpoints: list[float], budget: float) -> list[float]:
     """The checkpoints inside a budget, ending with the budget itself."""
     return sorted({m for m in checkpoints if m < budget} | {budget})
@@ -242,7 +257,6 @@ def run_budget(args: argparse.Namespace, config: Path, index: int, budget: float
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    import torch
 
     work = args.work or Path(tempfile.mkdtemp(prefix="markerless-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -263,15 +277,7 @@ def main(argv: list[str] | None = None) -> int:
             err = min(points)
             print(f"target <= {px} px within {m} min: {'MET' if err <= px else 'NOT met'} (best {err:.2f} px)")
 
-    machine = {
-        "platform": platform.platform(),
-        "processor": platform.processor(),
-        "cpu_count": os.cpu_count(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
-    }
+    machine = machine_info()
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     tag = "smoke" if args.smoke else "-".join(f"{m:g}" for m in args.minutes) + "min"

@@ -60,7 +60,10 @@ def assemble_packed(values: np.ndarray, n_parts: int, edges: np.ndarray, max_ind
         round((-3 * n_parts + math.sqrt(9 * n_parts**2 + 4 * e * width)) / (2 * e)) if e else width // (3 * n_parts)
     )
     if n_parts * max_peaks * 3 + e * max_peaks**2 != width:
-        raise ModelError(f"A multi-animal net's output has {width} values per frame, which no peak count gives.")
+        raise ModelError(
+            f"The multi-animal model gave {width} values per frame, which do not fit its {n_parts} body parts and {e} "
+            "edges; export or train the shuffle again with this version of markerless."
+        )
     n_peaks = n_parts * max_peaks * 3
     peaks = values[:, :n_peaks].reshape(b, n_parts, max_peaks, 3)
     affinity = values[:, n_peaks:].reshape(b, len(edges), max_peaks, max_peaks)

@@ -202,7 +202,8 @@ def create_training_dataset(
     out.mkdir(parents=True, exist_ok=True)
     merged = usable.select(sorted(usable.images))
     training = merged.select(train)
-    sizes = np.array([_image_size(Path(project.root) / p)[:0:-1] for p in training.images], dtype=np.float64)
+    headers = {p: _image_size(Path(project.root) / p) for p in training.images}  # (channels, height, width)
+    sizes = np.array([(headers[p][2], headers[p][1]) for p in training.images], dtype=np.float64)
     base = Recipe().with_overrides(seed=seed) if net is None else Recipe().with_overrides(seed=seed, net=net)
     shape = measure_labels(training.xy, sizes, bool(project.layout.skeleton.symmetric_pairs))
     recipe, notes = fit_recipe(shape, base)
@@ -218,7 +219,7 @@ def create_training_dataset(
         "recipe_choices": notes,
     }
     write_text(split_file_path(project, train_fraction, shuffle), json.dumps(split, indent=1) + "\n")
-    _write_documentation(out, project, merged, train, test, train_fraction, shuffle)
+    _write_documentation(out, project, merged, train, test, train_fraction, shuffle, headers)
 
     result = Shuffle(project, shuffle, train_fraction)
     write_recipe(result.recipe_file, recipe, ["chosen from the training labels:", *notes])
@@ -244,9 +245,17 @@ def _write_merged(out: Path, labels: Labels, scorer: str) -> None:
 
 
 def _write_documentation(
-    out: Path, project: Any, merged: Labels, train: list[str], test: list[str], train_fraction: float, shuffle: int
+    out: Path,
+    project: Any,
+    merged: Labels,
+    train: list[str],
+    test: list[str],
+    train_fraction: float,
+    shuffle: int,
+    headers: dict[str, tuple[int, int, int]],
 ) -> None:
-    """DeepLabCut's ``Documentation_data-<Task>_<pct>shuffle<k>.pickle``: [data, train_idx, test_idx, fraction]."""
+    """DeepLabCut's ``Documentation_data-<Task>_<pct>shuffle<k>.pickle``: [data, train_idx, test_idx, fraction];
+    ``headers`` holds each training image's (channels, height, width)."""
     row = {p: i for i, p in enumerate(merged.images)}
     train_idx = np.array([row[p] for p in train], dtype=np.int64)
     test_idx = np.array([row[p] for p in test], dtype=np.int64)
@@ -258,8 +267,7 @@ def _write_documentation(
             continue
         joints = np.column_stack([ok, xy[i, ok].astype(np.int64)]).astype(np.int64)
         image = tuple(merged.images[i].split("/", 2))
-        size = _image_size(Path(project.root) / merged.images[i])
-        data.append({"image": image, "size": size, "joints": joints})
+        data.append({"image": image, "size": headers[merged.images[i]], "joints": joints})
     pct = training_fraction_pct(train_fraction)
     payload = pickle.dumps([data, train_idx, test_idx, train_fraction])
     write_bytes(out / f"Documentation_data-{project.task}_{pct}shuffle{shuffle}.pickle", payload)

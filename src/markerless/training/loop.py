@@ -325,7 +325,9 @@ class _Run:
                     "link them; label more body parts per animal."
                 )
         names = list(project.layout.bodyparts)
-        self.edge_index = np.array([[names.index(a), names.index(b)] for a, b in self.edges], dtype=np.int64)
+        self.edge_index = np.array([[names.index(a), names.index(b)] for a, b in self.edges], dtype=np.int64).reshape(
+            -1, 2
+        )
         spec = recipe.model
         try:
             self.net = create_model(

@@ -73,15 +73,14 @@ def make_targets(
     dx = kp[..., 0, None, None] - cx.view(1, 1, 1, 1, w)  # (B, A, K, 1, w): keypoint minus cell centre
     dy = kp[..., 1, None, None] - cy.view(1, 1, 1, h, 1)  # (B, A, K, h, 1)
     dist2 = torch.where(active[..., None, None], dx.square() + dy.square(), torch.inf)  # (B, A, K, h, w)
-    if a == 1:
-        nearest, dist2 = dist2[:, 0], dist2[:, 0]
+    if a == 1:  # one animal: no search for the nearest
+        dist2 = dist2[:, 0]
         dx, dy = dx[:, 0].expand(b, k, h, w), dy[:, 0].expand(b, k, h, w)
     else:
         dist2, which = dist2.min(dim=1)  # (B, K, h, w): the nearest animal's keypoint per cell
         dx = torch.gather(dx.expand(b, a, k, h, w), 1, which[:, None])[:, 0]
         dy = torch.gather(dy.expand(b, a, k, h, w), 1, which[:, None])[:, 0]
-        nearest = dist2
-    heatmaps = torch.exp(nearest / (-2.0 * sigma * sigma))  # exp(-inf) = 0 where no animal has the keypoint
+    heatmaps = torch.exp(dist2 / (-2.0 * sigma * sigma))  # exp(-inf) = 0 where no animal has the keypoint
     mask = (dist2 <= locref_radius * locref_radius).to(torch.float32)
     offsets = torch.stack([dx, dy], dim=2) / locref_stdev
     offsets = (offsets * mask[:, :, None]).reshape(b, 2 * k, h, w)
