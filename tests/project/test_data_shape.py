@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from markerless.cli import main
 from markerless.errors import ProjectError
 from markerless.project.data_shape import measure_labels
-from markerless.project.recipe import FIT_MARGIN_PX, FIT_MAX_CROP, fit_recipe, read_recipe
+from markerless.project.recipe import FIT_MARGIN_PX, FIT_MAX_CROP, FIT_OVERHANG, fit_recipe, read_recipe
 from markerless.project.shuffle import Shuffle
 
 BODY = np.array([[0, 0], [30, -8], [30, 8], [45, 0], [80, 0], [120, 0], [170, 0]], dtype=float)  # snout..tail
@@ -51,7 +52,8 @@ def test_a_fixed_close_up_is_scaled_to_fit_and_neither_rotates_freely_nor_flips(
     assert scale < 1
     w, h = recipe.crop_size
     assert max(w, h) <= FIT_MAX_CROP
-    assert w >= min(shape.extent[0] * scale, 832 * scale) and h >= min(shape.extent[1] * scale, 747 * scale)
+    assert w * FIT_OVERHANG >= min(shape.extent[0] * scale, 832 * scale)
+    assert h * FIT_OVERHANG >= min(shape.extent[1] * scale, 747 * scale)
     assert 0 < recipe.augmentation.rotation < 30 and recipe.augmentation.hflip == 0.0
     assert any("fixed view" in line for line in notes)
 
@@ -72,15 +74,27 @@ def test_a_small_animal_roaming_a_large_image_rotates_freely_even_when_its_headi
     heading=st.sampled_from([3.0, 180.0]),
 )
 def test_the_fitted_crop_holds_the_animal_or_the_whole_image(size: float, width: int, height: int, heading: float):
+    """The crop holds the animal's size, and its length but for a thin animal's tips."""
     xy, sizes = poses(30, heading_deg=heading, size=size, image=(width, height), travel=0.2)
     shape = measure_labels(xy, sizes, has_pairs=False)
     recipe, _ = fit_recipe(shape)
     scale = recipe.model.input_scale
     longest = max(shape.extent)
+    size = math.sqrt(shape.extent[0] * shape.extent[1])
     for crop, extent, full in zip(recipe.crop_size, shape.extent, (width, height), strict=True):
         assert crop % 32 == 0 and crop <= FIT_MAX_CROP
         needed = longest if recipe.augmentation.rotation == 180 else extent
-        assert crop >= min(needed * scale, full * scale) - 1e-6
+        assert crop * FIT_OVERHANG >= min(needed * scale, full * scale) - 1e-6
+        assert crop >= min(min(size, needed) * scale, full * scale) - 1e-6
+
+
+def test_a_long_thin_animal_keeps_full_resolution() -> None:
+    """A body five times longer than wide, whose length a 256 crop almost holds, is not scaled down."""
+    xy, sizes = poses(40, heading_deg=180, size=290, image=(480, 360), travel=0.2)
+    xy[..., 1] = (xy[..., 1] - 180) * 0.2 + 180  # flatten it: long and thin
+    shape = measure_labels(xy, sizes, has_pairs=True)
+    assert max(shape.extent) > FIT_MAX_CROP - 2 * FIT_MARGIN_PX
+    assert fit_recipe(shape)[0].model.input_scale == 1.0
 
 
 def test_missing_points_and_rarely_visible_parts_are_measured_from_what_is_visible() -> None:

@@ -453,6 +453,7 @@ def write_recipe(path: str | Path, recipe: Recipe, notes: list[str] | tuple[str,
 FIT_MARGIN_PX = 24  # network pixels between the animal's box and the crop's edge (the analysis window's margin too)
 FIT_MAX_CROP = 256  # largest crop side in network pixels; a larger animal is scaled down to fit
 FIT_MIN_CROP = 192  # smallest crop side (unless the image is smaller): the one tuned on openfield; no smaller measured
+FIT_OVERHANG = 1.5  # a thin animal keeps full resolution while its length is at most this many times the crop's inside
 FREE_HEADING_DEG = 25.0  # poses turning this much (circular std) take any heading: rotate freely
 ROAMING_TRAVEL = 0.5  # ... so do animals that move this many body sizes across the image
 ROAMING_FILL = 0.4  # ... while spanning at most this fraction of it (a fixed close-up may still shift)
@@ -466,16 +467,19 @@ def fit_recipe(shape: DataShape, recipe: Recipe | None = None) -> tuple[Recipe, 
     """``recipe`` (default: the defaults) with crop size, input scale, crop jitter, rotation and flips fitted
     to the labelled data, and one line per choice saying why.
 
-    The crop holds the animal at the input scale (its extent at the 95th percentile plus a margin);
-    an animal too large for a :data:`FIT_MAX_CROP` crop is scaled down, no further than needed to fit
-    the whole image. Animals that take any heading (or roam a larger image) rotate freely and flip when
+    The input scale brings the animal's size (the square root of its box's area at the 95th percentile,
+    the scale OKS uses) inside a :data:`FIT_MAX_CROP` crop less its margins, and its length within
+    :data:`FIT_OVERHANG` times that, never below what fits the whole image: a long thin animal keeps full
+    resolution (on the close-up benchmark 0.30 px at scale 1 against 0.41 px scaled to hold its length).
+    The crop holds the animal at that scale with a margin, up to :data:`FIT_MAX_CROP`. Animals that take any heading (or roam a larger image) rotate freely and flip when
     the skeleton has left/right pairs to swap; a fixed view (side, head-fixed) rotates a few times its
     heading spread and never flips.
     """
     recipe = recipe or Recipe()
     extent, image = shape.extent, shape.image_size
     need = max(max(extent), 1.0)
-    scale = min(1.0, max((FIT_MAX_CROP - 2 * FIT_MARGIN_PX) / need, FIT_MAX_CROP / max(max(image), 1)))
+    size = max(math.sqrt(extent[0] * extent[1]), need / FIT_OVERHANG, 1.0)
+    scale = min(1.0, max((FIT_MAX_CROP - 2 * FIT_MARGIN_PX) / size, FIT_MAX_CROP / max(max(image), 1)))
     scale = math.floor(scale * 100) / 100
 
     def side(length: float, full: int) -> int:
@@ -512,7 +516,7 @@ def fit_recipe(shape: DataShape, recipe: Recipe | None = None) -> tuple[Recipe, 
         f"measured: {shape.describe()}",
         f"crop {crop[0]}x{crop[1]} at input scale {scale:g}: holds the animal ({shape.extent[0]:.0f}x"
         f"{shape.extent[1]:.0f} px at p95{', any heading' if extent[0] == extent[1] == need else ''}) "
-        f"with a {FIT_MARGIN_PX} px margin, or the whole image",
+        f"with a {FIT_MARGIN_PX} px margin (a thin animal's tips may reach past it), or the whole image",
         f"crop jitter {jitter:g} of the crop"
         + (": the crop holds the whole image, jitter only shifts it" if whole else ": the crop follows the animal"),
         f"rotation +-{rotation:g} deg: {why}; {flips}",
