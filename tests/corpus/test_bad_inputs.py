@@ -139,13 +139,20 @@ CASES: dict[str, Callable[[Path], object]] = {
 }
 
 _ALL = "ALL"
-_PREDICTION_USERS = {"filter", "plot-trajectories", "create-labeled-video", "extract-outliers"}
+_PREDICTION_USERS = {
+    "filter",
+    "plot-trajectories",
+    "create-labeled-video",
+    "extract-outliers",
+    "smooth",
+    "export-sleap",
+}
 #: Commands that must fail (exit code != 0) on each case; the others may succeed or fail, never crash.
 MUST_FAIL: dict[str, set[str] | str] = {
-    "video-truncated": {"analyze", "add-videos", *_PREDICTION_USERS},
-    "video-empty": {"analyze", "add-videos", *_PREDICTION_USERS},
-    "video-text": {"analyze", "add-videos", *_PREDICTION_USERS},
-    "video-missing": {"analyze", "add-videos", *_PREDICTION_USERS},
+    "video-truncated": {"analyze", "add-videos", "live", *_PREDICTION_USERS},
+    "video-empty": {"analyze", "add-videos", "live", *_PREDICTION_USERS},
+    "video-text": {"analyze", "add-videos", "live", *_PREDICTION_USERS},
+    "video-missing": {"analyze", "add-videos", "live", *_PREDICTION_USERS},
     "labels-h5-garbage": {"check-labels", "create-training-dataset"},
     "labels-h5-garbage-csv-beside": set(),
     "labels-csv-wrong-header": {"check-labels", "create-training-dataset"},
@@ -184,10 +191,26 @@ COMMANDS: dict[str, list[str]] = {
     "add-videos": ["add-videos", "{config}", "{video}"],
     "evaluate": ["evaluate", "{config}"],
     "train": ["train", "{config}", "--shuffle", "1", "--epochs", "1"],
+    "smooth": ["smooth", "{config}", "{video}", "--predictions", "{prediction}", "{prediction}"],
+    "export-sleap": ["export-sleap", "{config}", "--predictions", "{prediction}", "--output", "{out}/out.slp"],
+    "stitch": ["stitch", "{config}", "{video}"],
+    "live": ["live", "{config}", "--video", "{video}", "--max-frames", "3", "--record", "{out}/live"],
 }
 #: Commands run only on the cases that must make every command fail (they would otherwise train).
 ONLY_WHEN_ALL_FAIL = {"train"}
-SLOW = {"analyze", "create-labeled-video"}
+SLOW = {"analyze", "create-labeled-video", "live"}
+#: Commands that read only some inputs, run only on the cases that break those (they are slow to start).
+ONLY_ON: dict[str, tuple[str, ...]] = {"live": ("video-", "config-")}
+#: Commands for multi-animal projects only: they must refuse the corpus's single-animal project.
+MULTI_ANIMAL_ONLY = {"stitch"}
+
+
+def _argv(command: str, root: Path, tmp_path: Path, base: Path) -> list[str]:
+    """The command line of ``command`` on the copy at ``root`` of the project ``base`` (whose prediction file
+    it names, even where a case removed it); outputs outside the project go to ``tmp_path``."""
+    prediction = root / "videos" / _prediction(base).name
+    paths = {"config": root / "config.yaml", "video": root / "videos" / "vidA.mp4", "prediction": prediction}
+    return [a.format(out=tmp_path, **paths) for a in COMMANDS[command]]
 
 
 def _hashes(root: Path) -> dict[str, str]:
@@ -209,6 +232,8 @@ def _params() -> list[Any]:
         for command in COMMANDS:
             if command in ONLY_WHEN_ALL_FAIL and MUST_FAIL[case] != _ALL:
                 continue
+            if command in ONLY_ON and not case.startswith(ONLY_ON[command]):
+                continue
             marks = [pytest.mark.slow] if command in SLOW else []
             out.append(pytest.param(case, command, id=f"{case}-{command}", marks=marks))
     return out
@@ -224,14 +249,14 @@ def test_bad_input(
     CASES[case](root)
     before = _hashes(root)
     config_before = _without_path(root / "config.yaml") if command == "add-videos" else None
-    argv = [a.format(config=root / "config.yaml", video=root / "videos" / "vidA.mp4") for a in COMMANDS[command]]
+    argv = _argv(command, root, tmp_path, base_project)
     try:
         code = main(argv)
     except SystemExit as stop:  # argparse
         code = int(stop.code or 0)
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    must_fail = MUST_FAIL[case] == _ALL or command in MUST_FAIL[case]
+    must_fail = MUST_FAIL[case] == _ALL or command in MUST_FAIL[case] or command in MULTI_ANIMAL_ONLY
     if must_fail:
         assert code in (1, 2), f"{command} exited {code} on {case}:\n{err}"
     else:
@@ -258,8 +283,7 @@ def test_base_project_works(base_project: Path, tmp_path: Path) -> None:
     """Every command of the corpus succeeds on the unbroken project (so a failure above is the breakage's)."""
     root = tmp_path / ROOT_NAME
     shutil.copytree(base_project, root, symlinks=True)
-    for name, command in COMMANDS.items():
+    for name in COMMANDS:
         if name in SLOW or name in ONLY_WHEN_ALL_FAIL:
             continue
-        argv = [a.format(config=root / "config.yaml", video=root / "videos" / "vidA.mp4") for a in command]
-        assert main(argv) == 0, name
+        assert main(_argv(name, root, tmp_path, base_project)) == (1 if name in MULTI_ANIMAL_ONLY else 0), name
