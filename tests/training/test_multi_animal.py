@@ -6,6 +6,8 @@ import csv
 import math
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -13,11 +15,13 @@ from markerless.analysis.analyze import analyze
 from markerless.errors import TrainingError
 from markerless.io.dlc import read_config, write_config
 from markerless.project.recipe import read_recipe, write_recipe
+from markerless.project.shuffle import Shuffle
 from markerless.synthetic import make_synthetic_project
 from markerless.tracking.tracklets import tracklets_path
 from markerless.training.dataset import create_training_dataset
-from markerless.training.evaluation import evaluate
+from markerless.training.evaluation import _animals_in_label_order, evaluate
 from markerless.training.loop import train
+from markerless.viz.draw import pose_colors
 
 
 @pytest.fixture
@@ -61,8 +65,8 @@ def test_unique_body_parts_are_refused_with_the_fix(two_animals: Path) -> None:
 
 def test_predicted_animals_are_drawn_in_the_order_of_the_labelled_ones() -> None:
     gt = np.zeros((2, 2, 3, 2))
-    gt[:, 0] = [[10, 10], [20, 10], [30, 10]]
-    gt[:, 1] = [[10, 50], [20, 50], [30, 50]]
+    gt[:, 0] = [[10, 10], [20, 20], [30, 10]]
+    gt[:, 1] = [[10, 50], [20, 60], [30, 50]]
     pred = np.full((2, 2, 3, 3), np.nan)
     pred[0, 0, :, :2], pred[0, 1, :, :2] = gt[0, 1] + 1, gt[0, 0]  # swapped: slot 0 holds animal 1
     pred[1, 1, :, :2] = gt[1, 1] + 3  # image 1: only animal 1 found, in slot 1; slot 0 empty
@@ -96,9 +100,13 @@ def test_multi_animal_evaluation_draws_one_colour_per_animal(two_animals: Path) 
     labels = sh.project.load_labels()
     colours = pose_colors(layout, "rainbow", by="individual")[:, 0]
     image = cv2.cvtColor(cv2.imread(str(drawn[0])), cv2.COLOR_BGR2RGB)
-    gt = labels.xy[labels.images.index(drawn[0].stem.split("-", 1)[1].replace("_", "/", 2))]
-    for animal, colour in enumerate(colours):  # each labelled animal's rings are drawn in its own colour
+    by_name = {Path(p.replace("/", "_")).stem: i for i, p in enumerate(labels.images)}
+    gt = labels.xy[by_name[drawn[0].stem.split("-", 1)[1]]]
+    for animal, colour in enumerate(colours):  # every ring of a labelled animal has its colour (not its part's)
         x, y = np.round(gt[animal][np.isfinite(gt[animal]).all(axis=1)]).astype(int).T
         rows, cols = np.mgrid[-7:8, -7:8]
-        patch = image[np.clip(y[:, None, None] + rows, 0, image.shape[0] - 1), np.clip(x[:, None, None] + cols, 0, image.shape[1] - 1)]
-        assert (np.abs(patch.astype(int) - colour).sum(axis=-1) < 40).any()
+        patch = image[
+            np.clip(y[:, None, None] + rows, 0, image.shape[0] - 1),
+            np.clip(x[:, None, None] + cols, 0, image.shape[1] - 1),
+        ]
+        assert (np.abs(patch.astype(int) - colour).sum(axis=-1) < 40).any(axis=(1, 2)).all()  # around every point

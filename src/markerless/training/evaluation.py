@@ -31,7 +31,8 @@ from markerless.project.shuffle import Shuffle, snapshot_epoch
 from markerless.training.batches import ImageSet
 from markerless.training.metrics import LARGE_ERROR_FRACTION, error_summary, labelled_extent, pixel_errors
 from markerless.training.multi_animal import animal_errors, predict_animals
-from markerless.viz.draw import colormap_colors, draw_poses
+from markerless.training.oks import matched_errors, oks_matrix
+from markerless.viz.draw import colormap_colors, draw_poses, pose_colors
 
 
 # --- prediction -------------------------------------------------------------------------------
@@ -99,7 +100,7 @@ def evaluate(
     data = ImageSet.load(project.root, labels)
     recipe = sh.recipe
     if project.layout.multi_animal:
-        return _evaluate_animals(sh, snap, net, extra, data, train_set, pcutoff, dev)
+        return _evaluate_animals(sh, snap, net, extra, data, train_set, pcutoff, dev, plot)
     pred = predict_images(
         net,
         data.images,
@@ -142,14 +143,15 @@ def evaluate(
     ).round(2)
     with atomic_path(out / f"{scorer}-keypoint-results.csv") as tmp:
         kp.to_csv(tmp)
-    colormap = str(project.config.get("colormap") or "rainbow")
+    colours = colormap_colors(len(names), str(project.config.get("colormap") or "rainbow"))
+    badness, titles = _worst_single(pred, data.ground_truth, ~is_train)
     worst = _plot_worst(
-        out / f"{scorer}-worst-test-images.png", data, pred, ~is_train, project.layout, pcutoff, colormap
+        out / f"{scorer}-worst-test-images.png", data, pred[:, None], badness, titles, project.layout, pcutoff, colours
     )
     results["worst_test_images"] = str(worst) if worst else None
     write_text(out / "results.json", json.dumps(_jsonable(results), indent=1) + "\n")
     if plot:
-        _plot_images(out / f"LabeledImages_{scorer}", data, pred, is_train, project.layout, pcutoff, colormap)
+        _plot_images(out / f"LabeledImages_{scorer}", data, pred[:, None], is_train, project.layout, pcutoff, colours)
     results["evaluation_dir"] = str(out)
     if test["error_px"] > LARGE_ERROR_FRACTION * size:  # False for NaN
         warnings.warn(
@@ -170,9 +172,11 @@ def _evaluate_animals(
     train_set: set[str],
     pcutoff: float,
     device: torch.device,
+    plot: bool = False,
 ) -> dict[str, Any]:
     """Multi-animal evaluation: animals assembled and matched to the labelled ones; mAP (DeepLabCut's and
-    SLEAP's sigma), pixel error after matching, per body part. Writes ``results.json``."""
+    SLEAP's sigma), pixel error after matching, per body part. Writes ``results.json``, the worst test images
+    and, with ``plot``, every image (one colour per labelled animal and its matched prediction)."""
     project = sh.project
     names = list(project.layout.bodyparts)
     edges = extra.get("edges") or []
@@ -222,9 +226,51 @@ def _evaluate_animals(
     }
     out = sh.evaluation_dir
     out.mkdir(parents=True, exist_ok=True)
+    scorer = sh.scorer(snap)
+    ordered, badness, titles = _animals_in_label_order(data.ground_truth, pred)
+    colours = pose_colors(project.layout, str(project.config.get("colormap") or "rainbow"), by="individual")
+    worst = _plot_worst(
+        out / f"{scorer}-worst-test-images.png",
+        data,
+        ordered,
+        np.where(is_train, -np.inf, badness),
+        titles,
+        project.layout,
+        pcutoff,
+        colours,
+        " (lowest OKS; one colour per labelled animal and its matched prediction)",
+    )
+    results["worst_test_images"] = str(worst) if worst else None
     write_text(out / "results.json", json.dumps(_jsonable(results), indent=1) + "\n")
+    if plot:
+        _plot_images(out / f"LabeledImages_{scorer}", data, ordered, is_train, project.layout, pcutoff, colours)
     results["evaluation_dir"] = str(out)
     return results
+
+
+def _animals_in_label_order(gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Predicted animals ``(N, A, K, 3)`` reordered so that slot ``g`` holds the one matched to labelled animal ``g``
+    of ``gt`` ``(N, G, K, 2)`` (unmatched ones fill the free slots; ``(N, G, K, 3)``), and per image the badness
+    ``1 - mean OKS`` of the labelled animals against their matches (NaN: none scorable) and a title."""
+    n, g = gt.shape[:2]
+    if pred.shape[1] < g:
+        pred = np.concatenate([pred, np.full((n, g - pred.shape[1], *pred.shape[2:]), np.nan, pred.dtype)], axis=1)
+    errors, _scores, pairs = matched_errors(gt, pred)
+    rows = np.arange(n)[:, None]
+    used = np.zeros(pred.shape[:2], dtype=bool)
+    used[np.broadcast_to(rows, pairs.shape)[pairs >= 0], pairs[pairs >= 0]] = True
+    unused = np.argsort(used, axis=1, kind="stable")  # unmatched predictions first
+    free = pairs < 0
+    rank = np.cumsum(free, axis=1) - 1
+    slot = np.where(free, unused[rows, np.maximum(rank, 0)], pairs)
+    ordered = np.take_along_axis(pred, slot[:, :, None, None], axis=1)
+    oks = np.diagonal(oks_matrix(gt, ordered), axis1=1, axis2=2)  # (N, G): each labelled animal vs its slot
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # images without a scorable animal: NaN
+        mean_oks = np.nanmean(oks, axis=1)
+        mean_err = np.nanmean(errors.reshape(n, -1), axis=1)
+    titles = [f"OKS {o:.2f}, {e:.1f} px" if np.isfinite(o) else "" for o, e in zip(mean_oks, mean_err, strict=True)]
+    return ordered, 1.0 - mean_oks, titles
 
 
 def _write_predictions(path: Path, pred: np.ndarray, labels: Any, scorer: str) -> None:
@@ -281,25 +327,25 @@ def _write_results_csv(
 
 
 def _draw_image(
-    image: np.ndarray, gt: np.ndarray, pred: np.ndarray, layout: Any, pcutoff: float, colours: Any
+    image: np.ndarray, gt: np.ndarray, pred: np.ndarray, layout: Any, pcutoff: float, colours: np.ndarray
 ) -> np.ndarray:
-    """One image with ground truth ``(K, 2)`` (rings) and predictions ``(K, 3)`` (dots; faint below the p-cutoff)."""
-    n_kp = len(layout.keypoint_names)
-    above = (pred[:, 2] >= pcutoff)[None]
+    """One image with ground truth ``(I, K, 2)`` (rings) and predictions ``(I, K, 3)`` (dots and skeleton; faint
+    below the p-cutoff) of ``layout``'s ``I`` individuals, coloured by ``colours`` ``(K, 3)`` or ``(I, K, 3)``."""
+    above = pred[..., 2] >= pcutoff
     canvas = draw_poses(
         image,
-        gt[None],
+        gt,
         layout,
         colors=colours,
         dot_size=12,
         skeleton=False,
-        hollow=np.ones((1, n_kp), dtype=bool),
+        hollow=np.ones(gt.shape[:2], dtype=bool),
         line_width=1,
     )
-    draw_poses(canvas, pred[:, :2][None], layout, visible=above, colors=colours, dot_size=6, copy=False)
+    draw_poses(canvas, pred[..., :2], layout, visible=above, colors=colours, dot_size=6, copy=False)
     draw_poses(
         canvas,
-        pred[:, :2][None],
+        pred[..., :2],
         layout,
         visible=~above,
         colors=colours,
@@ -318,13 +364,13 @@ def _plot_images(
     is_train: np.ndarray,
     layout: Any,
     pcutoff: float,
-    colormap: str = "rainbow",
+    colours: np.ndarray,
 ) -> None:
-    """Each image with ground truth and predictions, colour by body part, one PNG per image."""
-    colours = colormap_colors(len(layout.keypoint_names), colormap)
+    """Each image with ground truth and predictions ``(N, I, K, 3)`` (see :func:`_draw_image`), one PNG per image."""
     folder.mkdir(parents=True, exist_ok=True)
+    gt = data.ground_truth.reshape((*pred.shape[:-1], 2))
     for i, (path, image) in enumerate(zip(data.paths, data.images)):
-        canvas = _draw_image(image, data.ground_truth[i], pred[i], layout, pcutoff, colours)
+        canvas = _draw_image(image, gt[i], pred[i], layout, pcutoff, colours)
         split = "train" if is_train[i] else "test"
         name = f"{split}-{path.replace('/', '_')}"
         with atomic_path(folder / Path(name).with_suffix(".png")) as tmp:
@@ -335,36 +381,46 @@ def _plot_worst(
     path: Path,
     data: Any,
     pred: np.ndarray,
-    is_test: np.ndarray,
+    badness: np.ndarray,
+    titles: list[str],
     layout: Any,
     pcutoff: float,
-    colormap: str = "rainbow",
+    colours: np.ndarray,
+    what: str = "",
 ) -> Path | None:
-    """The test images with the largest mean error, each around its points, with their errors; None without any."""
-    rows = np.flatnonzero(is_test)
+    """The test images of highest ``badness`` (NaN last; ``-inf`` marks images that are not test images), each around
+    its points and titled ``titles[i]``, with predictions ``(N, I, K, 3)``; None without any test image."""
+    rows = np.flatnonzero(~np.isneginf(badness))
     if not rows.size:
         return None
-    err = pixel_errors(pred[rows], data.ground_truth[rows])
-    finite = np.isfinite(err)
-    mean = np.where(finite, err, 0.0).sum(axis=1) / np.maximum(finite.sum(axis=1), 1)
-    mean[~finite.any(axis=1)] = -np.inf  # nothing labelled: never among the worst
-    order = np.argsort(-mean, kind="stable")[:WORST_IMAGES]
-    colours = colormap_colors(len(layout.keypoint_names), colormap)
+    order = rows[np.argsort(-np.nan_to_num(badness[rows], nan=-np.inf), kind="stable")][:WORST_IMAGES]
+    gt = data.ground_truth.reshape((*pred.shape[:-1], 2))
     cols = min(3, len(order))
     lines = -(-len(order) // cols)
     fig = Figure(figsize=(3.4 * cols, 3.4 * lines + 0.4), layout="constrained")
     axes = fig.subplots(lines, cols, squeeze=False).ravel()
     for ax in axes:
         ax.axis("off")
-    for ax, j in zip(axes, order):
-        i = rows[j]
-        canvas = _draw_image(data.images[i], data.ground_truth[i], pred[i], layout, pcutoff, colours)
-        ax.imshow(_around_points(canvas, np.concatenate([data.ground_truth[i], pred[i, :, :2]])))
-        ax.set_title(f"{data.paths[i]}\n{mean[j]:.1f} px" if np.isfinite(mean[j]) else data.paths[i], fontsize=8)
-    fig.suptitle("Worst test images: ground truth (rings) and predictions (dots; faint below the p-cutoff)", fontsize=9)
+    for ax, i in zip(axes, order):
+        canvas = _draw_image(data.images[i], gt[i], pred[i], layout, pcutoff, colours)
+        ax.imshow(_around_points(canvas, np.concatenate([gt[i].reshape(-1, 2), pred[i, ..., :2].reshape(-1, 2)])))
+        ax.set_title(f"{data.paths[i]}\n{titles[i]}" if titles[i] else data.paths[i], fontsize=8)
+    fig.suptitle(
+        f"Worst test images{what}: ground truth (rings) and predictions (dots; faint below the p-cutoff)", fontsize=9
+    )
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100, format="png")
     return path
+
+
+def _worst_single(pred: np.ndarray, gt: np.ndarray, is_test: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Badness (mean pixel error; ``-inf`` off the test set) and titles of single-animal images ``(N, K, 3)``."""
+    err = pixel_errors(pred, gt)
+    finite = np.isfinite(err)
+    mean = np.where(finite, err, 0.0).sum(axis=1) / np.maximum(finite.sum(axis=1), 1)
+    mean[~finite.any(axis=1)] = np.nan  # nothing labelled: never among the worst
+    badness = np.where(is_test, mean, -np.inf)
+    return badness, [f"{m:.1f} px" if np.isfinite(m) else "" for m in mean]
 
 
 def _around_points(image: np.ndarray, points: np.ndarray, margin: float = 0.5, least: int = 96) -> np.ndarray:
