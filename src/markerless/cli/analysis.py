@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 from markerless.analysis.backends import BACKEND_CHOICES, PRECISIONS
 from markerless.analysis.options import DEFAULT_BATCH, AnalysisOptions
 from markerless.cli import Command, typed_options
+from markerless.cli.training import _number
 from markerless.nets.device import DEVICES
 
 _DEFAULTS = AnalysisOptions()
@@ -79,12 +82,60 @@ def _add_analyze_args(p: argparse.ArgumentParser) -> None:
         help="animals in the videos, for tracking (default: the project's number of individuals)",
     )
 
+    p.add_argument(
+        "--ensemble",
+        type=_number(int, 2, True, "an integer >= 2"),
+        default=suppress,
+        metavar="N",
+        help="analyse with each of N ensemble members (shuffles SHUFFLE..SHUFFLE+N-1), then write the "
+        "ensemble Kalman smoother's <first member's file>_eks.h5",
+    )
+    p.add_argument(
+        "--no-report",
+        dest="report",
+        action="store_false",
+        default=True,
+        help="skip the jitter / plausibility line (on stderr) and <file>_plausibility.json of each result",
+    )
+
+
+def _report(config: str, paths: list[Path]) -> None:
+    """Print one jitter / plausibility line per prediction file (stderr); write its JSON unless it is current."""
+    from markerless.project.project import Project
+    from markerless.results.video_plausibility import (
+        LabelFits,
+        current_plausibility,
+        label_fits,
+        plausibility_line,
+        prediction_plausibility,
+    )
+
+    project: Project | None = None
+    fits: LabelFits | None = None
+    for path in paths:
+        report = current_plausibility(path)
+        if report is None:
+            project = project or Project.load(config)
+            fits = fits or label_fits(project)
+            report = prediction_plausibility(project, path, fits=fits)
+        print(f"plausibility: {plausibility_line(report)}", file=sys.stderr)
+
 
 def _run_analyze(args: argparse.Namespace) -> int:
-    from markerless.analysis.analyze import analyze
+    options = typed_options(args, "config", "videos", "ensemble", "report")
+    if "ensemble" in vars(args):
+        from markerless.training.ensemble import analyze_ensemble
 
-    for path in analyze(args.config, args.videos, **typed_options(args, "config", "videos")):
+        result = analyze_ensemble(args.config, args.videos, members=args.ensemble, **options)
+        paths = [path for member in result.members for path in member] + list(result.eks)
+    else:
+        from markerless.analysis.analyze import analyze
+
+        paths = list(analyze(args.config, args.videos, **options))
+    for path in paths:
         print(path)
+    if args.report:
+        _report(args.config, paths)
     return 0
 
 

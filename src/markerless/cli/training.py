@@ -97,12 +97,35 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
         default=argparse.SUPPRESS,
         help="start over instead of continuing from the last snapshot",
     )
+    p.add_argument(
+        "--ensemble",
+        type=_number(int, 2, True, "an integer >= 2"),
+        default=argparse.SUPPRESS,
+        metavar="N",
+        help="train N members (shuffles SHUFFLE..SHUFFLE+N-1, same split, seeds recipe seed + i) one after "
+        "another; --max-minutes/--epochs are each member's budget; an interrupted ensemble resumes",
+    )
 
 
 def _run_train(args: argparse.Namespace) -> int:
+    options = typed_options(args, "config", "ensemble")
+    if "ensemble" in vars(args):
+        from markerless.training.ensemble import train_ensemble
+
+        if "seed" in options:
+            from markerless.errors import RecipeError
+
+            raise RecipeError(
+                "--seed does not combine with --ensemble: member i trains with the recipe's seed + i; "
+                "set the seed in the first member's train/markerless.yaml instead."
+            )
+        options["members"] = args.ensemble
+        for path in train_ensemble(args.config, **options):
+            print(path)
+        return 0
     from markerless.training.loop import train
 
-    print(train(args.config, **typed_options(args, "config")))
+    print(train(args.config, **options))
     return 0
 
 
