@@ -5,7 +5,8 @@
 the others, so a freshly printed URL always works), in the ``X-Markerless-Token`` header, or in the
 cookie the page sets, whose name is specific to this server's token (browsers share cookies across
 ports, and a restarted server must not see the old one). Missing token: 401; wrong token: 403. File names are resolved inside the project only, and the server writes nothing but
-label files (through :class:`~markerless.app.store.LabelStore`).
+label files (through :class:`~markerless.app.store.LabelStore`) and, from the track view, identity swaps
+of prediction files (through :mod:`markerless.app.tracks`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
 from markerless.app.store import BadPath, LabelStore, NotFound
+from markerless.app.tracks import add_track_routes
 from markerless.errors import ConflictError, MarkerlessError, ProjectError
 from markerless.project.project import Project
 
@@ -41,7 +43,7 @@ class PortInUse(ProjectError):
     """The port asked for is taken (another server is running there)."""
 
 
-_STATIC = {"app.js": "text/javascript", "style.css": "text/css"}
+_STATIC = {"app.js": "text/javascript", "tracks.js": "text/javascript", "style.css": "text/css"}
 
 
 class FrameEdit(BaseModel):
@@ -94,6 +96,7 @@ def create_app(config: str | Path, token: str) -> FastAPI:
         return Response(_static_text(name), media_type=_STATIC[name])
 
     _api(app, project, store)
+    add_track_routes(app, project)
 
     @app.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     def unknown(rest: str) -> Response:
