@@ -27,6 +27,7 @@ MIRROR = {
     "plot-trajectories": "plot_trajectories",
     "stitch": "stitch_videos",
     "evaluate-tracking": "evaluate_tracking",
+    "swap": "swap_in_prediction_file",
     "extract-outliers": "extract_outliers",
     "merge": "merge",
     "export": "export",

@@ -49,6 +49,10 @@ _API = {
     "track_poses": "markerless.tracking.api",
     "stitch_videos": "markerless.tracking.api",
     "evaluate_tracking": "markerless.tracking.api",
+    "swap_in_prediction_file": "markerless.tracking.repair",
+    "undo_swap": "markerless.tracking.repair",
+    "redo_swap": "markerless.tracking.repair",
+    "suspicious_frames": "markerless.tracking.repair",
     "TrackingSettings": "markerless.tracking.settings",
     # active learning
     "extract_outliers": "markerless.labelling.outliers",

@@ -46,6 +46,7 @@ WORKFLOW: list[tuple[str, str]] = [
     ("plot-trajectories", "markerless.cli.results"),
     ("stitch", "markerless.cli.tracking"),
     ("evaluate-tracking", "markerless.cli.tracking"),
+    ("swap", "markerless.cli.tracking"),
     ("extract-outliers", "markerless.cli.app"),
     ("merge", "markerless.cli.app"),
     ("export", "markerless.cli.analysis"),

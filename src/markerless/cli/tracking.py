@@ -1,8 +1,11 @@
-"""Tracking commands: stitch (rerun stitching on saved tracklets), evaluate-tracking (score tracks)."""
+"""Tracking commands: stitch (rerun stitching on saved tracklets), evaluate-tracking (score tracks), swap (repair
+identity swaps in a prediction file, undo and redo them, list suspicious frames)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import Any
 
 from markerless.cli import Command, typed_options
 
@@ -100,6 +103,68 @@ def _evaluate_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- swap ----------------------------------------------------------------------------------------
+def _frame(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a frame number (0 or more)")
+    return value
+
+
+def _swap_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", metavar="CONFIG", help="the project's config.yaml (or its folder)")
+    p.add_argument("predictions", metavar="PRED_H5", help="multi-animal prediction file (<video><scorer>.h5)")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--individuals", nargs=2, metavar=("A", "B"), help="the two animals to exchange")
+    what.add_argument("--undo", action="store_true", help="undo the last swap of this file")
+    what.add_argument("--redo", action="store_true", help="apply the last undone swap again")
+    what.add_argument(
+        "--suspicious", action="store_true", help="list the frames where animals come close or a track jumps"
+    )
+    p.add_argument("--start", type=_frame, metavar="F", help="first frame to swap (with --individuals)")
+    p.add_argument("--stop", type=_frame, metavar="G", help="first frame no longer swapped (default: to the end)")
+
+
+def _describe(swap: Any) -> str:
+    frames = f"from frame {swap.start} on" if swap.stop is None else f"frames {swap.start} to {swap.stop - 1}"
+    return f"{swap.a} <-> {swap.b} {frames}"
+
+
+def _swap_run(args: argparse.Namespace) -> int:
+    from markerless.io.dlc import read_predictions
+    from markerless.project.project import Project
+    from markerless.tracking.repair import (
+        redo_swap,
+        suspicious_frames,
+        swap_history,
+        swap_in_prediction_file,
+        undo_swap,
+    )
+
+    project = Project.load(args.config)
+    if args.suspicious:
+        for event in suspicious_frames(read_predictions(args.predictions), pcutoff=project.pcutoff):
+            what = "close" if event.kind == "close" else "jump"
+            print(
+                f"{event.peak}\t{what}\t{' '.join(event.individuals)}\tframes {event.start}-{event.stop - 1}"
+                f"\t{event.value:.2f} body sizes"
+            )
+        journal = swap_history(args.predictions)
+    elif args.undo or args.redo:
+        journal = undo_swap(args.predictions) if args.undo else redo_swap(args.predictions)
+    else:
+        if args.start is None:
+            print("markerless swap: error: --individuals needs --start F (the first frame to swap)", file=sys.stderr)
+            return 2
+        a, b = args.individuals
+        journal = swap_in_prediction_file(args.predictions, a, b, args.start, args.stop)
+    for swap in journal.applied:
+        print(f"applied: {_describe(swap)}")
+    for swap in reversed(journal.undone):
+        print(f"undone: {_describe(swap)}")
+    return 0
+
+
 COMMANDS: dict[str, Command] = {
     "stitch": Command(
         "Join saved tracklets into the animals again (other settings or --n-animals): <video><scorer>.h5",
@@ -110,5 +175,10 @@ COMMANDS: dict[str, Command] = {
         "Score tracked predictions against true tracks (.slp or labels): id switches, IDF1, MOTA; writes a JSON",
         _evaluate_args,
         _evaluate_run,
+    ),
+    "swap": Command(
+        "Exchange two animals from a frame on (or over a range) in a prediction file, in place; --undo, --redo",
+        _swap_args,
+        _swap_run,
     ),
 }
