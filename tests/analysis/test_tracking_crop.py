@@ -11,6 +11,7 @@ from markerless.analysis.tracking_crop import (
     animal_centre,
     trusted_frames,
     window_origin,
+    window_origins,
 )
 from markerless.errors import ModelError
 
@@ -115,3 +116,34 @@ def test_tracker_matches_whole_frames_and_recovers_after_a_jump():
 def test_tracker_refuses_a_window_larger_than_the_frame():
     with pytest.raises(ModelError, match="does not fit"):
         CropTracker(DiscFinder(), DiscFinder(), CropSettings(size=(352, 128)), FRAME)
+
+
+@pytest.mark.parametrize("second_look", [True, False])
+def test_second_look_recentres_the_window_before_the_whole_frame(second_look: bool) -> None:
+    """A disc half out of the window: the second look's window, centred on what the first found, is trusted."""
+    frames = disc_frames([(100, 100)] * 2 + [(160, 100)] * 2)
+    reference = DiscFinder()(frames)
+    whole, window = DiscFinder(), DiscFinder()
+    tracker = CropTracker(whole, window, CropSettings(size=(128, 128), margin=8), FRAME, second_look=second_look)
+    out = np.concatenate([tracker(frames[:2]), tracker(frames[2:])])
+    np.testing.assert_allclose(out, reference, atol=1e-4)
+    if second_look:
+        assert [n for n, _ in whole.calls] == [2] and [n for n, _ in window.calls] == [2, 2]
+        assert (tracker.frames_in_window, tracker.frames_whole, tracker.frames_second_look) == (2, 2, 2)
+    else:
+        assert [n for n, _ in whole.calls] == [2, 2] and (tracker.frames_in_window, tracker.frames_whole) == (0, 4)
+
+
+def test_second_look_falls_back_to_the_whole_frame_when_the_window_saw_nothing() -> None:
+    frames = disc_frames([(100, 100)] * 2 + [(280, 200)] * 2)  # jumped out of the window entirely
+    whole, window = DiscFinder(), DiscFinder()
+    tracker = CropTracker(whole, window, CropSettings(size=(128, 128), margin=8), FRAME, second_look=True)
+    out = np.concatenate([tracker(frames[:2]), tracker(frames[2:])])
+    np.testing.assert_allclose(out, DiscFinder()(frames), atol=1e-4)
+    assert [n for n, _ in whole.calls] == [2, 2] and tracker.frames_second_look == 0
+
+
+def test_window_origins_match_window_origin() -> None:
+    centres = np.array([[160.0, 120.0], [5.0, 5.0], [319.0, 239.0], [151.0, 77.0]])
+    expected = [window_origin(c, (96, 64), FRAME) for c in centres]
+    assert window_origins(centres, (96, 64), FRAME).tolist() == [list(e) for e in expected]

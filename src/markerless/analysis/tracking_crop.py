@@ -25,6 +25,10 @@ from markerless.errors import ModelError
 ALIGN = 32
 """Window origins and sizes are multiples of this (the backbone stride), so the window's output grid
 coincides with the whole frame's."""
+SECOND_LOOK_ALIGN = 8
+"""Origins of a second look's window are multiples of this (the heatmaps' stride): the window can sit
+closer to the animal than 32-pixel steps allow, and its keypoints are still sampled on the whole
+frame's heatmap grid."""
 
 
 @dataclass(frozen=True)
@@ -64,12 +68,17 @@ def _round_up(value: int) -> int:
 
 def window_origin(centre: np.ndarray, size: tuple[int, int], frame_size: tuple[int, int]) -> tuple[int, int]:
     """Top-left corner of the ``size`` window centred near ``centre`` (x, y), inside the frame, aligned to 32."""
-    (w, h), (fw, fh) = size, frame_size
-    origin = []
-    for c, extent, full in ((centre[0], w, fw), (centre[1], h, fh)):
-        start = round((float(c) - extent / 2) / ALIGN) * ALIGN
-        origin.append(max(0, min(start, full - extent)))
-    return origin[0], origin[1]
+    x0, y0 = window_origins(np.asarray(centre, dtype=np.float64)[None], size, frame_size)[0]
+    return int(x0), int(y0)
+
+
+def window_origins(
+    centres: np.ndarray, size: tuple[int, int], frame_size: tuple[int, int], align: int = ALIGN
+) -> np.ndarray:
+    """``int64 (B, 2)``: :func:`window_origin` of each centre ``(B, 2)`` (x, y), aligned to ``align``."""
+    extent, full = np.asarray(size, dtype=np.float64), np.asarray(frame_size, dtype=np.float64)
+    start = np.round((np.asarray(centres, dtype=np.float64) - extent / 2) / align) * align
+    return np.clip(start, 0, full - extent).astype(np.int64)
 
 
 def found_keypoints(predictions: np.ndarray, threshold: float) -> np.ndarray:
@@ -79,24 +88,26 @@ def found_keypoints(predictions: np.ndarray, threshold: float) -> np.ndarray:
 
 def trusted_frames(
     predictions: np.ndarray,
-    origin: tuple[int, int],
+    origin: tuple[int, int] | np.ndarray,
     settings: CropSettings,
     frame_size: tuple[int, int],
 ) -> np.ndarray:
-    """Boolean ``(B,)``: which window predictions (in frame pixels) can stand without the whole frame."""
+    """Boolean ``(B,)``: which window predictions (in frame pixels) can stand without the whole frame.
+
+    ``origin``: the window's top-left corner (x, y), one for the batch or one per frame ``(B, 2)``.
+    """
     found = found_keypoints(predictions, settings.threshold)
     enough = found.mean(axis=1) >= settings.min_found
-    (x0, y0), (w, h), (fw, fh) = origin, settings.size, frame_size
+    origins = np.broadcast_to(np.asarray(origin, dtype=np.float64).reshape(-1, 2), (len(predictions), 2))
+    x0, y0 = origins[:, :1], origins[:, 1:]
+    (w, h), (fw, fh) = settings.size, frame_size
     x, y, m = predictions[..., 0], predictions[..., 1], settings.margin
-    near = np.zeros(found.shape, dtype=bool)
-    if x0 > 0:
-        near |= x < x0 + m
-    if y0 > 0:
-        near |= y < y0 + m
-    if x0 + w < fw:
-        near |= x > x0 + w - 1 - m
-    if y0 + h < fh:
-        near |= y > y0 + h - 1 - m
+    near = (
+        ((x0 > 0) & (x < x0 + m))
+        | ((y0 > 0) & (y < y0 + m))
+        | ((x0 + w < fw) & (x > x0 + w - 1 - m))
+        | ((y0 + h < fh) & (y > y0 + h - 1 - m))
+    )
     return enough & ~(near & found).any(axis=1)
 
 
@@ -123,6 +134,9 @@ class CropTracker:
     ``whole`` runs the network on whole frames, ``window`` on windows of ``settings.size`` (they may
     be the same callable, e.g. PyTorch, or two compiled models of fixed input size). Call
     :meth:`reset` before frames that do not follow the previous ones (another video or range).
+    ``second_look``: a frame whose window result is not trusted but found the animal is first analysed
+    again in a window centred on what it found, and goes to the whole frame only if that is not trusted
+    either (live posing: two windows cost a fraction of a whole frame, which sets the latency's tail).
     """
 
     def __init__(
@@ -131,6 +145,8 @@ class CropTracker:
         window: Callable[[np.ndarray], np.ndarray],
         settings: CropSettings,
         frame_size: tuple[int, int],
+        *,
+        second_look: bool = False,
     ) -> None:
         """Track within frames of ``frame_size`` (width, height)."""
         if not settings.fits(frame_size, max_fraction=1.0):
@@ -138,9 +154,11 @@ class CropTracker:
             raise ModelError(f"A {w}x{h} tracking crop does not fit {frame_size[0]}x{frame_size[1]} frames.")
         self.whole, self.window, self.settings = whole, window, settings
         self.frame_size = (int(frame_size[0]), int(frame_size[1]))
+        self.second_look = second_look
         self.centre: np.ndarray | None = None
         self.frames_in_window = 0
         self.frames_whole = 0
+        self.frames_second_look = 0  # frames whose result came from the second window (counted in frames_in_window)
 
     def reset(self) -> None:
         """Forget where the animal was: the next batch is analysed on whole frames."""
@@ -161,10 +179,33 @@ class CropTracker:
             out = np.array(self.window(np.ascontiguousarray(frames[:, y0 : y0 + h, x0 : x0 + w])), dtype=np.float32)
             out[..., 0] += x0
             out[..., 1] += y0
-            redo = ~trusted_frames(out, (x0, y0), self.settings, self.frame_size)
-            if redo.any():
+            redo = np.flatnonzero(~trusted_frames(out, (x0, y0), self.settings, self.frame_size))
+            if len(redo) and self.second_look:
+                redo = self._look_again(frames, out, redo)
+            if len(redo):
                 out[redo] = self.whole(np.ascontiguousarray(frames[redo]))
-            self.frames_whole += int(redo.sum())
-            self.frames_in_window += int(len(frames) - redo.sum())
+            self.frames_whole += len(redo)
+            self.frames_in_window += len(frames) - len(redo)
         self.centre = animal_centre(out, self.settings)
         return out
+
+    def _look_again(self, frames: np.ndarray, out: np.ndarray, redo: np.ndarray) -> np.ndarray:
+        """Analyse the ``redo`` frames again in windows centred on their first result; the frames still untrusted."""
+        found = found_keypoints(out[redo], self.settings.threshold)
+        seen = found.mean(axis=1) >= self.settings.min_found
+        again = redo[seen]
+        if not len(again):
+            return redo
+        xy = np.where(found[seen, :, None], out[again, :, :2], np.nan)
+        centres = (np.nanmin(xy, axis=1) + np.nanmax(xy, axis=1)) / 2
+        origins = window_origins(centres, self.settings.size, self.frame_size, SECOND_LOOK_ALIGN)  # (R, 2)
+        (w, h) = self.settings.size
+        rows = origins[:, 1, None, None] + np.arange(h)[None, :, None]  # (R, h, 1)
+        cols = origins[:, 0, None, None] + np.arange(w)[None, None, :]  # (R, 1, w)
+        crops = frames[again[:, None, None], rows, cols]  # (R, h, w, 3)
+        second = np.array(self.window(np.ascontiguousarray(crops)), dtype=np.float32)
+        second[..., :2] += origins[:, None, :].astype(np.float32)
+        ok = trusted_frames(second, origins, self.settings, self.frame_size)
+        out[again[ok]] = second[ok]
+        self.frames_second_look += int(ok.sum())
+        return np.sort(np.concatenate([redo[~seen], again[~ok]]))
