@@ -233,3 +233,18 @@ def test_processors_get_the_forward_prediction_and_the_record_keeps_the_measurem
     handed = np.stack([pose for pose, _ in recorder.calls])
     ahead = handed[10:, 0, 0, 0] - measured.data[10:, 0, 0, 0]  # the disc moves ~2.6 px per frame to the right
     assert 2.0 < np.median(ahead) < 8.0
+
+
+def test_the_heap_is_frozen_during_the_stream_only(live_video: Path, tmp_path: Path) -> None:
+    """Objects made before the stream stay out of garbage collections while it runs (no full-heap pauses)."""
+    import gc
+
+    frozen: list[int] = []
+
+    class Probe:
+        def process(self, pose: np.ndarray, frame_time: float) -> None:
+            frozen.append(gc.get_freeze_count())
+
+    run_live(spot_estimator(), VideoSource(live_video, realtime=False), processors=[Probe()], max_frames=5)
+    assert len(frozen) == 5 and min(frozen) > 1000
+    assert gc.get_freeze_count() == 0

@@ -8,7 +8,13 @@ OpenVINO with the ``LATENCY`` hint (one request using every core) instead of ana
 setting. The models are compiled for a fixed frame size and a fixed window size on the first frame
 (the warm-up), so no frame pays for a compilation afterwards. The dynamic crop is analysis's
 :class:`~markerless.analysis.tracking_crop.CropTracker` run on batches of one frame: the same rules
-decide when a window result stands and when the frame is analysed whole.
+decide when a window result stands and when the frame is analysed whole, with one addition: a frame
+whose window result is not trusted but found the animal (typically near the window's edge) is first
+analysed again in a window centred on it (``second_look``), so the whole frame, several times the cost
+of a window, runs only when the animal is lost (these re-acquisitions set the latency's tail).
+Multi-animal models run on whole frames (the crop follows one animal); their peaks are assembled into
+animals frame by frame as analysis assembles them, in assembly order: the individuals axis is not an
+identity over time (offline analysis tracks the whole video; live does not).
 """
 
 from __future__ import annotations
@@ -48,7 +54,8 @@ class LiveEstimator:
     OpenCV's order, by default; ``rgb`` otherwise), all of the size of the first frame. The first
     frame (or :meth:`warm_up`) compiles the models for that size and runs them a few times.
     Multi-animal models return every animal along the individuals axis (whole frames; the dynamic crop
-    follows one animal).
+    follows one animal), in assembly order (not tracked: the same animal may change places between
+    frames).
     """
 
     def __init__(
@@ -125,13 +132,16 @@ class LiveEstimator:
             settings = tracking_crop_settings(model, frame_size, opts.device, dynamic_crop, crop_size)
             return None if settings is None else (settings, build(settings.size))
 
+        def to_layout(values: np.ndarray) -> np.ndarray:  # a multi-animal net's peaks are assembled first
+            return model.to_layout(model.postprocess(values))
+
         return cls(
             model.layout,
             build,
             window,
             color=model.color,
             scorer=model.scorer,
-            to_layout=model.to_layout,
+            to_layout=to_layout,
             description=f"{opts.backend} {opts.precision} on {opts.device}",
         )
 
@@ -210,7 +220,7 @@ class LiveEstimator:
             crop = np.ascontiguousarray(batch[:, : settings.size[1], : settings.size[0]])
             for _ in range(WARMUP_RUNS):
                 infer(crop)
-            self.tracker = CropTracker(whole, infer, settings, (w, h))
+            self.tracker = CropTracker(whole, infer, settings, (w, h), second_look=True)
             self.tracker(batch)  # finds the animal on the whole frame: the first timed frame is a window
             self.tracker.frames_whole = 0
             self._infer = self.tracker
