@@ -21,9 +21,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from markerless.app.store import NotFound
-from markerless.io.dlc import find_prediction_files, read_predictions
+from markerless.io.dlc import find_prediction_files
 from markerless.io.video import VideoReader
 from markerless.model.poses import Poses
+from markerless.project.prediction_files import load_predictions
 from markerless.project.project import Project
 from markerless.tracking.repair import (
     SwapJournal,
@@ -79,7 +80,7 @@ class TrackFiles:
         key = (stat.st_mtime_ns, stat.st_size)
         cached = self._cache.get(path)
         if cached is None or cached[0] != key:
-            cached = (key, read_predictions(path))
+            cached = (key, load_predictions(self.project, path))
             self._cache[path] = cached
         return cached[1]
 
