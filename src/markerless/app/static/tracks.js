@@ -214,7 +214,7 @@ function drawLanes() {
 }
 
 function onTrackKey(ev) {
-  if (!tracks.open) return;
+  if (!tracks.open || ev.key === "?") return;
   ev.stopImmediatePropagation(); // the labelling view's shortcuts stay off while the tracks are shown
   const tag = ev.target.tagName;
   if (tag === "SELECT" || (tag === "INPUT" && ev.target.type !== "range")) return;
