@@ -226,3 +226,21 @@ def test_peaks_and_affinities_export_to_onnx(tmp_path: Path) -> None:
     np.testing.assert_allclose(affinity, expected[1].numpy(), atol=1e-4)
     poses, _ = assemble(peaks, affinity, EDGES, 2)
     assert _same_animals(poses[0], truth[0]) and _same_animals(poses[1], truth[1])
+
+
+def test_peaks_average_the_offset_votes_around_them() -> None:
+    # one body part at (20, 20): the peak cell (2, 2) votes 2 px off, its eight neighbours vote exactly
+    logits = torch.full((1, 1, 6, 6), -6.0)
+    logits[0, 0, 1:4, 1:4] = 0.0  # probability 0.5
+    logits[0, 0, 2, 2] = 2.0  # 0.88: the peak
+    centres = cell_centres(6, STRIDE)
+    offsets = torch.zeros(1, 2, 6, 6)
+    offsets[0, 0] = (20.0 - centres.view(1, 6)) / LOCREF_STDEV
+    offsets[0, 1] = (20.0 - centres.view(6, 1)) / LOCREF_STDEV
+    offsets[0, :, 2, 2] += 2.0 / LOCREF_STDEV
+    own = find_peaks(logits, offsets, STRIDE, max_peaks=1, window=1)[0, 0, 0]
+    voted = find_peaks(logits, offsets, STRIDE, max_peaks=1)[0, 0, 0]
+    np.testing.assert_allclose(own[:2].numpy(), [22.0, 22.0], atol=1e-4)
+    expected = 20.0 + 2.0 * 0.8808 / (0.8808 + 8 * 0.5)  # probability-weighted mean of the nine votes
+    np.testing.assert_allclose(voted[:2].numpy(), [expected, expected], atol=1e-3)
+    assert float(voted[2]) == pytest.approx(float(own[2]))

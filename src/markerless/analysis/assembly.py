@@ -5,7 +5,8 @@ Three steps, each vectorised over frames (and peaks, candidate pairs and edges):
 1. :func:`find_peaks` (PyTorch, fixed shapes, so it can run inside an exported graph): per frame and
    body part the ``max_peaks`` strongest local maxima of the heatmap's probability (a max-pool of
    ``2*nms_radius + 1`` cells; lower peaks closer than that to a stronger one are dropped) at
-   least ``min_score``, placed at the cell centre plus its location-refinement offset.
+   least ``min_score``, placed where the location-refinement offsets of the 3x3 cells around it
+   vote (votes that disagree with the peak cell's by more than a cell are left out).
 2. :func:`paf_affinities` (PyTorch, fixed shapes): for every edge ``(a, b)`` and every pair of
    peaks, the mean over ``n_samples`` points on the segment a→b of the affinity field's vector
    (layout of :mod:`markerless.training.paf_targets`) projected on the segment's direction: 1 for a
@@ -35,7 +36,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from markerless.nets.decode import LOCREF_STDEV
+from markerless.nets.decode import LOCREF_STDEV, VOTE_WINDOW, vote_maps
 
 DEFAULT_MIN_SCORE = 0.1
 """Lowest heatmap probability of a peak (DeepLabCut's assembler keeps detections above 0.1)."""
@@ -76,11 +77,15 @@ def find_peaks(
     min_score: float = DEFAULT_MIN_SCORE,
     nms_radius: int = DEFAULT_NMS_RADIUS,
     locref_stdev: float = LOCREF_STDEV,
+    window: int = VOTE_WINDOW,
 ) -> torch.Tensor:
     """Peaks ``(B, K, max_peaks, 3)`` = x, y (input pixels), probability; NaN rows where there is none.
 
     ``heatmap_logits`` ``(B, K, h, w)``, ``offsets`` ``(B, 2K, h, w)`` in ``locref_stdev`` units
-    (as :func:`markerless.nets.decode.decode_heatmaps` reads them) or None for cell centres.
+    or None for cell centres. A peak is placed where the offsets of the ``window`` x ``window`` cells
+    around it vote, weighted by probability, as :func:`markerless.nets.decode.decode_heatmaps` places
+    a single animal's keypoint, leaving out votes more than a cell from the peak cell's own (another
+    animal's); ``window=1``: the peak cell's vote alone. See docs/multianimal-flies.md for the gain.
     """
     b, k, h, w = heatmap_logits.shape
     logits = heatmap_logits.to(torch.float32)  # maxima and thresholds on logits: the sigmoid is monotonic
@@ -103,11 +108,42 @@ def find_peaks(
     x = col.to(torch.float32) * stride + stride / 2
     y = row.to(torch.float32) * stride + stride / 2
     if offsets is not None:
-        off = offsets.to(torch.float32).reshape(b, k, 2, h * w)
-        x = x + torch.gather(off[:, :, 0], 2, index) * locref_stdev
-        y = y + torch.gather(off[:, :, 1], 2, index) * locref_stdev
+        x, y = _voted_positions(logits, offsets, stride, row, col, locref_stdev, window)
     nan = torch.full_like(x, float("nan"))
     return torch.stack([torch.where(keep, x, nan), torch.where(keep, y, nan), torch.where(keep, value, nan)], -1)
+
+
+def _voted_positions(
+    logits: torch.Tensor,
+    offsets: torch.Tensor,
+    stride: int,
+    row: torch.Tensor,
+    col: torch.Tensor,
+    locref_stdev: float,
+    window: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """x, y ``(B, K, M)`` of the peaks at cells ``row``, ``col``: the probability-weighted mean of the votes
+    (cell centre + offset) of the ``window`` x ``window`` cells around each peak that agree with the peak
+    cell's own vote to within one cell (so a close animal's votes are left out)."""
+    b, k, h, w = logits.shape
+    votes_x, votes_y = vote_maps(logits, offsets, stride, locref_stdev=locref_stdev, window=1)
+    prob = torch.sigmoid(logits)
+    flat = [t.reshape(b, k, h * w) for t in (votes_x, votes_y, prob)]
+    own_x = torch.gather(flat[0], 2, row * w + col)
+    own_y = torch.gather(flat[1], 2, row * w + col)
+    sum_x, sum_y, total = torch.zeros_like(own_x), torch.zeros_like(own_y), torch.zeros_like(own_x)
+    reach = window // 2
+    for dr in range(-reach, reach + 1):  # at most 9 shifts, each vectorised over every peak
+        for dc in range(-reach, reach + 1):
+            r, c = row + dr, col + dc
+            inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
+            index = r.clamp(0, h - 1) * w + c.clamp(0, w - 1)
+            vx, vy, p = (torch.gather(t, 2, index) for t in flat)
+            agree = inside & ((vx - own_x).abs() <= stride) & ((vy - own_y).abs() <= stride)
+            weight = torch.where(agree, p, torch.zeros_like(p))
+            sum_x, sum_y, total = sum_x + weight * vx, sum_y + weight * vy, total + weight
+    total = total.clamp_min(1e-12)  # the peak cell always agrees with itself
+    return sum_x / total, sum_y / total
 
 
 # --- 2. affinities ----------------------------------------------------------------------------

@@ -14,11 +14,42 @@ from torch.nn import functional as F
 
 LOCREF_STDEV = 7.2801
 """DeepLabCut's scale of location-refinement offsets (pixels per offset unit)."""
+VOTE_WINDOW = 3
+"""Cells (a square this wide) whose offset votes are averaged into a keypoint's position (see
+:func:`decode_heatmaps`; the bottom-up assembly's peaks use the same)."""
 
 
 def cell_centres(size: int, stride: int, *, device: torch.device | None = None) -> torch.Tensor:
     """Input-pixel coordinates of the centres of ``size`` consecutive grid cells: ``j*stride + stride/2``."""
     return torch.arange(size, device=device, dtype=torch.float32) * stride + stride / 2
+
+
+def vote_maps(
+    heatmap_logits: torch.Tensor,
+    offsets: torch.Tensor,
+    stride: int,
+    *,
+    locref_stdev: float = LOCREF_STDEV,
+    window: int = VOTE_WINDOW,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where each cell places its keypoint, x and y maps ``(B, K, h, w)`` in input pixels: the cell's centre
+    plus its offset, averaged over the ``window`` x ``window`` cells around it weighted by their
+    probabilities (``window=1``: the cell's own vote). Traceable (no loops, fixed shapes)."""
+    _b, _k, h, w = heatmap_logits.shape
+    device = heatmap_logits.device
+    votes_x = offsets[:, 0::2].to(torch.float32) * locref_stdev + cell_centres(w, stride, device=device).view(
+        1, 1, 1, w
+    )
+    votes_y = offsets[:, 1::2].to(torch.float32) * locref_stdev + cell_centres(h, stride, device=device).view(
+        1, 1, h, 1
+    )
+    if window > 1:
+        prob = torch.sigmoid(heatmap_logits.to(torch.float32))
+        pad = window // 2
+        weight = F.avg_pool2d(prob, window, 1, pad).clamp_min(1e-12)
+        votes_x = F.avg_pool2d(prob * votes_x, window, 1, pad) / weight
+        votes_y = F.avg_pool2d(prob * votes_y, window, 1, pad) / weight
+    return votes_x, votes_y
 
 
 def decode_heatmaps(
@@ -27,7 +58,7 @@ def decode_heatmaps(
     stride: int,
     *,
     locref_stdev: float = LOCREF_STDEV,
-    window: int = 3,
+    window: int = VOTE_WINDOW,
 ) -> torch.Tensor:
     """Keypoints ``(B, K, 3)`` = x, y (input pixels) and score from logits ``(B, K, h, w)`` and offsets ``(B, 2K, h, w)``.
 
@@ -49,19 +80,7 @@ def decode_heatmaps(
         x = col.to(torch.float32) * stride + stride / 2
         y = row.to(torch.float32) * stride + stride / 2
         return torch.stack([x, y, score], dim=-1)
-    device = heatmap_logits.device
-    votes_x = offsets[:, 0::2].to(torch.float32) * locref_stdev + cell_centres(w, stride, device=device).view(
-        1, 1, 1, w
-    )
-    votes_y = offsets[:, 1::2].to(torch.float32) * locref_stdev + cell_centres(h, stride, device=device).view(
-        1, 1, h, 1
-    )
-    if window > 1:
-        prob = torch.sigmoid(heatmap_logits.to(torch.float32))
-        pad = window // 2
-        weight = F.avg_pool2d(prob, window, 1, pad).clamp_min(1e-12)
-        votes_x = F.avg_pool2d(prob * votes_x, window, 1, pad) / weight
-        votes_y = F.avg_pool2d(prob * votes_y, window, 1, pad) / weight
+    votes_x, votes_y = vote_maps(heatmap_logits, offsets, stride, locref_stdev=locref_stdev, window=window)
     x = torch.gather(votes_x.reshape(b, k, h * w), 2, index[..., None])[..., 0]
     y = torch.gather(votes_y.reshape(b, k, h * w), 2, index[..., None])[..., 0]
     return torch.stack([x, y, score], dim=-1)
