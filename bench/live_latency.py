@@ -51,6 +51,7 @@ from markerless.errors import MarkerlessError
 from markerless.io.dlc import read_predictions
 from markerless.io.video import VideoReader
 from markerless.live import LiveEstimator, VideoSource, run_live
+from markerless.live.estimator import LIVE_BACKEND_OPTIONS
 from markerless.project.project import Project
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -195,6 +196,11 @@ def _plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def _backend(threads: int | None) -> dict[str, Any]:
+    """Estimator overrides: the live OpenVINO settings with ``threads`` inference threads, or none (the defaults)."""
+    return {"backend_options": {**LIVE_BACKEND_OPTIONS, "threads": threads}} if threads else {}
+
+
 def _agreements(
     args: argparse.Namespace, native_poses: dict[str, np.ndarray], n_frames: int, pcutoff: float, multi_animal: bool
 ) -> dict[str, Any]:
@@ -239,6 +245,12 @@ def main() -> None:
         help="frame sizes (default: 64x48 to 920x690; a multi-animal project: the video's own size)",
     )
     parser.add_argument("--no-realtime", action="store_true", help="skip the playback at the video's frame rate")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="OpenVINO inference threads of the live estimators (default: OpenVINO's, every core); "
+        "1 trades median latency for a shorter tail when other programs share the CPU",
+    )
     parser.add_argument("--out", type=Path, help="JSON path (default bench/results/live_latency-<time>.json)")
     args = parser.parse_args()
 
@@ -275,7 +287,9 @@ def main() -> None:
         )
         for mode in ("whole",) if multi_animal else ("whole", "crop"):
             try:
-                estimator = LiveEstimator.from_project(args.config, args.shuffle, dynamic_crop=mode == "crop")
+                estimator = LiveEstimator.from_project(
+                    args.config, args.shuffle, dynamic_crop=mode == "crop", **_backend(args.threads)
+                )
                 stats, poses = _time_estimator(estimator, resized)
             except MarkerlessError:  # e.g. the window does not fit frames this small
                 if mode == "crop":
@@ -305,7 +319,7 @@ def main() -> None:
         print("agreement with analyze (px):", json.dumps(report["agreement_with_analyze"], indent=1))
 
     if not args.no_realtime:
-        estimator = LiveEstimator.from_project(args.config, args.shuffle)
+        estimator = LiveEstimator.from_project(args.config, args.shuffle, **_backend(args.threads))
         with tempfile.TemporaryDirectory() as tmp:
             result = run_live(estimator, VideoSource(args.video), max_frames=len(frames), record=tmp, save_frames=False)
         report["realtime"] = {
