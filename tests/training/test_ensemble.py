@@ -68,3 +68,10 @@ def test_ensemble_trains_resumes_and_analyses_into_an_eks_file(
     assert captured.err.count("plausibility: ") == 3
     report = json.loads(paths[2].with_name(paths[2].stem + "_plausibility.json").read_text())
     assert 0.0 <= report["jump_fraction"] <= 1.0 and report["frames"] == 10
+
+    other = write_video(tmp_path / "other.avi", n_frames=6, size=(96, 80))
+    assert main(["evaluate", str(tiny_config), "--shuffle", "2", "--device", "cpu", "--video", str(other)]) == 0
+    captured = capsys.readouterr()
+    result = Path(captured.out.split()[-1])
+    assert result.name.startswith("otherDLC_") and "shuffle2" in result.name and result.is_file()
+    assert f"plausibility: {result.name}: jumps > 20 px" in captured.err

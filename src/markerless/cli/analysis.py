@@ -99,7 +99,7 @@ def _add_analyze_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _report(config: str, paths: list[Path]) -> None:
+def print_plausibility(config: str, paths: list[Path]) -> None:
     """Print one jitter / plausibility line per prediction file (stderr); write its JSON unless it is current."""
     from markerless.project.project import Project
     from markerless.results.video_plausibility import (
@@ -135,7 +135,7 @@ def _run_analyze(args: argparse.Namespace) -> int:
     for path in paths:
         print(path)
     if args.report:
-        _report(args.config, paths)
+        print_plausibility(args.config, paths)
     return 0
 
 

@@ -150,6 +150,14 @@ def _add_evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--device", choices=["auto", "cpu", "cuda"], default=argparse.SUPPRESS, help="where to predict (default auto)"
     )
+    p.add_argument(
+        "--video",
+        nargs="+",
+        default=argparse.SUPPRESS,
+        metavar="VIDEO",
+        help="also analyse these unlabelled videos with the evaluated snapshot and print their jitter / "
+        "plausibility line (jumps > 20 px, pose-PCA and multi-view errors; JSON beside each result)",
+    )
 
 
 def _fmt(value: object) -> str:
@@ -159,7 +167,7 @@ def _fmt(value: object) -> str:
 def _run_evaluate(args: argparse.Namespace) -> int:
     from markerless.training.evaluation import evaluate
 
-    r = evaluate(args.config, **typed_options(args, "config"))
+    r = evaluate(args.config, **typed_options(args, "config", "video"))
     print(f"{r['scorer']} ({r['n_train']} train, {r['n_test']} test images, pcutoff {r['pcutoff']})")
     print(f"train error: {_fmt(r['train_error_px'])} px (with p-cutoff {_fmt(r['train_error_px_pcutoff'])} px)")
     print(f"test error:  {_fmt(r['test_error_px'])} px (with p-cutoff {_fmt(r['test_error_px_pcutoff'])} px)")
@@ -167,7 +175,25 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         print(f"  {name:<16} train {_fmt(errs['train_error_px'])} px  test {_fmt(errs['test_error_px'])} px")
     print("PCK test: " + ", ".join(f"{t} px {_fmt(v)}%" for t, v in r["pck"]["test"].items()))
     print(r["evaluation_dir"])
+    if "video" in vars(args):
+        _analyse_for_jitter(args)
     return 0
+
+
+def _analyse_for_jitter(args: argparse.Namespace) -> None:
+    """Analyse ``--video`` with the evaluated snapshot; print the result files and their plausibility lines."""
+    from markerless.analysis.analyze import analyze
+    from markerless.cli.analysis import print_plausibility
+    from markerless.project.shuffle import Shuffle
+
+    shuffle = getattr(args, "shuffle", 1)
+    options: dict[str, Any] = {"device": args.device} if "device" in vars(args) else {}
+    if "snapshot" in vars(args):
+        options["snapshot"] = Shuffle(args.config, shuffle).snapshot(args.snapshot)
+    paths = list(analyze(args.config, args.video, shuffle, **options))
+    for path in paths:
+        print(path)
+    print_plausibility(args.config, paths)
 
 
 COMMANDS: dict[str, Command] = {
