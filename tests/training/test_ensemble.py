@@ -14,8 +14,8 @@ from markerless.io.dlc import read_predictions
 from markerless.project.recipe import read_recipe
 from markerless.project.shuffle import Shuffle
 from markerless.training.dataset import create_training_dataset
-from markerless.training.ensemble import prepare_ensemble, train_ensemble
-from tests.fixtures.projects import tiny_recipe
+from markerless.training.ensemble import analyze_ensemble, prepare_ensemble, train_ensemble
+from tests.fixtures.projects import make_tiny_project, tiny_recipe
 from tests.fixtures.videos import write_video
 
 
@@ -38,6 +38,12 @@ def test_members_share_the_split_and_recipe_with_their_own_seed(tiny_config: Pat
         prepare_ensemble(tiny_config, 1, 5)
     with pytest.raises(ProjectError, match="does not exist"):
         prepare_ensemble(tiny_config, 9, 2)
+
+
+def test_multi_animal_ensembles_are_not_smoothed(tmp_path: Path) -> None:
+    config = make_tiny_project(tmp_path, multi_animal=True)
+    with pytest.raises(ProjectError, match="multi-animal"):
+        analyze_ensemble(config, [tmp_path / "v.avi"], 1, 2)
 
 
 @pytest.mark.slow

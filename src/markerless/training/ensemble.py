@@ -148,10 +148,17 @@ def analyze_ensemble(
 
     ``overrides`` are analysis options (``AnalysisOptions`` fields: backend, device, dest, overwrite...),
     the same for every member. The smoother's observation noise is the members' variance and its
-    smoothing parameter is chosen by marginal likelihood unless ``smoothing`` is given.
+    smoothing parameter is chosen by marginal likelihood unless ``smoothing`` is given. Single-animal
+    projects only (a multi-animal project raises :class:`~markerless.errors.ProjectError`: members' animals
+    are not matched across members).
     """
     numbers = ensemble_shuffles(shuffle, members)
     project = config if isinstance(config, Project) else Project.load(config)
+    if project.layout.multi_animal:
+        raise ProjectError(
+            f"{project.config_path} is a multi-animal project: its ensemble members' animals are not matched to each "
+            "other, so they cannot be smoothed together; analyse with one shuffle (markerless analyze --shuffle K)."
+        )
     for number in numbers:
         sh = Shuffle(project, number)
         if not sh.snapshots():
