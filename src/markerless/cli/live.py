@@ -26,7 +26,11 @@ def _add_live_args(p: argparse.ArgumentParser) -> None:
     source.add_argument("--video", metavar="FILE", help="a video file, played at its own frame rate")
     source.add_argument("--camera", type=int, metavar="INDEX", help="a camera by index (0: the first)")
     p.add_argument("--shuffle", type=int, default=suppress, help="shuffle whose model poses (default 1)")
-    p.add_argument("--snapshot", default=suppress, help="snapshot file to use (default: the shuffle's best)")
+    p.add_argument(
+        "--snapshot",
+        default=suppress,
+        help="snapshot file to use (default: the shuffle's model, config.yaml's snapshotindex: the last)",
+    )
     p.add_argument(
         "--record",
         metavar="DIR",
