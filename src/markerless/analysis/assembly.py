@@ -29,6 +29,7 @@ not assembled: decode their channels as single-animal keypoints.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -36,7 +37,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from markerless.nets.decode import LOCREF_STDEV, VOTE_WINDOW, vote_maps
+from markerless.nets.decode import LOCREF_STDEV, VOTE_WINDOW
 
 DEFAULT_MIN_SCORE = 0.1
 """Lowest heatmap probability of a peak (DeepLabCut's assembler keeps detections above 0.1)."""
@@ -124,25 +125,34 @@ def _voted_positions(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """x, y ``(B, K, M)`` of the peaks at cells ``row``, ``col``: the probability-weighted mean of the votes
     (cell centre + offset) of the ``window`` x ``window`` cells around each peak that agree with the peak
-    cell's own vote to within one cell (so a close animal's votes are left out)."""
+    cell's own vote to within one cell (so a close animal's votes are left out). Only the cells around
+    the peaks are read (no whole-map arithmetic)."""
     b, k, h, w = logits.shape
-    votes_x, votes_y = vote_maps(logits, offsets, stride, locref_stdev=locref_stdev, window=1)
-    prob = torch.sigmoid(logits)
-    flat = [t.reshape(b, k, h * w) for t in (votes_x, votes_y, prob)]
-    own_x = torch.gather(flat[0], 2, row * w + col)
-    own_y = torch.gather(flat[1], 2, row * w + col)
-    sum_x, sum_y, total = torch.zeros_like(own_x), torch.zeros_like(own_y), torch.zeros_like(own_x)
+    flat_logits = logits.reshape(b, k, h * w)
+    off = offsets.to(torch.float32).reshape(b, k, 2, h * w)
+
+    def vote(r: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        index = r.clamp(0, h - 1) * w + c.clamp(0, w - 1)
+        vx = c.to(torch.float32) * stride + stride / 2 + torch.gather(off[:, :, 0], 2, index) * locref_stdev
+        vy = r.to(torch.float32) * stride + stride / 2 + torch.gather(off[:, :, 1], 2, index) * locref_stdev
+        return vx, vy, torch.sigmoid(torch.gather(flat_logits, 2, index))
+
+    own_x, own_y, own_p = vote(row, col)
+    if window <= 1:
+        return own_x, own_y
+    sum_x, sum_y, total = own_p * own_x, own_p * own_y, own_p
     reach = window // 2
-    for dr in range(-reach, reach + 1):  # at most 9 shifts, each vectorised over every peak
-        for dc in range(-reach, reach + 1):
-            r, c = row + dr, col + dc
-            inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
-            index = r.clamp(0, h - 1) * w + c.clamp(0, w - 1)
-            vx, vy, p = (torch.gather(t, 2, index) for t in flat)
-            agree = inside & ((vx - own_x).abs() <= stride) & ((vy - own_y).abs() <= stride)
-            weight = torch.where(agree, p, torch.zeros_like(p))
-            sum_x, sum_y, total = sum_x + weight * vx, sum_y + weight * vy, total + weight
-    total = total.clamp_min(1e-12)  # the peak cell always agrees with itself
+    for dr, dc in itertools.product(range(-reach, reach + 1), repeat=2):  # 8 neighbours, each over all peaks
+        if dr == 0 and dc == 0:
+            continue
+        r, c = row + dr, col + dc
+        vx, vy, p = vote(r, c)
+        agree = (
+            (r >= 0) & (r < h) & (c >= 0) & (c < w) & ((vx - own_x).abs() <= stride) & ((vy - own_y).abs() <= stride)
+        )
+        weight = torch.where(agree, p, torch.zeros_like(p))
+        sum_x, sum_y, total = sum_x + weight * vx, sum_y + weight * vy, total + weight
+    total = total.clamp_min(1e-12)
     return sum_x / total, sum_y / total
 
 
