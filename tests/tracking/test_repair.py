@@ -204,3 +204,13 @@ def test_a_filtered_file_beside_it_is_reported_stale(prediction: Path) -> None:
     with pytest.warns(UserWarning, match="stale"):
         journal = swap_in_prediction_file(prediction, "a", "b", 30)
     assert journal.stale == [filtered] and filtered.read_bytes() == b"old"
+
+
+def test_a_track_reappearing_elsewhere_after_a_short_gap_is_a_jump() -> None:
+    poses = crossing_poses()
+    poses.data[20:25, 2] = np.nan  # c hidden for 5 frames, back 200 px away: its jump moves from 45 to 25
+    poses.data[25:45, 2, :, 0] += 200
+    jumps = [e for e in suspicious_frames(poses, pcutoff=0.5) if e.kind == "jump"]
+    assert [(e.start, e.individuals) for e in jumps] == [(25, ("c",))]
+    assert jumps[0].value == pytest.approx(10.0)
+    assert not [e for e in suspicious_frames(poses, pcutoff=0.5, gap=5) if e.kind == "jump"]  # last seen 6 rows back

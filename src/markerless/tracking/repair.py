@@ -46,7 +46,9 @@ SWAPS_SUFFIX = "_swaps.json"
 CLOSE_FRACTION = 0.5
 """Two animals are close when their centres are nearer than this many body sizes."""
 JUMP_SIZES = 1.0
-"""A track jumps when its centre moves more than this many body sizes from one frame to the next."""
+"""A track jumps when its centre moves more than this many body sizes from where it was last seen."""
+JUMP_GAP = 10
+"""... when it was last seen at most this many frames earlier."""
 
 
 @dataclass(frozen=True)
@@ -117,14 +119,32 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return column, start, stop
 
 
+def _moved_since_seen(centre: np.ndarray, gap: int) -> np.ndarray:
+    """``(frames, animals)`` distance of each centre from the same animal's centre in the last row it
+    was seen, when that row is at most ``gap`` rows back (NaN otherwise, and where it is hidden)."""
+    rows = np.arange(len(centre))[:, None]
+    seen = np.isfinite(centre).all(-1)
+    last = np.maximum.accumulate(np.where(seen, rows, -1), axis=0)
+    previous = np.vstack([np.full((1, centre.shape[1]), -1), last[:-1]])  # last row seen before this one
+    ok = seen & (previous >= 0) & (rows - previous <= gap)
+    before = np.take_along_axis(centre, np.maximum(previous, 0)[..., None], axis=0)
+    return np.where(ok, np.linalg.norm(centre - before, axis=-1), np.nan)
+
+
 def suspicious_frames(
-    poses: Poses, *, pcutoff: float = DEFAULT_PCUTOFF, close: float = CLOSE_FRACTION, jump: float = JUMP_SIZES
+    poses: Poses,
+    *,
+    pcutoff: float = DEFAULT_PCUTOFF,
+    close: float = CLOSE_FRACTION,
+    jump: float = JUMP_SIZES,
+    gap: int = JUMP_GAP,
 ) -> list[Suspicion]:
     """Events where an identity switch may have happened, sorted by frame.
 
     ``close``: two animals' centres nearer than ``close`` x their mean body size (one event per run
     of such frames, peak at the smallest distance); ``jump``: an animal's centre moving more than
-    ``jump`` body sizes between consecutive rows. Points under ``pcutoff`` do not count.
+    ``jump`` body sizes from where it was last seen, at most ``gap`` rows earlier (a track that
+    reappears elsewhere after a short occlusion counts). Points under ``pcutoff`` do not count.
     """
     names = poses.layout.individuals
     centre, size = centroids(poses, pcutoff)
@@ -144,13 +164,11 @@ def suspicious_frames(
                 )
             )
     if len(frames) > 1:
-        moved = np.linalg.norm(np.diff(centre, axis=0), axis=-1) / size
+        moved = _moved_since_seen(centre, gap) / size
         rows, animals = np.nonzero(np.nan_to_num(moved, nan=0.0) > jump)
-        for r, a in zip(rows + 1, animals, strict=True):
+        for r, a in zip(rows, animals, strict=True):
             events.append(
-                Suspicion(
-                    "jump", int(frames[r]), int(frames[r]) + 1, int(frames[r]), (names[a],), float(moved[r - 1, a])
-                )
+                Suspicion("jump", int(frames[r]), int(frames[r]) + 1, int(frames[r]), (names[a],), float(moved[r, a]))
             )
     return sorted(events, key=lambda e: (e.start, e.kind, e.individuals))
 
@@ -364,6 +382,7 @@ def redo_swap(path: PathLike) -> SwapJournal:
 
 __all__ = [
     "CLOSE_FRACTION",
+    "JUMP_GAP",
     "JUMP_SIZES",
     "SWAPS_SUFFIX",
     "Suspicion",
