@@ -78,6 +78,6 @@ def test_ensemble_trains_resumes_and_analyses_into_an_eks_file(
     other = write_video(tmp_path / "other.avi", n_frames=6, size=(96, 80))
     assert main(["evaluate", str(tiny_config), "--shuffle", "2", "--device", "cpu", "--video", str(other)]) == 0
     captured = capsys.readouterr()
-    result = Path(captured.out.split()[-1])
+    result = Path(next(line for line in captured.out.splitlines() if "otherDLC_" in line))
     assert result.name.startswith("otherDLC_") and "shuffle2" in result.name and result.is_file()
     assert f"plausibility: {result.name}: jumps > 20 px" in captured.err

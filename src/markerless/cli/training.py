@@ -174,9 +174,9 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     for name, errs in r["per_bodypart"].items():
         print(f"  {name:<16} train {_fmt(errs['train_error_px'])} px  test {_fmt(errs['test_error_px'])} px")
     print("PCK test: " + ", ".join(f"{t} px {_fmt(v)}%" for t, v in r["pck"]["test"].items()))
-    print(r["evaluation_dir"])
     if "video" in vars(args):
         _analyse_for_jitter(args)
+    print(r["evaluation_dir"])
     return 0
 
 
