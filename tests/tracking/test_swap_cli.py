@@ -53,3 +53,17 @@ def test_swap_refusals(project_and_file: tuple[Path, Path], capsys) -> None:
         main([*args, "--undo", "--redo"])
     assert err.value.code == 2
     assert path.read_bytes() == before
+
+
+def test_the_swapped_file_is_read_by_other_commands(project_and_file: tuple[Path, Path], capsys) -> None:
+    config, path = project_and_file
+    video = config.parent / "videos" / "mouse1.avi"
+    assert main(["swap", str(config), str(path), "--individuals", "mouse2", "mouse1", "--start", "20"]) == 0
+    assert main(["filter", str(config), str(video)]) == 0
+    filtered = path.with_name(path.stem + "_filtered.h5")
+    assert filtered.is_file()
+    assert main(["plot-trajectories", str(config), str(video)]) == 0
+    capsys.readouterr()
+    # the filtered file predates the next swap: the command warns that it is stale
+    with pytest.warns(UserWarning, match="_filtered.h5 was made before this swap and is now stale"):
+        assert main(["swap", str(config), str(path), "--undo"]) == 0
