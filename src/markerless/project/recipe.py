@@ -202,6 +202,55 @@ class CheckpointsSection:
 
 
 @dataclass(frozen=True)
+class UnlabelledSection:
+    """Losses on clips of unlabelled video frames (Lightning Pose's), each zero below its tolerance ε (pixels).
+
+    A weight of 0 turns its loss off; with every weight 0 no video is read. ε values are pixels of the
+    original frames; ``null`` takes the ε the fit suggests (the 99th percentile of the labelled poses' own
+    errors).
+    """
+
+    _name: ClassVar[str] = "unlabelled"
+    temporal_weight: float = 0.0  # off until measured to help; penalises frame-to-frame jumps over temporal_epsilon
+    temporal_epsilon: float = 20.0  # px a body part may move between frames for free (a fast step at 30 fps)
+    pca_weight: float = 0.0  # off until measured to help; pose PCA (99 % of the labelled poses' variance)
+    pca_epsilon: float | None = None  # null: the fit's suggestion, the labelled poses' 99th-percentile error
+    multiview_weight: float = 0.0  # off until measured to help; views of the same points (nose_top/nose_bot)
+    multiview_epsilon: float | None = None  # null: the fit's suggestion, as for pca_epsilon
+    view_pairs: tuple[tuple[str, ...], ...] = ()  # groups of body parts seen in several views; empty: *_top/*_bot
+    clip_frames: int = 8  # consecutive frames per clip: as many unlabelled frames as a labelled batch of 8
+    clips_per_step: int = 1  # clips per training step; each costs a seek and clip_frames decodes
+
+    def __post_init__(self) -> None:
+        for name in ("temporal_weight", "pca_weight", "multiview_weight", "temporal_epsilon"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                _fail(f"unlabelled.{name}", "a number >= 0 (0: off)" if "weight" in name else "pixels >= 0", value)
+        for name in ("pca_epsilon", "multiview_epsilon"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                _fail(f"unlabelled.{name}", "pixels >= 0, or null for the fit's suggestion", value)
+        if self.clip_frames < 1:
+            _fail("unlabelled.clip_frames", "an integer >= 1", self.clip_frames)
+        if self.temporal_weight > 0 and self.clip_frames < 2:
+            _fail("unlabelled.clip_frames", "at least 2 for the temporal loss (or temporal_weight 0)", self.clip_frames)
+        if self.clips_per_step < 1:
+            _fail("unlabelled.clips_per_step", "an integer >= 1", self.clips_per_step)
+        for group in self.view_pairs:
+            if len(group) < 2 or len(set(group)) != len(group) or len(group) != len(self.view_pairs[0]):
+                _fail(
+                    "unlabelled.view_pairs",
+                    "groups of 2 or more different body parts, all of one size, like [[nose_top, nose_bot]]",
+                    [list(g) for g in self.view_pairs],
+                )
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any unlabelled loss is on."""
+        return self.temporal_weight > 0 or self.pca_weight > 0 or self.multiview_weight > 0
+
+
+@dataclass(frozen=True)
 class Recipe:
     """A training recipe: top-level choices plus one section per topic (see the module notes)."""
 
@@ -215,6 +264,7 @@ class Recipe:
     augmentation: AugmentationSection = field(default_factory=AugmentationSection)
     runtime: RuntimeSection = field(default_factory=RuntimeSection)
     checkpoints: CheckpointsSection = field(default_factory=CheckpointsSection)
+    unlabelled: UnlabelledSection = field(default_factory=UnlabelledSection)
 
     def __post_init__(self) -> None:
         if len(self.crop_size) != 2 or any(v < 1 for v in self.crop_size):
@@ -421,6 +471,8 @@ def _describe(kind: Any) -> str:
     if kind is type(None):
         return "null"
     if origin is tuple:
+        if typing.get_origin(args[0]) is tuple:
+            return "a list of lists"
         item = _SCALARS[args[0]][1].removeprefix("a ").removeprefix("an ")
         count = "" if len(args) == 2 and args[1] is Ellipsis else f"{len(args)} "
         return f"a list of {count}{item}s"

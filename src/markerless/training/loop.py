@@ -9,6 +9,12 @@ hold everything needed to continue (model, optimizer, epoch, step, elapsed train
 written atomically, so a run killed mid-epoch (even with SIGKILL) resumes from its last snapshot; the
 snapshot stores the recipe the run trains with, so a resumed run keeps its budget, schedule and seed.
 Evaluation and saving time are left out of the wall-clock budget.
+
+When the recipe's ``unlabelled`` weights are on, each step also reads clips of the project's videos
+(:mod:`markerless.training.unlabelled`) and passes them through the network in the same batch as the
+labelled crops; the weighted unlabelled losses on their keypoints (:mod:`markerless.training.soft_keypoints`)
+join the loss, and each is logged in its own column (``temporal_loss``, ``pca_loss``, ``multiview_loss``;
+NaN when off, like ``paf_loss`` of a single-animal net). ``images_per_s`` counts labelled images only.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from markerless.errors import ModelError, TrainingError
+from markerless.errors import ModelError, RecipeError, TrainingError
 from markerless.io.atomic import write_text
 from markerless.nets import PoseNet, create_model, save_checkpoint
 from markerless.nets.denormals import flush_denormals
@@ -45,7 +51,9 @@ from markerless.training.evaluation import predict_images
 from markerless.training.metrics import error_summary
 from markerless.training.multi_animal import animal_errors, predict_animals
 from markerless.training.paf_targets import paf_edges, paf_targets
+from markerless.training.soft_keypoints import soft_keypoints
 from markerless.training.targets import make_targets, pose_loss
+from markerless.training.unlabelled import LOSS_NAMES, Clips, ClipSampler, UnlabelledObjective
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +67,9 @@ STATS_COLUMNS = [
     "heatmap_loss",
     "locref_loss",
     "paf_loss",
+    "temporal_loss",
+    "pca_loss",
+    "multiview_loss",
     "images_per_s",
     "test_error_px",
     "test_error_px_pcutoff",
@@ -351,6 +362,7 @@ class _Run:
         self.optimizer = torch.optim.AdamW(groups, lr=self.base_lr, weight_decay=opt.weight_decay)
         self.autocast = _autocast(recipe.runtime.amp, device)
         self.ema = WeightAverage(self.net, opt.ema_decay) if opt.ema_decay else None
+        self.objective, self.clips = self._unlabelled(sh, recipe)
         self.state = TrainState()
         self.stats: list[dict[str, Any]] = []
         self._last_validation: tuple[int, dict[str, Any]] = (-1, {})
@@ -360,6 +372,52 @@ class _Run:
             self._resume(snapshot, payload)
         else:
             self._clear_snapshots()
+
+    def _unlabelled(self, sh: Shuffle, recipe: Recipe) -> tuple[UnlabelledObjective | None, ClipSampler | None]:
+        """The unlabelled losses and their clip reader, when the recipe turns any on (else None, None)."""
+        settings = recipe.unlabelled
+        if not settings.enabled:
+            return None, None
+        if self.multi_animal:
+            raise RecipeError(
+                f"{sh.recipe_file}: the unlabelled losses are for single-animal projects for now; set "
+                "unlabelled.temporal_weight, pca_weight and multiview_weight to 0."
+            )
+        names = list(sh.project.layout.bodyparts)
+        objective = UnlabelledObjective(settings, self.train_data.keypoints, names, sh.recipe_file)
+        if not objective.active:
+            return None, None
+        sizes = {(im.shape[1], im.shape[0]) for im in self.train_data.images}
+        clips = ClipSampler(
+            sh.project.videos,
+            sizes,
+            recipe.crop_size,
+            recipe.model.input_scale,
+            settings.clip_frames,
+            settings.clips_per_step,
+            pcutoff=self.pcutoff,
+        )
+        message = f"Unlabelled losses on {len(clips.videos)} video(s): {objective.describe()}"
+        log.info(message)
+        tqdm.write(message)
+        return objective.to(self.device), clips
+
+    def _locate(self, frames: list[np.ndarray]) -> np.ndarray:
+        """Predictions ``(N, K, 3)`` of the weights evaluated, on whole frames (where to crop unlabelled clips)."""
+        with self._paused():
+            return predict_images(
+                self.eval_net,
+                frames,
+                scale=self.recipe.model.input_scale,
+                batch_size=self.recipe.runtime.eval_batch_size,
+                device=self.device,
+            )
+
+    def _unlabelled_losses(self, outputs: tuple[torch.Tensor, ...], clips: Clips) -> dict[str, torch.Tensor]:
+        """The enabled unlabelled losses of the clips' network outputs."""
+        assert self.objective is not None
+        keypoints = soft_keypoints(outputs[0], outputs[1], self.net.stride, locref_stdev=self.net.spec.locref_stdev)
+        return self.objective.losses(clips.to_frame(keypoints))
 
     # --- schedule ------------------------------------------------------------------------------
     @property
@@ -387,8 +445,6 @@ class _Run:
 
     # --- the loop ------------------------------------------------------------------------------
     def run(self) -> Path:
-        tgt = self.recipe.targets
-        stride, locref_stdev = self.net.stride, self.net.spec.locref_stdev
         eval_every = self.recipe.checkpoints.eval_every_epochs
         save_every = self.recipe.checkpoints.save_every_epochs
         save_every_s = self.recipe.checkpoints.save_every_minutes * 60
@@ -411,6 +467,7 @@ class _Run:
         self.net.train()
         while not self.done():
             rng = np.random.default_rng([self.seed, self.state.epoch])
+            clip_rng = np.random.default_rng([self.seed, self.state.epoch, 1])
             losses, parts = [], []
             self._epoch_start = self.state.elapsed_s
             t0 = time.perf_counter()
@@ -418,23 +475,7 @@ class _Run:
                 lr = self.lr()
                 for group, factor in zip(self.optimizer.param_groups, self.lr_factors, strict=True):
                     group["lr"] = lr * factor
-                x = self.net.normalize(to_tensor(crops, self.device, self.channels_last))
-                kp = torch.from_numpy(keypoints).to(self.device, torch.float32)
-                with self.autocast:
-                    outputs = self.net(x)
-                h, w = outputs[0].shape[-2:]
-                targets = make_targets(
-                    kp,
-                    torch.ones(kp.shape[:-1], device=self.device),
-                    (h, w),
-                    stride,
-                    sigma=tgt.sigma,
-                    locref_radius=tgt.locref_radius,
-                    locref_stdev=locref_stdev,
-                )
-                if self.multi_animal:
-                    targets["pafs"] = paf_targets(kp, self.edge_index, (h, w), stride)
-                loss, part = pose_loss(outputs, targets, locref_weight=tgt.locref_weight, paf_weight=tgt.paf_weight)
+                loss, part = self._loss(crops, keypoints, clip_rng)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()
@@ -444,7 +485,7 @@ class _Run:
                 self.state.elapsed_s += now - t0
                 self.state.step += 1
                 losses.append(float(loss.detach()))
-                parts.append([float(part["heatmap"]), float(part["locref"]), float(part.get("paf", math.nan))])
+                parts.append([float(part.get(name, math.nan)) for name in ("heatmap", "locref", "paf", *LOSS_NAMES)])
                 bar.update(round(self.state.elapsed_s) - bar.n if self.budget_s else 1)
                 bar.set_postfix(epoch=self.state.epoch + 1, loss=f"{losses[-1]:.4f}", lr=f"{lr:.2e}")
                 if marks and self.state.elapsed_s >= marks[0]:
@@ -474,10 +515,49 @@ class _Run:
                 self._save()
                 last_save = self.state.elapsed_s
         bar.close()
+        if self.clips is not None:
+            self.clips.close()
         return self.sh.train_dir / f"snapshot-{self.state.epoch:03d}.pt"
 
+    def _loss(
+        self, crops: np.ndarray, keypoints: np.ndarray, clip_rng: np.random.Generator
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """One step's loss and its parts: the labelled batch's, plus the unlabelled clips' when enabled."""
+        tgt = self.recipe.targets
+        stride = self.net.stride
+        x = self.net.normalize(to_tensor(crops, self.device, self.channels_last))
+        clips = self.clips.sample(clip_rng, self._locate, self.device) if self.clips is not None else None
+        if clips is not None:
+            x = torch.cat([x, self.net.normalize(clips.images.to(x.dtype))])
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+        kp = torch.from_numpy(keypoints).to(self.device, torch.float32)
+        with self.autocast:
+            outputs = self.net(x)
+        unlabelled: dict[str, torch.Tensor] = {}
+        if clips is not None:
+            n = len(crops)
+            unlabelled = self._unlabelled_losses(tuple(o[n:] for o in outputs), clips)
+            outputs = tuple(o[:n] for o in outputs)
+        h, w = outputs[0].shape[-2:]
+        targets = make_targets(
+            kp,
+            torch.ones(kp.shape[:-1], device=self.device),
+            (h, w),
+            stride,
+            sigma=tgt.sigma,
+            locref_radius=tgt.locref_radius,
+            locref_stdev=self.net.spec.locref_stdev,
+        )
+        if self.multi_animal:
+            targets["pafs"] = paf_targets(kp, self.edge_index, (h, w), stride)
+        loss, part = pose_loss(outputs, targets, locref_weight=tgt.locref_weight, paf_weight=tgt.paf_weight)
+        if unlabelled and self.objective is not None:
+            loss = loss + self.objective.total(unlabelled)
+        return loss, {**part, **{name: value.detach() for name, value in unlabelled.items()}}
+
     def _stats_row(self, losses: list[float], parts: list[list[float]], lr: float) -> dict[str, Any]:
-        part = np.mean(parts, axis=0) if parts else [math.nan, math.nan, math.nan]
+        part = np.mean(parts, axis=0) if parts else [math.nan] * (3 + len(LOSS_NAMES))
         spent = self.state.elapsed_s - self._epoch_start
         return {
             "epoch": self.state.epoch,
@@ -488,6 +568,7 @@ class _Run:
             "heatmap_loss": float(part[0]),
             "locref_loss": float(part[1]),
             "paf_loss": float(part[2]),
+            **{f"{name}_loss": float(part[3 + i]) for i, name in enumerate(LOSS_NAMES)},
             "images_per_s": round(len(losses) * self.sampler.batch_size / spent, 2) if spent > 0 else math.nan,
         }
 
