@@ -238,7 +238,7 @@ def _evaluate_animals(
         project.layout,
         pcutoff,
         colours,
-        " (lowest OKS; one colour per labelled animal and its matched prediction)",
+        " (lowest OKS), one colour per labelled animal and the prediction matched to it",
     )
     results["worst_test_images"] = str(worst) if worst else None
     write_text(out / "results.json", json.dumps(_jsonable(results), indent=1) + "\n")
@@ -406,7 +406,7 @@ def _plot_worst(
         ax.imshow(_around_points(canvas, np.concatenate([gt[i].reshape(-1, 2), pred[i, ..., :2].reshape(-1, 2)])))
         ax.set_title(f"{data.paths[i]}\n{titles[i]}" if titles[i] else data.paths[i], fontsize=8)
     fig.suptitle(
-        f"Worst test images{what}: ground truth (rings) and predictions (dots; faint below the p-cutoff)", fontsize=9
+        f"Worst test images{what}\nground truth (rings), predictions (dots; faint below the p-cutoff)", fontsize=9
     )
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100, format="png")
