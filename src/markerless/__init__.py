@@ -32,6 +32,8 @@ _API = {
     # training
     "create_training_dataset": "markerless.training.dataset",
     "train": "markerless.training.loop",
+    "train_ensemble": "markerless.training.ensemble",
+    "analyze_ensemble": "markerless.training.ensemble",
     "evaluate": "markerless.training.evaluation",
     # video analysis
     "analyze": "markerless.analysis.analyze",
