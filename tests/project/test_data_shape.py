@@ -120,16 +120,3 @@ def test_the_dataset_writes_the_fitted_recipe_with_its_reasons(tiny_config: Path
     assert f"# crop {w}x{h} at input scale {recipe.model.input_scale:g}" in text
     assert f"rotation +-{recipe.augmentation.rotation:g} deg" in text
     assert sh.recipe_choices() and sh.recipe_choices()[0].startswith("measured:")
-
-
-def test_a_side_view_facing_both_ways_keeps_its_axis_and_flips() -> None:
-    """An animal walking left and right past a side camera: headings differ by 180 degrees, its axis does not."""
-    xy, sizes = poses(60, heading_deg=4, size=200, image=(640, 360), travel=1.0)
-    centre = xy.mean(axis=2, keepdims=True)
-    xy[::2, ..., 0] = 2 * centre[::2, ..., 0] - xy[::2, ..., 0]  # every other one faces the other way
-    shape = measure_labels(xy, sizes, has_pairs=False)
-    assert shape.heading_spread_deg > 90 and shape.axis_spread_deg < 10
-    recipe, notes = fit_recipe(shape)
-    assert recipe.augmentation.rotation < 30 and recipe.augmentation.hflip > 0
-    assert recipe.crop_size[0] > recipe.crop_size[1]  # the crop follows the axis: wide, not square
-    assert any("faces both ways" in line for line in notes)

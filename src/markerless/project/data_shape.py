@@ -5,8 +5,7 @@
 more visible points) is one pose. Heading and size come from aligning every pose to a common mean pose
 with a similarity transform (Procrustes, in complex numbers, vectorised over poses): the spread of the
 rotation angles says whether the animal takes any heading (a top-down arena) or keeps one (a side or
-head-fixed view), whatever body parts were labelled; the spread of its axis says whether an animal that
-faces both ways still keeps one axis (a side view of an animal walking left and right).
+head-fixed view), whatever body parts were labelled.
 """
 
 from __future__ import annotations
@@ -32,8 +31,6 @@ class DataShape:
         extent_median: the median (width, height) of that box.
         heading_spread_deg: circular standard deviation of the poses' rotation against the mean pose
             (about 100 or more when headings are uniform; a few degrees for a fixed side view).
-        axis_spread_deg: the same for the body's axis, whichever way the animal faces along it (half the
-            spread of the doubled angles): small for a side view of an animal facing left or right.
         size_ratio: 95th over 5th percentile of the poses' scale against the mean pose.
         travel: how far the animal moves: the larger of the 5th-95th percentile ranges of its centre in
             x and in y, over the median diagonal of its box (head-fixed: ~0.1; an arena: 1 or more).
@@ -45,7 +42,6 @@ class DataShape:
     extent: tuple[float, float]
     extent_median: tuple[float, float]
     heading_spread_deg: float
-    axis_spread_deg: float
     size_ratio: float
     travel: float
     has_pairs: bool
@@ -61,7 +57,7 @@ class DataShape:
             f"{self.n_poses} labelled poses in {self.image_size[0]}x{self.image_size[1]} images; "
             f"animal {self.extent_median[0]:.0f}x{self.extent_median[1]:.0f} px "
             f"(p{EXTENT_PERCENTILE:.0f} {self.extent[0]:.0f}x{self.extent[1]:.0f}); heading spread "
-            f"{self.heading_spread_deg:.0f} deg (axis {self.axis_spread_deg:.0f}); size ratio {self.size_ratio:.2f}; travel {self.travel:.1f} sizes; "
+            f"{self.heading_spread_deg:.0f} deg; size ratio {self.size_ratio:.2f}; travel {self.travel:.1f} sizes; "
             f"left/right pairs: {'yes' if self.has_pairs else 'no'}"
         )
 
@@ -89,7 +85,7 @@ def measure_labels(xy: np.ndarray, image_sizes: np.ndarray, has_pairs: bool) -> 
     high = np.nanmax(poses, axis=1)
     extent = high - low
     angles, scales = _similarity_to_mean(z, visible)
-    spread = _circular_std_deg(angles)
+    spread = float(np.degrees(np.sqrt(-2 * np.log(max(np.abs(np.exp(1j * angles).mean()), 1e-12)))))
     sizes = np.median(np.asarray(image_sizes, dtype=np.float64), axis=0)
     centre = np.where(visible[..., None], poses, 0).sum(axis=1) / visible.sum(axis=1)[:, None]
     reach = np.percentile(centre, 95, axis=0) - np.percentile(centre, 5, axis=0)
@@ -101,16 +97,10 @@ def measure_labels(xy: np.ndarray, image_sizes: np.ndarray, has_pairs: bool) -> 
         extent=tuple(float(v) for v in np.percentile(extent, EXTENT_PERCENTILE, axis=0)),  # type: ignore[arg-type]
         extent_median=tuple(float(v) for v in np.median(extent, axis=0)),  # type: ignore[arg-type]
         heading_spread_deg=spread,
-        axis_spread_deg=_circular_std_deg(2 * angles) / 2,
         size_ratio=ratio,
         travel=float(reach.max() / diagonal),
         has_pairs=bool(has_pairs),
     )
-
-
-def _circular_std_deg(angles: np.ndarray) -> float:
-    """Circular standard deviation of ``angles`` (radians), in degrees."""
-    return float(np.degrees(np.sqrt(-2 * np.log(max(np.abs(np.exp(1j * angles).mean()), 1e-12)))))
 
 
 def _similarity_to_mean(z: np.ndarray, visible: np.ndarray, rounds: int = 3) -> tuple[np.ndarray, np.ndarray]:

@@ -506,8 +506,7 @@ FIT_MARGIN_PX = 24  # network pixels between the animal's box and the crop's edg
 FIT_MAX_CROP = 256  # largest crop side in network pixels; a larger animal is scaled down to fit
 FIT_MIN_CROP = 192  # smallest crop side (unless the image is smaller): the one tuned on openfield; no smaller measured
 FIT_OVERHANG = 1.5  # a thin animal keeps full resolution while its length is at most this many times the crop's inside
-FREE_HEADING_DEG = 25.0  # body axes turning this much (circular std) take any heading: rotate freely
-BOTH_WAYS_DEG = 45.0  # headings this spread around a still axis: the animal faces both ways (one in six backwards)
+FREE_HEADING_DEG = 25.0  # poses turning this much (circular std) take any heading: rotate freely
 ROAMING_TRAVEL = 0.5  # ... so do animals that move this many body sizes across the image
 ROAMING_FILL = 0.4  # ... while spanning at most this fraction of it (a fixed close-up may still shift)
 HEADING_MARGIN = 3.0  # otherwise rotations reach this many heading spreads
@@ -539,32 +538,26 @@ def fit_recipe(shape: DataShape, recipe: Recipe | None = None) -> tuple[Recipe, 
         fitted = max(_round_up(length * scale + 2 * FIT_MARGIN_PX), FIT_MIN_CROP)
         return int(min(fitted, _round_up(full * scale), FIT_MAX_CROP))
 
-    turns = shape.axis_spread_deg >= FREE_HEADING_DEG
-    # an animal facing both ways along one axis is seen from the side, however far it walks
-    both_ways = shape.heading_spread_deg >= BOTH_WAYS_DEG and not turns
-    roams = shape.travel >= ROAMING_TRAVEL and shape.fill <= ROAMING_FILL and not both_ways
+    roams = shape.travel >= ROAMING_TRAVEL and shape.fill <= ROAMING_FILL
+    turns = shape.heading_spread_deg >= FREE_HEADING_DEG
     if turns or roams:  # any heading: the crop is square, its side the animal's longer extent
         extent = (need, need)
         rotation = AugmentationSection.rotation
         hflip = AugmentationSection.hflip if shape.has_pairs else 0.0
         why = (
-            f"the poses take many headings (axis spread {shape.axis_spread_deg:.0f} deg)"
+            f"the poses take many headings (spread {shape.heading_spread_deg:.0f} deg)"
             if turns
             else f"the animal roams the image (travel {shape.travel:.1f} body sizes, spans {shape.fill:.0%} of it)"
         )
         flips = "flips swap left/right pairs" if hflip else "no flips: no left/right pairs to swap"
     else:
-        rotation = min(max(round(HEADING_MARGIN * shape.axis_spread_deg), MIN_ROTATION_DEG), 180.0)
-        hflip = AugmentationSection.hflip if both_ways else 0.0
+        rotation = min(max(round(HEADING_MARGIN * shape.heading_spread_deg), MIN_ROTATION_DEG), 180.0)
+        hflip = 0.0
         why = (
-            f"a fixed view: axis spread {shape.axis_spread_deg:.0f} deg, the animal moves "
+            f"a fixed view: heading spread {shape.heading_spread_deg:.0f} deg, the animal moves "
             f"{shape.travel:.1f} body sizes and spans {shape.fill:.0%} of the image"
         )
-        flips = (
-            f"flips: the animal faces both ways along its axis (heading spread {shape.heading_spread_deg:.0f} deg)"
-            if both_ways
-            else "no flips: the camera never shows the mirrored scene"
-        )
+        flips = "no flips: the camera never shows the mirrored scene"
     crop = (side(extent[0], image[0]), side(extent[1], image[1]))
     whole = all(c >= full * scale for c, full in zip(crop, image, strict=True))
     jitter = min(WHOLE_IMAGE_JITTER, recipe.augmentation.crop_jitter) if whole else recipe.augmentation.crop_jitter
