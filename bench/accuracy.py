@@ -7,6 +7,10 @@ Datasets (each prepared in a work folder; the shared data is only read):
 * ``mirror-mouse``: Lightning Pose's mirror-mouse set (a head-fixed mouse, top and mirrored bottom view in one
   396x406 image, 17 keypoints, NaN where unlabelled), imported with ``import-labels``; its
   ``benchmark-split-50.json`` (paths mapped to the imported folder).
+* ``flies``: SLEAP's flies clip (two flies, 1024x1024 whole frames, 13 body parts), imported with
+  ``import-sleap``; ``benchmark-split.json`` (train every 10th frame of 0-999, test every 5th of 1000-1499).
+  A multi-animal model: its error is measured after matching predicted animals to labelled ones, and its
+  line adds the mAP (DeepLabCut's sigma 0.1).
 * ``closeup``: a synthetic close-up rendered by the project (an animal about 290 px long in 480x360 frames,
   60 labelled frames, a fixed 50 % split with seed 0): exact labels, so the error is the model's alone.
 
@@ -16,7 +20,7 @@ last snapshot (no snapshot is chosen by its test error). ``--set KEY=VALUE`` ove
 sweep. Prints one line per dataset with ``test_error_px``, writes JSON under ``bench/results/`` and the
 evaluation's worst-test-images picture per dataset.
 
-    .venv/bin/python bench/accuracy.py --minutes 10 --datasets openfield mirror-mouse closeup
+    .venv/bin/python bench/accuracy.py --minutes 10 --datasets openfield mirror-mouse flies closeup
     .venv/bin/python bench/accuracy.py --minutes 10 --datasets mirror-mouse --set input_scale=0.8 crop_size=[320,320]
     .venv/bin/python bench/accuracy.py --smoke --datasets mirror-mouse
 """
@@ -42,6 +46,7 @@ HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared" / "data"
 OPENFIELD = SHARED / "openfield-Pranav-2018-10-30"
 MIRROR = SHARED / "lightning-pose-mirror-mouse"
+FLIES = SHARED / "sleap-flies-clip"
 PCK_PX = 5.0
 
 
@@ -62,6 +67,16 @@ def prepare_mirror_mouse(work: Path) -> tuple[Path, Path]:
     split_file = dest / "benchmark-split-50.json"
     split_file.write_text(json.dumps(mapped, indent=1) + "\n")
     return config, split_file
+
+
+def prepare_flies(work: Path) -> tuple[Path, Path]:
+    """The flies clip's split frames imported from SLEAP, and the split (frame numbers)."""
+    from markerless.labelling.sleap import import_sleap, parse_frames
+
+    dest = work / "flies"
+    shutil.rmtree(dest, ignore_errors=True)
+    split = FLIES / "benchmark-split.json"
+    return import_sleap(FLIES / "clip.slp", working_directory=dest, frames=parse_frames([str(split)])), split
 
 
 def prepare_closeup(work: Path) -> tuple[Path, Path]:
@@ -86,6 +101,7 @@ def prepare_closeup(work: Path) -> tuple[Path, Path]:
 DATASETS: dict[str, Callable[[Path], tuple[Path, Path]]] = {
     "openfield": prepare_openfield,
     "mirror-mouse": prepare_mirror_mouse,
+    "flies": prepare_flies,
     "closeup": prepare_closeup,
 }
 
@@ -158,6 +174,8 @@ def run_dataset(name: str, args: argparse.Namespace, work: Path) -> dict:
         "wall_s": wall,
         "n_train": result["n_train"],
         "n_test": result["n_test"],
+        "test_map": result.get("test_map"),
+        "test_map_sleap": result.get("test_map_sleap"),
         "recipe": recipe.with_overrides(max_minutes=args.minutes, epochs=None).to_dict(),
         "recipe_choices": sh.recipe_choices(),
         "overrides": overrides,
@@ -186,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             f"pck@{PCK_PX:g}px {pck if pck is not None else float('nan'):.1f}%  "
             f"worst_part_px {r['worst_part_px']:.1f}  images_per_s {r['images_per_s'] or float('nan'):.1f}  "
             f"train_error_px {r['train_error_px']:.2f}"
+            + (f"  test_map {r['test_map']:.1f}" if r.get("test_map") is not None else "")
         )
     machine = machine_info()
     args.out.mkdir(parents=True, exist_ok=True)

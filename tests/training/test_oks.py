@@ -199,3 +199,4 @@ def test_summary() -> None:
     assert 50 < summary["map"] <= 100
     assert summary["map_sleap"] < summary["map"]
     assert summary["n_images"] == 3 and summary["n_animals"] == 6
+    assert summary["pck"]["2"] == pytest.approx(100.0) and summary["pck"]["5"] == pytest.approx(100.0)

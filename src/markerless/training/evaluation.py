@@ -222,6 +222,7 @@ def _evaluate_animals(
             name: {"train_error_px": tr, "test_error_px": te}
             for name, tr, te in zip(names, train["per_keypoint"], test["per_keypoint"], strict=True)
         },
+        "pck": {"train": train["pck"], "test": test["pck"]},
     }
     out = sh.evaluation_dir
     out.mkdir(parents=True, exist_ok=True)

@@ -32,6 +32,8 @@ from typing import Any, Literal
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from markerless.training.metrics import pck
+
 DLC_OKS_SIGMA = 0.1
 """DeepLabCut's OKS sigma, the same for every keypoint."""
 SLEAP_OKS_SIGMA = 0.025
@@ -250,7 +252,8 @@ def multi_animal_summary(
     match: Literal["hungarian", "oks"] = "hungarian",
 ) -> dict[str, Any]:
     """mAP/mAR with DeepLabCut's and SLEAP's sigma, pixel error after matching (all points, points
-    scored at least ``pcutoff``, per body part) and the number of images and labelled animals."""
+    scored at least ``pcutoff``, per body part), PCK after matching (an unmatched labelled point is a
+    miss) and the number of images and labelled animals."""
     errors, point_scores, _pairs = matched_errors(gt, pred, match)
     dlc = oks_map(gt, pred, scores, sigma=DLC_OKS_SIGMA)
     sleap = oks_map(gt, pred, scores, sigma=SLEAP_OKS_SIGMA)
@@ -263,6 +266,7 @@ def multi_animal_summary(
         "error_px": _mean(errors),
         "error_px_pcutoff": _mean(np.where(point_scores >= pcutoff, errors, np.nan)),
         "per_keypoint": dict(zip(bodyparts, per_part, strict=True)) if bodyparts is not None else per_part,
+        "pck": pck(errors, np.isfinite(np.asarray(gt)).all(axis=-1)),
         "n_images": int(errors.shape[0]),
         "n_animals": int((np.isfinite(np.asarray(gt)).all(axis=-1).sum(axis=-1) >= 1).sum()),
     }
