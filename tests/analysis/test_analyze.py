@@ -239,3 +239,8 @@ def test_tracking_crop_settings_choose_and_refuse(analysis_model):
     with pytest.raises(VideoError, match="multi-animal"):
         tracking_crop_settings(two, (640, 480), "cpu", True)
     assert tracking_crop_settings(two, (640, 480), "cpu") is None
+    # a recipe whose crop holds a typical animal but not its length names the window that holds it
+    long = SimpleNamespace(
+        layout=SimpleNamespace(shape=(1, 4)), recipe={"crop_size": [192, 192], "analysis_window": [352, 320]}, scale=0.5
+    )
+    assert tracking_crop_settings(long, (1600, 1200), "cpu").size == (704, 640)

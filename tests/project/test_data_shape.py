@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 from markerless.cli import main
 from markerless.errors import ProjectError
 from markerless.project.data_shape import measure_labels
-from markerless.project.recipe import FIT_MARGIN_PX, FIT_MAX_CROP, FIT_OVERHANG, fit_recipe, read_recipe
+from markerless.project.recipe import (
+    FIT_MARGIN_PX,
+    FIT_MAX_CROP,
+    FIT_OVERHANG,
+    WINDOW_GROWTH,
+    fit_recipe,
+    read_recipe,
+)
 from markerless.project.shuffle import Shuffle
 
 BODY = np.array([[0, 0], [30, -8], [30, 8], [45, 0], [80, 0], [120, 0], [170, 0]], dtype=float)  # snout..tail
@@ -38,7 +45,8 @@ def test_an_animal_roaming_an_arena_rotates_freely_and_flips() -> None:
     recipe, notes = fit_recipe(shape)
     assert recipe.augmentation.rotation == 180 and recipe.augmentation.hflip == 0.5
     assert recipe.model.input_scale == 1.0
-    assert recipe.crop_size[0] == recipe.crop_size[1] >= shape.extent[0] + 2 * FIT_MARGIN_PX
+    typical = math.sqrt(shape.extent_median[0] * shape.extent_median[1])
+    assert recipe.crop_size[0] == recipe.crop_size[1] >= typical + 2 * FIT_MARGIN_PX
     assert any("rotation +-180" in line for line in notes)
     assert fit_recipe(shape.__class__(**{**shape.__dict__, "has_pairs": False}))[0].augmentation.hflip == 0.0
 
@@ -74,18 +82,23 @@ def test_a_small_animal_roaming_a_large_image_rotates_freely_even_when_its_headi
     heading=st.sampled_from([3.0, 180.0]),
 )
 def test_the_fitted_crop_holds_the_animal_or_the_whole_image(size: float, width: int, height: int, heading: float):
-    """The crop holds the animal's size, and its length but for a thin animal's tips."""
+    """The crop holds a typical animal (a fixed view: its box, but for a thin animal's tips); the analysis
+    window holds its whole length."""
     xy, sizes = poses(30, heading_deg=heading, size=size, image=(width, height), travel=0.2)
     shape = measure_labels(xy, sizes, has_pairs=False)
     recipe, _ = fit_recipe(shape)
     scale = recipe.model.input_scale
     longest = max(shape.extent)
-    size = math.sqrt(shape.extent[0] * shape.extent[1])
-    for crop, extent, full in zip(recipe.crop_size, shape.extent, (width, height), strict=True):
+    typical = math.sqrt(shape.extent_median[0] * shape.extent_median[1])
+    window = recipe.analysis_window or [c * WINDOW_GROWTH for c in recipe.crop_size]
+    for crop, win, extent, full in zip(recipe.crop_size, window, shape.extent, (width, height), strict=True):
         assert crop % 32 == 0 and crop <= FIT_MAX_CROP
-        needed = longest if recipe.augmentation.rotation == 180 else extent
-        assert crop * FIT_OVERHANG >= min(needed * scale, full * scale) - 1e-6
-        assert crop >= min(min(size, needed) * scale, full * scale) - 1e-6
+        free = recipe.augmentation.rotation == 180
+        if free:
+            assert crop >= min(typical * scale, full * scale) - 1e-6
+        else:
+            assert crop * FIT_OVERHANG >= min(extent * scale, full * scale) - 1e-6
+        assert win >= min((longest if free else extent) * scale, full * scale) - 1e-6
 
 
 def test_a_long_thin_animal_keeps_full_resolution() -> None:
@@ -94,7 +107,11 @@ def test_a_long_thin_animal_keeps_full_resolution() -> None:
     xy[..., 1] = (xy[..., 1] - 180) * 0.2 + 180  # flatten it: long and thin
     shape = measure_labels(xy, sizes, has_pairs=True)
     assert max(shape.extent) > FIT_MAX_CROP - 2 * FIT_MARGIN_PX
-    assert fit_recipe(shape)[0].model.input_scale == 1.0
+    recipe, notes = fit_recipe(shape)
+    assert recipe.model.input_scale == 1.0
+    assert recipe.crop_size == (192, 192)  # a typical animal's size, not its length: more images per second
+    assert recipe.analysis_window is not None and min(recipe.analysis_window) >= max(shape.extent)
+    assert any("analysis window" in line for line in notes)
 
 
 def test_missing_points_and_rarely_visible_parts_are_measured_from_what_is_visible() -> None:

@@ -42,12 +42,9 @@ from markerless.io.dlc import write_predictions
 from markerless.io.video import VideoReader, find_videos
 from markerless.model.poses import Poses
 from markerless.project.prediction_files import prediction_path
-from markerless.project.recipe import Recipe
+from markerless.project.recipe import WINDOW_GROWTH, Recipe
 from markerless.tracking.api import track_poses
 from markerless.tracking.tracklets import tracklets_path, write_tracklets
-
-WINDOW_GROWTH = 7 / 6
-"""Default tracking-crop window over the training crop size (192 -> 224 px)."""
 
 
 def _log(message: str) -> None:
@@ -232,9 +229,10 @@ def tracking_crop_settings(
             "Tracking crops follow one animal; this is a multi-animal project. Analyse whole frames "
             "(leave out --tracking-crop)."
         )
-    if crop_size is None:  # the training crop plus a sixth: room for the animal to move within a batch
-        trained = Recipe.from_dict(model.recipe).crop_size
-        crop_size = (round(trained[0] * WINDOW_GROWTH / model.scale), round(trained[1] * WINDOW_GROWTH / model.scale))
+    if crop_size is None:  # the recipe's window, else the training crop plus a sixth
+        recipe = Recipe.from_dict(model.recipe)
+        window = recipe.analysis_window or tuple(c * WINDOW_GROWTH for c in recipe.crop_size)
+        crop_size = (round(window[0] / model.scale), round(window[1] / model.scale))
     settings = CropSettings(size=(int(crop_size[0]), int(crop_size[1])))
     if tracking_crop is None:
         return settings if single and device == "cpu" and settings.fits(frame_size) else None
