@@ -264,7 +264,7 @@ def analyze(
 
     Writes ``<video stem><scorer>.h5`` (and ``.csv`` with ``save_as_csv``) plus ``_meta.pickle`` beside
     each video (or in ``dest``) and returns the ``.h5`` paths, in the order of the videos. ``snapshot``:
-    the snapshot file to use (default: the shuffle's best). How to analyse (backend, device, precision,
+    the snapshot file to use (default: the shuffle's model, its last snapshot). How to analyse (backend, device, precision,
     batch size, Dask scheduler, tracking crop, dest, save_as_csv, overwrite...) is an
     :class:`~markerless.analysis.options.AnalysisOptions`, given whole as ``options`` and/or as keyword
     ``overrides`` of its fields (``analyze(config, video, device="cpu", batch_size=8)``); an unknown
