@@ -47,7 +47,9 @@ def _add_analyze_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--dest", default=suppress, help="folder for the results (default: beside each video)")
     p.add_argument("--save-as-csv", action="store_true", default=suppress, help="also write a .csv beside each .h5")
-    p.add_argument("--snapshot", default=suppress, help="snapshot file to use (default: the shuffle's model, its last snapshot)")
+    p.add_argument(
+        "--snapshot", default=suppress, help="snapshot file to use (default: the shuffle's model, its last snapshot)"
+    )
     p.add_argument(
         "--overwrite", action="store_true", default=suppress, help="analyse again videos that already have results"
     )
@@ -144,7 +146,9 @@ def _add_export_args(p: argparse.ArgumentParser) -> None:
     suppress = argparse.SUPPRESS
     p.add_argument("--shuffle", type=int, default=suppress, help="shuffle whose model to export (default 1)")
     p.add_argument("--format", choices=["onnx", "openvino"], default=suppress, help="export format (default onnx)")
-    p.add_argument("--snapshot", default=suppress, help="snapshot file to export (default: the shuffle's model, its last snapshot)")
+    p.add_argument(
+        "--snapshot", default=suppress, help="snapshot file to export (default: the shuffle's model, its last snapshot)"
+    )
     p.add_argument(
         "--frame-size",
         type=int,
