@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -55,23 +56,24 @@ class TrackFiles:
         self._lock = threading.Lock()
         self._cache: dict[Path, tuple[tuple[int, int], Poses]] = {}
 
-    def files(self) -> list[dict[str, Any]]:
-        """Each prediction file (name) with its video (name); none for a single-animal project."""
+    def _listed(self) -> Iterator[tuple[Path, Path]]:
+        """``(prediction file, video)`` of every raw prediction file beside the videos of a multi-animal
+        project (none for a single-animal one)."""
         if not self.project.layout.multi_animal:
-            return []
-        out = []
+            return
         for video in self.project.videos:
             for path in find_prediction_files(video.parent, video.stem):
-                out.append({"name": path.name, "video": video.name})
-        return out
+                yield path, video
+
+    def files(self) -> list[dict[str, Any]]:
+        """Each prediction file (name) with its video (name); none for a single-animal project."""
+        return [{"name": path.name, "video": video.name} for path, video in self._listed()]
 
     def _paths(self, name: str) -> tuple[Path, Path]:
         """``(prediction file, video)`` of a listed file name."""
-        if self.project.layout.multi_animal:
-            for video in self.project.videos:
-                for path in find_prediction_files(video.parent, video.stem):
-                    if path.name == name:
-                        return path, video
+        for path, video in self._listed():
+            if path.name == name:
+                return path, video
         raise NotFound(f"No prediction file {name!r} beside the project's videos; run `markerless analyze` first.")
 
     def _poses(self, path: Path) -> Poses:
