@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from accuracy_openfield import copy_project, machine_info, median_throughput, read_curve, run_checkpoints
+from accuracy_openfield import copy_project, median_throughput, read_curve, run_checkpoints, write_report
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared" / "data"
@@ -206,20 +206,8 @@ def main(argv: list[str] | None = None) -> int:
             f"train_error_px {r['train_error_px']:.2f}"
             + (f"  test_map {r['test_map']:.1f}" if r.get("test_map") is not None else "")
         )
-    machine = machine_info()
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
     tag = ("smoke" if args.smoke else f"{args.minutes:g}min") + (f"-{args.tag}" if args.tag else "")
-    path = args.out / f"accuracy-{tag}-{stamp}.json"
-    payload = {
-        "benchmark": "accuracy",
-        "minutes": args.minutes,
-        "results": results,
-        "machine": machine,
-        "command": " ".join([sys.executable, *sys.argv]),
-    }
-    path.write_text(json.dumps(payload, indent=1, default=str) + "\n")
-    print(f"\n{path}")
+    write_report(args.out, f"accuracy-{tag}", {"benchmark": "accuracy", "minutes": args.minutes, "results": results})
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -97,6 +97,16 @@ def machine_info() -> dict:
     }
 
 
+def write_report(out_dir: Path, name: str, payload: dict) -> Path:
+    """``payload`` with the machine and the command line, as ``<out_dir>/<name>-<time>.json``; prints the path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    payload = {**payload, "machine": machine_info(), "command": " ".join([sys.executable, *sys.argv])}
+    path.write_text(json.dumps(payload, indent=1, default=str) + "\n")
+    print(f"\n{path}")
+    return path
+
+
 def run_checkpoints(checkpoints: list[float], budget: float) -> list[float]:
     """The checkpoints inside a budget, ending with the budget itself."""
     return sorted({m for m in checkpoints if m < budget} | {budget})

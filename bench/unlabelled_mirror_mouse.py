@@ -31,7 +31,6 @@ that cannot run (e.g. a recipe without the unlabelled losses) prints its error a
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -45,7 +44,7 @@ import pandas as pd
 import yaml
 
 from accuracy import DATASETS, MIRROR, OPENFIELD
-from accuracy_openfield import machine_info
+from accuracy_openfield import write_report
 
 HERE = Path(__file__).resolve().parent
 VIDEOS = {"mirror-mouse": MIRROR / "videos" / "test_vid.mp4", "openfield": OPENFIELD / "videos" / "m3v1mp4.mp4"}
@@ -245,17 +244,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     for row in rows:
         print(line(row))
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"unlabelled-{args.minutes:g}min-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    payload = {
-        "benchmark": "unlabelled_mirror_mouse",
-        "minutes": args.minutes,
-        "results": rows,
-        "machine": machine_info(),
-        "command": " ".join([sys.executable, *sys.argv]),
-    }
-    path.write_text(json.dumps(payload, indent=1, default=str) + "\n")
-    print(f"\n{path}")
+    write_report(
+        args.out,
+        f"unlabelled-{args.minutes:g}min",
+        {"benchmark": "unlabelled_mirror_mouse", "minutes": args.minutes, "results": rows},
+    )
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
     return 0
