@@ -14,10 +14,12 @@ from markerless.cli import main
 from markerless.errors import ProjectError
 from markerless.project.data_shape import measure_labels
 from markerless.project.recipe import (
+    FIT_GROUP_GROWTH,
     FIT_MARGIN_PX,
     FIT_MAX_CROP,
     FIT_OVERHANG,
     WINDOW_GROWTH,
+    WINDOW_MAX_FRACTION,
     fit_recipe,
     read_recipe,
 )
@@ -112,6 +114,41 @@ def test_a_long_thin_animal_keeps_full_resolution() -> None:
     assert recipe.crop_size == (192, 192)  # a typical animal's size, not its length: more images per second
     assert recipe.analysis_window is not None and min(recipe.analysis_window) >= max(shape.extent)
     assert any("analysis window" in line for line in notes)
+
+
+def two_animals(spread: float, image: tuple[int, int], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two small roaming animals per image, the second up to ``spread`` px from the first in x and y."""
+    xy, sizes = poses(80, heading_deg=180, size=95, image=image, travel=1.0, seed=seed)
+    other, _ = poses(80, heading_deg=180, size=95, image=image, travel=0.0, seed=seed + 1)
+    offset = np.random.default_rng(seed).uniform(-spread, spread, (80, 1, 1, 2))
+    second = other - np.array(image) / 2 + xy.reshape(80, -1, 2).mean(axis=1)[:, None, None] + offset
+    return np.concatenate([xy, second], axis=1), sizes
+
+
+def test_several_animals_get_an_analysis_window_holding_all_of_them() -> None:
+    """Two flies in a 1024x1024 dish: the window holds the widest labelled pair, grown, with margins."""
+    xy, sizes = two_animals(120, (1024, 1024))
+    shape = measure_labels(xy, sizes, has_pairs=True)
+    assert shape.group_extent is not None
+    points = xy.reshape(len(xy), -1, 2)
+    widest = (np.nanmax(points, axis=1) - np.nanmin(points, axis=1)).max(axis=0)
+    np.testing.assert_allclose(shape.group_extent, widest)
+    assert max(widest) > max(shape.extent) * 1.5  # the pair spans more than one animal
+    recipe, notes = fit_recipe(shape)
+    scale = recipe.model.input_scale
+    side = math.ceil((max(widest) * FIT_GROUP_GROWTH * scale + 2 * FIT_MARGIN_PX) / 32) * 32
+    assert recipe.analysis_window == (side, side)  # square: the animals take any direction
+    assert side * side <= WINDOW_MAX_FRACTION * (1024 * scale) ** 2
+    assert any(f"analysis window {side}x{side}: holds all animals" in line and "grown by 10%" in line for line in notes)
+    assert measure_labels(xy[:, :1], sizes, has_pairs=True).group_extent is None  # one individual: no group
+
+
+def test_animals_spread_over_most_of_the_image_get_no_analysis_window() -> None:
+    xy, sizes = two_animals(250, (400, 400), seed=3)
+    shape = measure_labels(xy, sizes, has_pairs=True)
+    recipe, notes = fit_recipe(shape)
+    assert recipe.analysis_window is None
+    assert any("no analysis window" in line and f"over {WINDOW_MAX_FRACTION:.0%}" in line for line in notes)
 
 
 def test_missing_points_and_rarely_visible_parts_are_measured_from_what_is_visible() -> None:

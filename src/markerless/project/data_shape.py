@@ -35,6 +35,8 @@ class DataShape:
         travel: how far the animal moves: the larger of the 5th-95th percentile ranges of its centre in
             x and in y, over the median diagonal of its box (head-fixed: ~0.1; an arena: 1 or more).
         has_pairs: the skeleton names left/right pairs (flips can swap them).
+        group_extent: several individuals: (width, height) of the box around every visible point of an
+            image (all its animals together), the largest over the images; None for one individual.
     """
 
     n_poses: int
@@ -45,6 +47,7 @@ class DataShape:
     size_ratio: float
     travel: float
     has_pairs: bool
+    group_extent: tuple[float, float] | None = None
 
     @property
     def fill(self) -> float:
@@ -59,6 +62,11 @@ class DataShape:
             f"(p{EXTENT_PERCENTILE:.0f} {self.extent[0]:.0f}x{self.extent[1]:.0f}); heading spread "
             f"{self.heading_spread_deg:.0f} deg; size ratio {self.size_ratio:.2f}; travel {self.travel:.1f} sizes; "
             f"left/right pairs: {'yes' if self.has_pairs else 'no'}"
+            + (
+                f"; all animals within {self.group_extent[0]:.0f}x{self.group_extent[1]:.0f} px (largest)"
+                if self.group_extent
+                else ""
+            )
         )
 
 
@@ -74,6 +82,7 @@ def measure_labels(xy: np.ndarray, image_sizes: np.ndarray, has_pairs: bool) -> 
         ProjectError: no image has an animal with two visible points.
     """
     xy = np.asarray(xy, dtype=np.float64)
+    group = _group_extent(xy) if xy.shape[1] > 1 else None
     poses = xy.reshape(-1, xy.shape[-2], 2)
     visible = np.isfinite(poses).all(axis=-1)
     keep = visible.sum(axis=1) >= 2
@@ -100,7 +109,21 @@ def measure_labels(xy: np.ndarray, image_sizes: np.ndarray, has_pairs: bool) -> 
         size_ratio=ratio,
         travel=float(reach.max() / diagonal),
         has_pairs=bool(has_pairs),
+        group_extent=group,
     )
+
+
+def _group_extent(xy: np.ndarray) -> tuple[float, float] | None:
+    """The largest (width, height) of the box around every visible point of an image ``(individuals, keypoints, 2)``
+    of ``xy``, over the images with two or more visible points (None without any)."""
+    points = xy.reshape(len(xy), -1, 2)
+    visible = np.isfinite(points).all(axis=-1)
+    keep = visible.sum(axis=1) >= 2
+    if not keep.any():
+        return None
+    points = np.where(visible[keep, :, None], points[keep], np.nan)
+    extent = np.nanmax(np.nanmax(points, axis=1) - np.nanmin(points, axis=1), axis=0)
+    return float(extent[0]), float(extent[1])
 
 
 def _similarity_to_mean(z: np.ndarray, visible: np.ndarray, rounds: int = 3) -> tuple[np.ndarray, np.ndarray]:

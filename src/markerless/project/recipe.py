@@ -256,7 +256,7 @@ class Recipe:
 
     model: ModelSection = field(default_factory=ModelSection)
     crop_size: tuple[int, int] = (192, 192)  # width, height; 1.7x the images/s of 256 and better (1.91 vs 2.08 px)
-    analysis_window: tuple[int, int] | None = None  # analysis tracking window (network px); null: crop x 7/6
+    analysis_window: tuple[int, int] | None = None  # tracking window (network px); null: crop x 7/6 (animals: none)
     batch_size: int = 8  # small batches suit 2-core CPUs; the moving average smooths their noise
     seed: int = 42  # initialisation and augmentation; the split has its own seed
     optimizer: OptimizerSection = field(default_factory=OptimizerSection)
@@ -511,6 +511,8 @@ FIT_MARGIN_PX = 24  # network pixels between the animal's box and the crop's edg
 FIT_MAX_CROP = 256  # largest crop side in network pixels; a larger animal is scaled down to fit
 FIT_MIN_CROP = 192  # smallest crop side (unless the image is smaller): the one tuned on openfield; no smaller measured
 WINDOW_GROWTH = 7 / 6  # the analysis window is the crop plus a sixth: room for the animal to move within a batch
+WINDOW_MAX_FRACTION = 0.6  # a tracking window covering more of the frame than this is not worth its fallbacks
+FIT_GROUP_GROWTH = 1.1  # several animals: the window holds the widest labelled group grown by a tenth (see fit_recipe)
 FIT_OVERHANG = 1.5  # a thin animal keeps full resolution while its length is at most this many times the crop's inside
 FREE_HEADING_DEG = 25.0  # poses turning this much (circular std) take any heading: rotate freely
 ROAMING_TRAVEL = 0.5  # ... so do animals that move this many body sizes across the image
@@ -534,6 +536,11 @@ def fit_recipe(shape: DataShape, recipe: Recipe | None = None) -> tuple[Recipe, 
     same time, which won on openfield (192 vs 256: 1.91 vs 2.08 px) and on the close-up (0.30 vs 0.37 px).
     Sides stay within :data:`FIT_MIN_CROP` and :data:`FIT_MAX_CROP`. Where the crop does not hold the
     animal's longer extent, ``analysis_window`` does, so analysis never cuts the animal.
+
+    Several animals (``shape.group_extent``): ``analysis_window`` holds all of them instead (a square of the
+    group's longer side where the animals turn or roam), grown by :data:`FIT_GROUP_GROWTH` with the
+    margin on each side, or is None where such a window would cover more than :data:`WINDOW_MAX_FRACTION`
+    of the image (then whole frames are analysed).
 
     Animals that take any heading (or roam a larger image) rotate freely and flip when the skeleton
     has left/right pairs to swap; a fixed view (side, head-fixed) rotates a few times its heading spread
@@ -579,6 +586,13 @@ def fit_recipe(shape: DataShape, recipe: Recipe | None = None) -> tuple[Recipe, 
     )
     default_window = [c * WINDOW_GROWTH for c in crop]
     analysis_window = window if any(w > d for w, d in zip(window, default_window, strict=True)) else None
+    window_note = (
+        f"analysis window {analysis_window[0]}x{analysis_window[1]}: holds the animal's {need:.0f} px length at p95"
+        if analysis_window
+        else ""
+    )
+    if shape.group_extent is not None:
+        analysis_window, window_note = _group_window(shape.group_extent, image, scale, turns or roams)
     whole = all(c >= full * scale for c, full in zip(crop, image, strict=True))
     jitter = min(WHOLE_IMAGE_JITTER, recipe.augmentation.crop_jitter) if whole else recipe.augmentation.crop_jitter
     fitted = recipe.with_overrides(
@@ -598,17 +612,40 @@ def fit_recipe(shape: DataShape, recipe: Recipe | None = None) -> tuple[Recipe, 
             else f"the animal ({shape.extent[0]:.0f}x{shape.extent[1]:.0f} px at p95)"
         )
         + f" with a {FIT_MARGIN_PX} px margin, or the whole image"
-        + (
-            f"; analysis window {analysis_window[0]}x{analysis_window[1]}: holds the animal's "
-            f"{need:.0f} px length at p95"
-            if analysis_window
-            else ""
-        ),
+        + (f"; {window_note}" if window_note else ""),
         f"crop jitter {jitter:g} of the crop"
         + (": the crop holds the whole image, jitter only shifts it" if whole else ": the crop follows the animal"),
         f"rotation +-{rotation:g} deg: {why}; {flips}",
     ]
     return fitted, notes
+
+
+def _group_window(
+    group: tuple[float, float], image: tuple[int, int], scale: float, any_direction: bool
+) -> tuple[tuple[int, int] | None, str]:
+    """The analysis window (network pixels) holding every animal of an image, or None when it is not worth it,
+    and the line saying why.
+
+    The window holds the widest box of all animals over the labelled frames, grown by :data:`FIT_GROUP_GROWTH`:
+    the labelled frames are a sample of the videos, whose animals now and then spread wider; a frame where
+    they spread past the window is analysed whole (never cut), so the growth only needs to cover most
+    frames, and each tenth more window costs a fifth more pixels on every frame.
+    """
+    longest = max(group)
+    held = (longest, longest) if any_direction else group
+    window = tuple(_round_up(length * FIT_GROUP_GROWTH * scale + 2 * FIT_MARGIN_PX) for length in held)
+    full = (image[0] * scale, image[1] * scale)
+    area = window[0] * window[1]
+    worth = window[0] < full[0] and window[1] < full[1] and area <= WINDOW_MAX_FRACTION * full[0] * full[1]
+    what = (
+        f"all animals within {group[0]:.0f}x{group[1]:.0f} px (the widest labelled group"
+        + (", any direction" if any_direction else "")
+        + f") grown by {FIT_GROUP_GROWTH - 1:.0%} (the videos' animals may spread wider than the labelled frames'; "
+        f"a frame where they spread past the window is analysed whole) with a {FIT_MARGIN_PX} px margin"
+    )
+    if not worth:
+        return None, f"no analysis window: one holding {what} would cover over {WINDOW_MAX_FRACTION:.0%} of the image"
+    return (int(window[0]), int(window[1])), f"analysis window {window[0]}x{window[1]}: holds {what}"
 
 
 def _round_up(value: float) -> int:
