@@ -235,12 +235,26 @@ def test_tracking_crop_settings_choose_and_refuse(analysis_model):
     assert tracking_crop_settings(analysis_model, (640, 480), "cpu", crop_size=(150, 100)).size == (160, 128)
     with pytest.raises(VideoError, match="does not fit"):
         tracking_crop_settings(analysis_model, (96, 64), "cpu", True)
-    two = SimpleNamespace(layout=SimpleNamespace(shape=(2, 4)), recipe={}, scale=1.0)
+    # a caller following one animal (live) refuses a multi-animal model's crop, or poses whole frames
+    two = SimpleNamespace(layout=SimpleNamespace(shape=(2, 4)), recipe={}, scale=1.0, edges=np.array([[0, 1]]))
     with pytest.raises(VideoError, match="multi-animal"):
         tracking_crop_settings(two, (640, 480), "cpu", True)
     assert tracking_crop_settings(two, (640, 480), "cpu") is None
+    # analysis follows the group: in the recipe's window for all animals, on the CPU, when worth it
+    assert tracking_crop_settings(two, (640, 480), "cpu", group=True) is None  # no window for the group
+    with pytest.raises(VideoError, match="--crop-size W H"):
+        tracking_crop_settings(two, (640, 480), "cpu", True, group=True)
+    assert tracking_crop_settings(two, (640, 480), "cpu", True, (300, 200), group=True).size == (320, 224)
+    assert tracking_crop_settings(two, (640, 480), "cpu", False, (300, 200), group=True) is None
+    flies = SimpleNamespace(**{**two.__dict__, "recipe": {"analysis_window": [480, 480]}})
+    assert tracking_crop_settings(flies, (1024, 1024), "cpu", group=True).size == (480, 480)
+    assert tracking_crop_settings(flies, (1024, 1024), "cuda", group=True) is None
+    assert tracking_crop_settings(flies, (640, 480), "cpu", group=True) is None  # most of a smaller frame
     # a recipe whose crop holds a typical animal but not its length names the window that holds it
     long = SimpleNamespace(
-        layout=SimpleNamespace(shape=(1, 4)), recipe={"crop_size": [192, 192], "analysis_window": [352, 320]}, scale=0.5
+        layout=SimpleNamespace(shape=(1, 4)),
+        recipe={"crop_size": [192, 192], "analysis_window": [352, 320]},
+        scale=0.5,
+        edges=None,
     )
     assert tracking_crop_settings(long, (1600, 1200), "cpu").size == (704, 640)

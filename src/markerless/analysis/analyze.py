@@ -35,7 +35,7 @@ from markerless.analysis.model_source import AnalysisModel, BackendSpec, resolve
 from markerless.analysis.options import AnalysisOptions, analysis_options
 from markerless.analysis.pipeline import run_ranges
 from markerless.analysis.results_writer import PartialResults
-from markerless.analysis.tracking_crop import CropSettings, CropTracker
+from markerless.analysis.tracking_crop import AnimalGroup, CropSettings, CropTracker, GroupCropTracker
 from markerless.errors import VideoError
 from markerless.io.atomic import atomic_path
 from markerless.io.dlc import write_predictions
@@ -68,6 +68,7 @@ class _VideoRun:
         self.video, self.output, self.model, self.spec, self.info = video, output, model, spec, info
         self.batch_size = batch_size
         self.crop = crop
+        self.assembled = crop is not None and crop.group is not None  # a group crop hands out animals
         n_ind, n_kp = model.layout.shape
         self.n_keypoints = n_ind * n_kp
         fingerprint = {
@@ -94,8 +95,10 @@ class _VideoRun:
 
     def add(self, indices: np.ndarray, values: np.ndarray) -> None:
         """Record a backend's outputs: keypoints ``(B, k, 3)`` (padded with NaN to the layout's keypoint count),
-        or a multi-animal net's peaks and affinities, assembled into animals."""
-        values = self.model.postprocess(values)
+        or a multi-animal net's peaks and affinities, assembled into animals here unless the backend is a group
+        tracking crop (:attr:`assembled`: it assembled them, window and whole frames alike)."""
+        if not self.assembled:
+            values = self.model.postprocess(values)
         if values.shape[1] < self.n_keypoints:
             pad = np.full((len(values), self.n_keypoints - values.shape[1], 3), np.nan, dtype=np.float32)
             values = np.concatenate([values, pad], axis=1)
@@ -198,10 +201,12 @@ def _analyze_locally(run: _VideoRun, bar: tqdm, decoders: int = 1) -> None:
         run.window_fraction = backend.window_fraction
         if backend.window_fraction < 0.7:
             w, h = backend.settings.size
+            group = isinstance(backend, GroupCropTracker)
             _log(
-                f"{run.video.name}: the {w}x{h} tracking crop lost the animal in "
-                f"{1 - backend.window_fraction:.0%} of the frames, which were analysed whole; if the animal "
-                "is large or fast, pass a larger crop size (--crop-size W H) or --no-tracking-crop."
+                f"{run.video.name}: the {w}x{h} tracking crop lost {'some of the animals' if group else 'the animal'} "
+                f"in {1 - backend.window_fraction:.0%} of the frames, which were analysed whole; if the "
+                f"{'animals spread wide' if group else 'animal is large'} or move fast, pass a larger crop size "
+                "(--crop-size W H) or --no-tracking-crop."
             )
 
 
@@ -211,31 +216,47 @@ def tracking_crop_settings(
     device: str,
     tracking_crop: bool | None = None,
     crop_size: tuple[int, int] | None = None,
+    *,
+    group: bool = False,
 ) -> CropSettings | None:
     """The tracking crop to analyse frames of ``frame_size`` with, or None for whole frames.
 
-    ``tracking_crop`` None (auto) crops for single-animal projects on the CPU when the window is at
-    most 60 % of the frame; True crops whenever the window fits a single-animal project's frames.
-    The window defaults to the training crop plus a sixth, in frame pixels: with 192x192 training crops,
-    batches of 4 and the window led by the animal's velocity, the openfield video (640x480) keeps 99 %
-    of its frames in a 224x224 window (223 frames/s end to end vs 193 with 256x256; without the velocity
-    lead and with batches of 8, a 192x192 window kept only 64 %).
+    ``tracking_crop`` None (auto) crops on the CPU when the window is at most 60 % of the frame; True crops
+    whenever the window fits the frames. A single animal's window defaults to the recipe's, else the training
+    crop plus a sixth, in frame pixels: with 192x192 training crops, batches of 4 and the window led by the
+    animal's velocity, the openfield video (640x480) keeps 99 % of its frames in a 224x224 window (223
+    frames/s end to end vs 193 with 256x256; without the velocity lead and with batches of 8, a 192x192
+    window kept only 64 %). A multi-animal model is cropped only by a caller that follows a ``group``
+    (:class:`~markerless.analysis.tracking_crop.GroupCropTracker`; otherwise True is refused), in the
+    recipe's window holding every animal (``fit_recipe``) or ``crop_size``; a recipe without that window
+    analyses whole frames (auto) or asks for ``crop_size`` (True).
     """
     if tracking_crop is False:
         return None
-    single = model.layout.shape[0] == 1
-    if tracking_crop and not single:
-        raise VideoError(
-            "Tracking crops follow one animal; this is a multi-animal project. Analyse whole frames "
-            "(leave out --tracking-crop)."
-        )
-    if crop_size is None:  # the recipe's window, else the training crop plus a sixth
+    several = model.edges is not None
+    if several and not group:
+        if tracking_crop:
+            raise VideoError(
+                "This tracking crop follows one animal; this is a multi-animal project. Analyse whole frames "
+                "(leave out the tracking crop)."
+            )
+        return None
+    if crop_size is None:  # the recipe's window, else (one animal) the training crop plus a sixth
         recipe = Recipe.from_dict(model.recipe)
-        window = recipe.analysis_window or tuple(c * WINDOW_GROWTH for c in recipe.crop_size)
-        crop_size = (round(window[0] / model.scale), round(window[1] / model.scale))
+        window = recipe.analysis_window
+        if window is None and several:
+            if tracking_crop:
+                raise VideoError(
+                    "This multi-animal model's recipe has no analysis window holding every animal (trained before "
+                    "group crops, or the animals spread over most of the frame); pass --crop-size W H with "
+                    "--tracking-crop, or leave out --tracking-crop."
+                )
+            return None
+        size = window or tuple(c * WINDOW_GROWTH for c in recipe.crop_size)
+        crop_size = (round(size[0] / model.scale), round(size[1] / model.scale))
     settings = CropSettings(size=(int(crop_size[0]), int(crop_size[1])))
     if tracking_crop is None:
-        return settings if single and device == "cpu" and settings.fits(frame_size) else None
+        return settings if device == "cpu" and settings.fits(frame_size) else None
     if not settings.fits(frame_size, max_fraction=1.0):
         raise VideoError(
             f"A {settings.size[0]}x{settings.size[1]} tracking crop does not fit {frame_size[0]}x{frame_size[1]} "
@@ -327,10 +348,13 @@ def analyze_videos(
             info["n_frames"] = min(info["n_frames"], int(opts.stop))
         frame_size = (info["width"], info["height"])
         spec = model.spec(backend_name, device, frame_size, precision, backend_options)
-        settings = tracking_crop_settings(model, frame_size, device, opts.tracking_crop, opts.crop_size)
+        settings = tracking_crop_settings(model, frame_size, device, opts.tracking_crop, opts.crop_size, group=True)
         crop = None
-        if settings is not None:
-            crop = (settings, model.spec(backend_name, device, settings.size, precision, backend_options))
+        if settings is not None:  # a multi-animal net's crop assembles the animals itself, window and whole
+            group = AnimalGroup(model.postprocess, model.layout) if model.edges is not None else None
+            crop = TrackingCrop(
+                settings, model.spec(backend_name, device, settings.size, precision, backend_options), group
+            )
         pending.append((video, out, info, spec, crop))
     if not pending:
         return outputs

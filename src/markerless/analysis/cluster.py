@@ -14,20 +14,26 @@ import itertools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from markerless.analysis.model_source import BackendSpec, cached_backend
 from markerless.analysis.pipeline import run_pipeline
-from markerless.analysis.tracking_crop import CropSettings, CropTracker
+from markerless.analysis.tracking_crop import AnimalGroup, CropSettings, CropTracker, GroupCropTracker
 from markerless.errors import MarkerlessError
 from markerless.io.video import VideoReader
 
 DEFAULT_RANGE_FRAMES = 2000
 
-TrackingCrop = tuple[CropSettings, BackendSpec]
-"""A tracking crop's settings and the backend spec of its window network."""
+
+class TrackingCrop(NamedTuple):
+    """A tracking crop's settings and the backend spec of its window network; for a multi-animal net, its
+    animals (then the crop is a :class:`GroupCropTracker`, which hands out animals already assembled)."""
+
+    settings: CropSettings
+    window: BackendSpec
+    group: AnimalGroup | None = None
 
 
 @dataclass(frozen=True)
@@ -45,12 +51,15 @@ class RangeTask:
 
 
 def frames_backend(spec: BackendSpec, crop: TrackingCrop | None, frame_size: tuple[int, int]) -> Any:
-    """The backend for one run of consecutive frames: the cached model, or a new tracking crop around it."""
+    """The backend for one run of consecutive frames: the cached model, or a new tracking crop around it (a
+    multi-animal crop's outputs are assembled animals, see :class:`TrackingCrop`)."""
     whole = cached_backend(spec)
     if crop is None:
         return whole
-    settings, window_spec = crop
-    return CropTracker(whole, cached_backend(window_spec), settings, frame_size)
+    window = cached_backend(crop.window)
+    if crop.group is None:
+        return CropTracker(whole, window, crop.settings, frame_size)
+    return GroupCropTracker(whole, window, crop.group, crop.settings, frame_size)
 
 
 def analyze_range(task: RangeTask) -> tuple[RangeTask, np.ndarray, np.ndarray]:

@@ -46,10 +46,11 @@ class AnalysisOptions:
         dest: folder for the results (None: beside each video).
         save_as_csv: also write a ``.csv`` beside each ``.h5``.
         overwrite: analyse videos again whose results exist.
-        tracking_crop: analyse a window following a single animal (None: auto, on the CPU when the
-            window is at most 60 % of the frame; False: never).
-        crop_size: the tracking-crop window ``(width, height)`` in frame pixels (None: the training
-            crop plus a sixth).
+        tracking_crop: analyse a window following the animal, or holding every animal of a multi-animal
+            project (None: auto, on the CPU when the window is at most 60 % of the frame and, multi-animal,
+            the recipe has a window for the group; False: never).
+        crop_size: the tracking-crop window ``(width, height)`` in frame pixels (None: the recipe's
+            analysis window, else the training crop plus a sixth).
         chunk_frames: frames per crash-safe chunk.
         range_frames: frames per Dask task.
         backend_options: passed to the backend (OpenVINO: ``hint``, ``streams``, ``threads``).

@@ -11,6 +11,13 @@ batch, to where the animal's velocity over the last batch takes it by the middle
 
 One limitation follows from the checks: a keypoint that lies outside the window while every other
 keypoint is found well inside it is reported as not found (low score) rather than re-analysed.
+
+Several animals: a :class:`GroupCropTracker` runs a multi-animal net on one window holding every
+animal (the SLEAP flies: both flies fit 448x448 of the 1024x1024 frame in every labelled frame). It
+assembles the net's outputs into animals itself, for the window and the whole frame alike, and trusts a
+window frame only when it finds as many animals as the last whole frame did; while fewer animals than
+the project's individuals are in view it analyses a whole frame every :data:`GROUP_RECHECK_FRAMES` frames,
+so an animal walking in is noticed.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from markerless.errors import ModelError
+from markerless.model.skeleton import PoseLayout
+from markerless.project.recipe import WINDOW_MAX_FRACTION
 
 ALIGN = 32
 """Window origins and sizes are multiples of this (the backbone stride), so the window's output grid
@@ -29,6 +38,10 @@ SECOND_LOOK_ALIGN = 8
 """Origins of a second look's window are multiples of this (the heatmaps' stride): the window can sit
 closer to the animal than 32-pixel steps allow, and its keypoints are still sampled on the whole
 frame's heatmap grid."""
+GROUP_RECHECK_FRAMES = 30
+"""While a :class:`GroupCropTracker` expects fewer animals than the project's individuals, one frame in this
+many is analysed whole as well: about a second of 30 fps video, at a cost of one whole frame per 30 (about
+a sixth more work with a window a fifth of the frame) and only while an animal is missing."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +69,7 @@ class CropSettings:
             raise ModelError(f"Tracking-crop margin {self.margin} px does not fit a {w}x{h} window.")
         object.__setattr__(self, "size", (_round_up(w), _round_up(h)))
 
-    def fits(self, frame_size: tuple[int, int], max_fraction: float = 0.6) -> bool:
+    def fits(self, frame_size: tuple[int, int], max_fraction: float = WINDOW_MAX_FRACTION) -> bool:
         """Whether the window is small enough against ``frame_size`` (width, height) to be worth it."""
         (w, h), (fw, fh) = self.size, frame_size
         return w < fw and h < fh and w * h <= max_fraction * fw * fh
@@ -98,6 +111,20 @@ def trusted_frames(
     """
     found = found_keypoints(predictions, settings.threshold)
     enough = found.mean(axis=1) >= settings.min_found
+    return enough & ~near_inner_edge(predictions, origin, settings, frame_size)
+
+
+def near_inner_edge(
+    predictions: np.ndarray,
+    origin: tuple[int, int] | np.ndarray,
+    settings: CropSettings,
+    frame_size: tuple[int, int],
+) -> np.ndarray:
+    """Boolean ``(B,)``: a found keypoint (frame pixels) lies within ``settings.margin`` of an inner window edge.
+
+    ``origin``: the window's top-left corner (x, y), one for the batch or one per frame ``(B, 2)``.
+    """
+    found = found_keypoints(predictions, settings.threshold)
     origins = np.broadcast_to(np.asarray(origin, dtype=np.float64).reshape(-1, 2), (len(predictions), 2))
     x0, y0 = origins[:, :1], origins[:, 1:]
     (w, h), (fw, fh) = settings.size, frame_size
@@ -108,7 +135,7 @@ def trusted_frames(
         | ((x0 + w < fw) & (x > x0 + w - 1 - m))
         | ((y0 + h < fh) & (y > y0 + h - 1 - m))
     )
-    return enough & ~(near & found).any(axis=1)
+    return (near & found).any(axis=1)
 
 
 def animal_centre(predictions: np.ndarray, settings: CropSettings) -> np.ndarray | None:
@@ -209,3 +236,120 @@ class CropTracker:
         out[again[ok]] = second[ok]
         self.frames_second_look += int(ok.sum())
         return np.sort(np.concatenate([redo[~seen], again[~ok]]))
+
+
+@dataclass(frozen=True)
+class AnimalGroup:
+    """What a :class:`GroupCropTracker` knows of a multi-animal net's outputs.
+
+    ``assemble``: a backend's raw output batch (peaks and affinities) -> keypoints
+    ``(B, individuals * keypoints, 3)`` in the pixels of the frames the backend saw, laid out as
+    ``layout`` (rows of the individuals, then ``single`` for unique body parts).
+    """
+
+    assemble: Callable[[np.ndarray], np.ndarray]
+    layout: PoseLayout
+
+
+class GroupCropTracker(CropTracker):
+    """A backend-like callable for a multi-animal net: frames ``uint8 (B, H, W, 3)`` -> assembled keypoints
+    ``float32 (B, individuals * keypoints, 3)`` in frame pixels (what ``group.assemble`` gives on whole frames).
+
+    The window (``settings.size``, aligned as :class:`CropTracker`'s) is centred on the box of every found
+    animal of the batch's last good frame, led by the box's velocity; an animal counts as found when at
+    least ``settings.min_found`` of its body parts are. A window frame is trusted when it finds at least as
+    many animals as the last frame analysed whole and no found keypoint lies within ``settings.margin`` of
+    an inner window edge; the others are analysed whole. While fewer animals than the layout's individuals
+    are expected, the last frame of a batch is also analysed whole when ``recheck_frames`` frames have passed
+    since the last whole frame (a batch with a frame analysed whole anyway needs none). A batch whose animals
+    spread wider than the window less its margins sends the next batch to whole frames (no window holds them).
+    """
+
+    def __init__(
+        self,
+        whole: Callable[[np.ndarray], np.ndarray],
+        window: Callable[[np.ndarray], np.ndarray],
+        group: AnimalGroup,
+        settings: CropSettings,
+        frame_size: tuple[int, int],
+        *,
+        recheck_frames: int = GROUP_RECHECK_FRAMES,
+    ) -> None:
+        """Track the animals of ``group`` within frames of ``frame_size`` (width, height)."""
+        super().__init__(whole, window, settings, frame_size)
+        if recheck_frames < 1:
+            raise ModelError(f"recheck_frames must be at least 1, got {recheck_frames}.")
+        self.group = group
+        self.rows, self.keypoints = group.layout.shape
+        self.individuals = len(group.layout.individuals)
+        self.animal_cells = group.layout.valid[: self.individuals]  # (A, K): the animals' body parts
+        self.recheck_frames = int(recheck_frames)
+        self.expected = 0  # animals found in the last frame analysed whole
+        self.since_whole = 0  # frames since the last frame analysed whole
+        self.frames_rechecked = 0  # frames analysed whole only because a check for a missing animal was due
+
+    def reset(self) -> None:
+        """Forget where the animals were: the next batch is analysed on whole frames."""
+        super().reset()
+        self.expected, self.since_whole = 0, 0
+
+    def _assembled(self, infer: Callable[[np.ndarray], np.ndarray], frames: np.ndarray) -> np.ndarray:
+        out = np.array(self.group.assemble(infer(np.ascontiguousarray(frames))), dtype=np.float32)
+        return out.reshape(len(frames), self.rows * self.keypoints, 3)
+
+    def found_animals(self, predictions: np.ndarray) -> np.ndarray:
+        """Boolean ``(B, individuals)``: which animals of assembled keypoints ``(B, rows * keypoints, 3)`` are found."""
+        points = predictions.reshape(len(predictions), self.rows, self.keypoints, 3)[:, : self.individuals]
+        found = found_keypoints(points, self.settings.threshold) & self.animal_cells
+        return found.sum(axis=-1) >= self.settings.min_found * self.animal_cells.sum(axis=-1)
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        n = len(frames)
+        if self.centre is None:
+            out = self._assembled(self.whole, frames)
+            whole = np.arange(n)
+        else:
+            (w, h), (x0, y0) = self.settings.size, window_origin(self.centre, self.settings.size, self.frame_size)
+            out = self._assembled(self.window, frames[:, y0 : y0 + h, x0 : x0 + w])
+            out[..., 0] += x0
+            out[..., 1] += y0
+            redo = self.found_animals(out).sum(axis=1) < self.expected
+            redo |= near_inner_edge(out, (x0, y0), self.settings, self.frame_size)
+            due = self.expected < self.individuals and self.since_whole + n >= self.recheck_frames
+            if due and not redo.any():  # an animal may have walked in since the last whole frame
+                redo[-1] = True
+                self.frames_rechecked += 1
+            whole = np.flatnonzero(redo)
+            if len(whole):
+                out[whole] = self._assembled(self.whole, frames[whole])
+        self.frames_whole += len(whole)
+        self.frames_in_window += n - len(whole)
+        if len(whole):
+            self.expected = int(self.found_animals(out[whole[-1:]]).sum())
+            self.since_whole = n - 1 - int(whole[-1])
+        else:
+            self.since_whole += n
+        self.centre = self._group_centre(out)
+        return out
+
+    def _group_centre(self, predictions: np.ndarray) -> np.ndarray | None:
+        """Where the window goes next: the centre of the found animals' box in the last frame finding as many
+        animals as expected (at least one), led by the box's velocity over the batch's such frames whose box
+        fits the window (as :func:`animal_centre`); None when there is no such frame or the last one's box does
+        not fit the window less its margins."""
+        animals = self.found_animals(predictions)  # (B, A)
+        good = np.flatnonzero(animals.sum(axis=1) >= max(self.expected, 1))
+        if not len(good):
+            return None
+        points = predictions[good].reshape(len(good), self.rows, self.keypoints, 3)[:, : self.individuals]
+        found = found_keypoints(points, self.settings.threshold) & self.animal_cells & animals[good, :, None]
+        xy = np.where(found[..., None], points[..., :2], np.nan).reshape(len(good), -1, 2)
+        low, high = np.nanmin(xy, axis=1), np.nanmax(xy, axis=1)  # (G, 2): every good frame has a found point
+        inner = np.asarray(self.settings.size) - 1 - 2 * self.settings.margin
+        fits = ((high - low) <= inner).all(axis=1)
+        if not fits[-1]:
+            return None
+        good, centres = good[fits], ((low + high) / 2)[fits]
+        velocity = (centres[-1] - centres[0]) / (good[-1] - good[0]) if len(good) > 1 else np.zeros(2)
+        ahead = (len(predictions) - good[-1]) + (len(predictions) - 1) / 2
+        return centres[-1] + velocity * ahead

@@ -57,9 +57,9 @@ def _add_analyze_args(p: argparse.ArgumentParser) -> None:
         "--tracking-crop",
         action=argparse.BooleanOptionalAction,
         default=suppress,
-        help="analyse a window that follows the (single) animal instead of whole frames; frames where it "
-        "loses the animal are analysed whole (default: on for single-animal projects on the CPU when the "
-        "window is at most 60%% of the frame)",
+        help="analyse a window that follows the animal (multi-animal: holds all of them) instead of whole frames; "
+        "frames where it loses one are analysed whole (default: on the CPU when the window is at most 60%% of the "
+        "frame; multi-animal: when the recipe has a window for the group, else give --crop-size W H)",
     )
     p.add_argument(
         "--crop-size",
@@ -67,7 +67,8 @@ def _add_analyze_args(p: argparse.ArgumentParser) -> None:
         nargs=2,
         default=suppress,
         metavar=("W", "H"),
-        help="tracking-crop window in frame pixels (default: the training crop plus a sixth, over the input scale)",
+        help="tracking-crop window in frame pixels (default: the recipe's analysis window, else the training crop "
+        "plus a sixth, over the input scale)",
     )
     p.add_argument(
         "--track",
