@@ -55,3 +55,24 @@ def test_gradients_reach_the_logits_and_the_offsets_near_the_peak() -> None:
     assert logits.grad is not None and logits.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="odd"):
         soft_keypoints(logits, offsets, STRIDE, window=2)
+
+
+def test_whole_map_gives_a_sharp_peak_and_a_second_peak_pulls_it() -> None:
+    points = torch.tensor([[[37.3, 21.8], [100.6, 70.1]]])
+    logits, offsets = _maps(points)
+    found = soft_keypoints(logits, offsets, STRIDE, window=None)
+    assert (found - points).abs().max() < 0.05  # one sharp peak: the decoder's point
+    far = torch.tensor([[[100.0, 76.0], [20.0, 20.0]]])
+    second, second_offsets = _maps(far)
+    nearer = second - 2.0 > logits  # cells where the weaker second peak is the higher one
+    both = torch.where(nearer, second - 2.0, logits)
+    votes = torch.where(nearer.repeat_interleave(2, dim=1), second_offsets, offsets)
+    local = soft_keypoints(both, votes, STRIDE)
+    whole = soft_keypoints(both, votes, STRIDE, window=None)
+    assert (local - points).abs().max() < 0.05  # the window sees only the highest peak
+    way = far - points
+    pull = ((whole - points) * way).sum(-1) / (way * way).sum(-1)  # share of the way to the second peak
+    assert ((pull > 0.05) & (pull < 0.5)).all()  # pulled towards it (about e^-2 of the weight), not onto it
+    both.requires_grad_(True)
+    soft_keypoints(both, votes, STRIDE, window=None)[..., 0].sum().backward()
+    assert both.grad is not None and both.grad[0, 0, 9, 12] != 0  # the far peak's cell gets a gradient

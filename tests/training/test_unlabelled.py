@@ -55,6 +55,10 @@ def test_recipe_section_is_off_by_default_and_takes_flat_overrides() -> None:
         ({"clip_frames": 0}, "unlabelled.clip_frames"),
         ({"temporal_weight": 1.0, "clip_frames": 1}, "unlabelled.clip_frames"),
         ({"clips_per_step": 0}, "unlabelled.clips_per_step"),
+        ({"every_steps": 0}, "unlabelled.every_steps"),
+        ({"start_fraction": 1.0}, "unlabelled.start_fraction"),
+        ({"start_fraction": -0.1}, "unlabelled.start_fraction"),
+        ({"keypoint_window": 2}, "unlabelled.keypoint_window"),
         ({"view_pairs": [["nose_top"]]}, "unlabelled.view_pairs"),
         ({"view_pairs": [["a_top", "a_bot"], ["b_top", "b_bot", "b_side"]]}, "unlabelled.view_pairs"),
         ({"view_pairs": "nose_top"}, "unlabelled.view_pairs"),
@@ -221,6 +225,25 @@ def test_each_loss_trains_and_has_its_column(project: Path, changes: dict, on: s
         values = [float(r[f"{name}_loss"]) for r in rows]
         assert all(math.isfinite(v) and v >= 0 for v in values) if name in on else all(map(math.isnan, values))
     assert all(math.isfinite(float(r["loss"])) for r in rows)
+
+
+@pytest.mark.slow
+def test_clips_are_read_from_start_fraction_on_every_kth_step(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    read: list[int] = []
+    sample = ClipSampler.sample
+
+    def counted(self: ClipSampler, *args: object, **kwargs: object) -> object:
+        read.append(1)
+        return sample(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ClipSampler, "sample", counted)
+    tiny_recipe(project, eval_every_epochs=0, clip_frames=3, temporal_weight=0.05, every_steps=2, start_fraction=0.5)
+    train(project, 1, epochs=4, device="cpu")
+    rows = _stats(Shuffle(project, 1))
+    total = int(rows[-1]["step"])
+    assert len(read) == sum(1 for step in range(total) if step / total >= 0.5 and step % 2 == 0) > 0
+    temporal = [float(r["temporal_loss"]) for r in rows]
+    assert math.isnan(temporal[0]) and math.isfinite(temporal[-1])  # off in the first half, logged once on
 
 
 @pytest.mark.slow

@@ -220,6 +220,9 @@ class UnlabelledSection:
     view_pairs: tuple[tuple[str, ...], ...] = ()  # groups of body parts seen in several views; empty: *_top/*_bot
     clip_frames: int = 8  # consecutive frames per clip: as many unlabelled frames as a labelled batch of 8
     clips_per_step: int = 1  # clips per training step; each costs a seek and clip_frames decodes
+    every_steps: int = 1  # clips on every k-th step only: each clip step costs about a labelled batch more
+    start_fraction: float = 0.0  # share of the run before the losses start (early predictions mean nothing)
+    keypoint_window: int | None = 3  # cells around each peak giving the judged position; null: the whole map
 
     def __post_init__(self) -> None:
         for name in ("temporal_weight", "pca_weight", "multiview_weight", "temporal_epsilon"):
@@ -236,6 +239,16 @@ class UnlabelledSection:
             _fail("unlabelled.clip_frames", "at least 2 for the temporal loss (or temporal_weight 0)", self.clip_frames)
         if self.clips_per_step < 1:
             _fail("unlabelled.clips_per_step", "an integer >= 1", self.clips_per_step)
+        if self.every_steps < 1:
+            _fail("unlabelled.every_steps", "an integer >= 1 (1: every step)", self.every_steps)
+        if not (math.isfinite(self.start_fraction) and 0.0 <= self.start_fraction < 1.0):
+            _fail("unlabelled.start_fraction", "a number in [0, 1) (0: from the start)", self.start_fraction)
+        if self.keypoint_window is not None and (self.keypoint_window < 1 or self.keypoint_window % 2 == 0):
+            _fail(
+                "unlabelled.keypoint_window",
+                "an odd number of cells >= 1, or null for the whole map",
+                self.keypoint_window,
+            )
         for group in self.view_pairs:
             if len(group) < 2 or len(set(group)) != len(group) or len(group) != len(self.view_pairs[0]):
                 _fail(

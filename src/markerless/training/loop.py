@@ -10,7 +10,8 @@ written atomically, so a run killed mid-epoch (even with SIGKILL) resumes from i
 snapshot stores the recipe the run trains with, so a resumed run keeps its budget, schedule and seed.
 Evaluation and saving time are left out of the wall-clock budget.
 
-When the recipe's ``unlabelled`` weights are on, each step also reads clips of the project's videos
+When the recipe's ``unlabelled`` weights are on, each ``every_steps``-th step once the run is
+``start_fraction`` done also reads clips of the project's videos
 (:mod:`markerless.training.unlabelled`) and passes them through the network in the same batch as the
 labelled crops; the weighted unlabelled losses on their keypoints (:mod:`markerless.training.soft_keypoints`)
 join the loss, and each is logged in its own column (``temporal_loss``, ``pca_loss``, ``multiview_loss``;
@@ -402,6 +403,15 @@ class _Run:
         tqdm.write(message)
         return objective.to(self.device), clips
 
+    def _clip_step(self) -> bool:
+        """Whether this step reads unlabelled clips: losses on, the run past ``start_fraction``, an ``every_steps``-th step."""
+        settings = self.recipe.unlabelled
+        return (
+            self.clips is not None
+            and self.progress() >= settings.start_fraction
+            and self.state.step % settings.every_steps == 0
+        )
+
     def _locate(self, frames: list[np.ndarray]) -> np.ndarray:
         """Predictions ``(N, K, 3)`` of the weights evaluated, on whole frames (where to crop unlabelled clips)."""
         with self._paused():
@@ -416,7 +426,13 @@ class _Run:
     def _unlabelled_losses(self, outputs: tuple[torch.Tensor, ...], clips: Clips) -> dict[str, torch.Tensor]:
         """The enabled unlabelled losses of the clips' network outputs."""
         assert self.objective is not None
-        keypoints = soft_keypoints(outputs[0], outputs[1], self.net.stride, locref_stdev=self.net.spec.locref_stdev)
+        keypoints = soft_keypoints(
+            outputs[0],
+            outputs[1],
+            self.net.stride,
+            locref_stdev=self.net.spec.locref_stdev,
+            window=self.recipe.unlabelled.keypoint_window,
+        )
         return self.objective.losses(clips.to_frame(keypoints))
 
     # --- schedule ------------------------------------------------------------------------------
@@ -526,7 +542,7 @@ class _Run:
         tgt = self.recipe.targets
         stride = self.net.stride
         x = self.net.normalize(to_tensor(crops, self.device, self.channels_last))
-        clips = self.clips.sample(clip_rng, self._locate, self.device) if self.clips is not None else None
+        clips = self.clips.sample(clip_rng, self._locate, self.device) if self._clip_step() else None
         if clips is not None:
             x = torch.cat([x, self.net.normalize(clips.images.to(x.dtype))])
             if self.channels_last:
@@ -557,7 +573,9 @@ class _Run:
         return loss, {**part, **{name: value.detach() for name, value in unlabelled.items()}}
 
     def _stats_row(self, losses: list[float], parts: list[list[float]], lr: float) -> dict[str, Any]:
-        part = np.mean(parts, axis=0) if parts else [math.nan] * (3 + len(LOSS_NAMES))
+        with warnings.catch_warnings():  # a loss that was off all epoch (or on no step of it) stays NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            part = np.nanmean(parts, axis=0) if parts else [math.nan] * (3 + len(LOSS_NAMES))
         spent = self.state.elapsed_s - self._epoch_start
         return {
             "epoch": self.state.epoch,
