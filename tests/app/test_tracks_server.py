@@ -11,7 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from markerless.app.server import TOKEN_HEADER, create_app
-from markerless.io.dlc import read_predictions
+from markerless.io.dlc import read_predictions, write_predictions
+from markerless.project.prediction_files import tracks_path
 from tests.app.conftest import make_tiny_project
 from tests.fixtures.tracks import SCORER, write_crossing_predictions
 
@@ -96,3 +97,20 @@ def test_bad_swaps_are_refused_with_a_message(client: TestClient, prediction: Pa
         res = client.post(f"/api/tracks/{NAME}/swap", json=body, headers=AUTH)
         assert res.status_code == 400 and res.json()["detail"]
     assert prediction.read_bytes() == before
+
+
+def test_tracks_files_are_listed_first_and_swapped_in_place(tiny_ma_project: Path, prediction: Path) -> None:
+    """DeepLabCut's tracks file ``_el.h5`` (what analysis writes) is listed before a raw file of an older
+    run; a swap edits it (key ``tracks`` kept) and leaves the raw file byte for byte."""
+    tracks = write_predictions(read_predictions(prediction), tracks_path(prediction))
+    raw = prediction.read_bytes()
+    client = TestClient(create_app(tiny_ma_project, TOKEN))
+    listed = client.get("/api/tracks", headers=AUTH).json()
+    assert listed == [{"name": tracks.name, "video": "mouse1.avi"}, {"name": NAME, "video": "mouse1.avi"}]
+    body = {"a": "mouse1", "b": "mouse2", "start": 25}
+    res = client.post(f"/api/tracks/{tracks.name}/swap", json=body, headers=AUTH)
+    assert res.status_code == 200, res.text
+    with pd.HDFStore(tracks, mode="r") as store:
+        assert store.keys() == ["/tracks"]
+    assert not np.array_equal(pd.read_hdf(tracks).to_numpy(), pd.read_hdf(prediction).to_numpy(), equal_nan=True)
+    assert prediction.read_bytes() == raw

@@ -92,3 +92,11 @@ def test_unknown_names() -> None:
         layout.keypoint_index("b")
     with pytest.raises(ConfigError, match="Unknown individual"):
         layout.individual_index("b")
+
+
+def test_layout_flip_permutation_pairs_unique_parts_only_among_themselves() -> None:
+    skeleton = Skeleton.from_names(["leftear", "rightear", "nose"])
+    layout = PoseLayout(skeleton, ("m1", "m2"), ("port_left", "port_right", "corner"), multi_animal=True)
+    np.testing.assert_array_equal(layout.flip_permutation, [1, 0, 2, 4, 3, 5])
+    assert PoseLayout(skeleton, ("m1",), ("corner",), multi_animal=True).flip_permutation.tolist() == [1, 0, 2, 3]
+    assert PoseLayout.single_animal(["leftear", "rightear"]).flip_permutation.tolist() == [1, 0]

@@ -227,3 +227,48 @@ def test_filter_predictions_writes_dlc_files_with_the_same_columns(tmp_path, mul
     assert target.with_suffix(".csv").is_file()
     with pytest.raises(ProjectError):  # nothing beside the video itself
         filter_predictions(root / "config.yaml", [video])
+
+
+def test_multi_animal_tracks_are_filtered_into_el_filtered_and_found_again(tmp_path) -> None:
+    """DeepLabCut's names: tracks ``_el.h5`` (key ``tracks``) filter into ``_el_filtered.h5``; a raw file of
+    an older run beside them is left byte for byte and is not the one filtered."""
+    import pandas as pd
+
+    from markerless.io.dlc import write_config, write_predictions
+    from markerless.project.prediction_files import project_prediction_files
+    from markerless.results.filters import filter_predictions
+
+    root = tmp_path / "proj"
+    root.mkdir()
+    video = root / "clip.avi"
+    video.touch()
+    layout = PoseLayout(Skeleton.from_names(["a", "b"]), ("m1", "m2"), multi_animal=True)
+    cfg = {"multianimalproject": True, "multianimalbodyparts": ["a", "b"], "individuals": ["m1", "m2"]}
+    write_config({"Task": "T", "scorer": "s", "date": "Nov24", "project_path": str(root), **cfg}, root / "config.yaml")
+    rng = np.random.default_rng(1)
+    data = np.concatenate([rng.uniform(0, 99, (30, 2, 2, 2)), np.full((30, 2, 2, 1), 0.8)], axis=-1)
+    scorer = "DLC_x_Tshuffle1_5"
+    raw = write_predictions(Poses(data, layout, scorer=scorer), root / f"clip{scorer}.h5")
+    raw_bytes = raw.read_bytes()
+    tracks = write_predictions(Poses(data[:, ::-1].copy(), layout, scorer=scorer), root / f"clip{scorer}_el.h5")
+    with pd.HDFStore(tracks, mode="r") as store:
+        assert store.keys() == ["/tracks"]
+    assert pd.read_hdf(tracks, "tracks").columns.names == ["scorer", "individuals", "bodyparts", "coords"]
+    (target,) = filter_predictions(root / "config.yaml", [video], method="median")
+    assert target == root / f"clip{scorer}_el_filtered.h5"
+    assert raw.read_bytes() == raw_bytes and not (root / f"clip{scorer}_filtered.h5").exists()
+    filtered = pd.read_hdf(target)
+    assert filtered.columns.equals(pd.read_hdf(tracks).columns)
+
+    def xy_of_m1(df: pd.DataFrame) -> np.ndarray:
+        return df.xs("m1", level="individuals", axis=1).drop(columns="likelihood", level="coords").to_numpy()
+
+    # the tracks were filtered (their individuals are swapped relative to the raw file), not the raw file
+    out = xy_of_m1(filtered)
+    from_tracks = np.isclose(out, xy_of_m1(pd.read_hdf(tracks))).mean()
+    from_raw = np.isclose(out, xy_of_m1(pd.read_hdf(raw))).mean()
+    assert from_tracks > from_raw + 0.1
+    _, pairs = project_prediction_files(root / "config.yaml", [video], filtered=True)
+    assert [p for _, p in pairs] == [target]  # plots and labelled videos draw the filtered tracks
+    _, pairs = project_prediction_files(root / "config.yaml", [video])
+    assert [p for _, p in pairs] == [tracks]

@@ -11,9 +11,12 @@ from markerless.errors import ProjectError
 from markerless.project.prediction_files import (
     FILTERED,
     TRACKS,
+    analysis_suffix,
     filtered_path,
     prediction_file,
     prediction_path,
+    prediction_suffixes,
+    tracks_path,
 )
 
 SCORER2 = "DLC_Resnet50_TaskNov24shuffle2_snapshot_best-40"
@@ -98,3 +101,39 @@ def test_filtered_tracks_and_dest(tmp_path: Path) -> None:
         prediction_file(video, 2, scorer=SCORER2)  # not beside the video
     (tracks,) = _touch(tmp_path, f"mouse{SCORER2}_el.h5")
     assert prediction_file(video, 2, scorer=SCORER2, suffix=("", TRACKS)) == tracks  # raw first, else tracks
+
+
+def test_multi_animal_analysis_writes_tracks_and_is_found_before_raw() -> None:
+    assert analysis_suffix(multi_animal=True) == TRACKS == "_el"
+    assert analysis_suffix(multi_animal=True, track=False) == ""  # --no-track: the raw name
+    assert analysis_suffix(multi_animal=False) == analysis_suffix(multi_animal=False, track=False) == ""
+    assert prediction_suffixes(True) == ("_el", "")
+    assert prediction_suffixes(True, filtered=True) == ("_el_filtered", "_filtered")
+    assert prediction_suffixes(False) == ("",) and prediction_suffixes(False, filtered=True) == ("_filtered",)
+
+
+def test_tracks_first_then_the_raw_file_of_older_runs(tmp_path: Path) -> None:
+    video = tmp_path / "mouse.mp4"
+    suffixes = prediction_suffixes(True)
+    (older,) = _touch(tmp_path, f"mouse{SCORER2}.h5")  # tracked by a version that wrote no _el
+    assert prediction_file(video, 2, scorer=SCORER2, suffix=suffixes) == older  # still found: no data lost
+    (tracks,) = _touch(tmp_path, f"mouse{SCORER2}_el.h5")
+    os.utime(older, (2000, 2000))  # even when the raw file is newer
+    assert prediction_file(video, 2, scorer=SCORER2, suffix=suffixes) == tracks
+    assert prediction_file(video, 2, suffix=suffixes) == tracks  # untrained here: the shuffle tag decides
+    # this snapshot's file beats another snapshot's tracks
+    tracks.rename(tmp_path / "mouseDLC_Resnet50_TaskNov24shuffle2_snapshot_30_el.h5")
+    assert prediction_file(video, 2, scorer=SCORER2, suffix=suffixes) == older
+    older.unlink()
+    assert prediction_file(video, 2, scorer=SCORER2, suffix=suffixes).name.endswith("snapshot_30_el.h5")
+    with pytest.raises(ProjectError, match=r"No tracked predictions .*expected other.*_el\.h5.*analyze"):
+        prediction_file(tmp_path / "other.mp4", 2, scorer=SCORER2, suffix=suffixes)
+    with pytest.raises(ProjectError, match=r"_el_filtered\.h5.*markerless filter"):
+        prediction_file(video, 2, scorer=SCORER2, suffix=prediction_suffixes(True, filtered=True))
+
+
+def test_tracks_and_their_filtered_file_beside_a_raw_file(tmp_path: Path) -> None:
+    raw = tmp_path / f"mouse{SCORER2}.h5"
+    assert tracks_path(raw) == tmp_path / f"mouse{SCORER2}_el.h5"
+    assert tracks_path(tracks_path(raw)) == tracks_path(raw)  # a tracks file is its own
+    assert filtered_path(tracks_path(raw)) == tmp_path / f"mouse{SCORER2}_el_filtered.h5"

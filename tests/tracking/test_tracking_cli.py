@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from markerless.cli import main
@@ -38,24 +39,28 @@ def tracked_project(tmp_path):
 
 def test_analysis_output_tracked_stitched_and_scored(tracked_project, capsys) -> None:
     config, path, dest = tracked_project
-    untracked = read_predictions(path)
-    _, tracklets = track_prediction_file(path)
-    assert tracklets == tracklets_path(path)
+    untracked = path.read_bytes()
+    tracks, tracklets = track_prediction_file(path)
+    assert tracks == dest / "vidADLC_test_el.h5" and tracklets == tracklets_path(path)
+    assert path.read_bytes() == untracked  # the untracked file is left as it is
+    tracks.unlink()
     assert main(["stitch", str(config), "videos/vidA.mp4", "--dest", str(dest)]) == 0
-    assert capsys.readouterr().out.strip() == str(path)
-    tracked = read_predictions(path)
+    assert capsys.readouterr().out.strip() == str(tracks)  # DeepLabCut's tracks file, key "tracks"
+    with pd.HDFStore(tracks, mode="r") as store:
+        assert store.keys() == ["/tracks"]
+    assert pd.read_hdf(tracks, "tracks").columns.names == ["scorer", "individuals", "bodyparts", "coords"]
+    tracked = read_predictions(tracks)
     # each column holds one animal: a constant offset between the columns in every frame
     offsets = np.nanmean(tracked.data[:, 1, :, :2] - tracked.data[:, 0, :, :2], axis=1)
     assert np.allclose(offsets, offsets[0]) and abs(offsets[0, 0]) == pytest.approx(40.0)
 
     truth = config.parent / "labeled-data" / "vidA" / "CollectedData_tester.h5"
-    assert main(["evaluate-tracking", str(config), str(path), "--ground-truth", str(truth)]) == 0
+    assert main(["evaluate-tracking", str(config), str(tracks), "--ground-truth", str(truth)]) == 0
     line = capsys.readouterr().out
     assert "id_switches=0" in line and "idf1=1.0000" in line and "mota=1.0000" in line
-    scores = json.loads((dest / "vidADLC_test_tracking.json").read_text())
+    scores = json.loads((dest / "vidADLC_test_el_tracking.json").read_text())
     assert scores["id_switches"] == 0 and scores["frames"] == 6
     # the untracked file switches (the check can fail)
-    write_predictions(untracked, path)
     assert main(["evaluate-tracking", str(config), str(path), "--ground-truth", str(truth)]) == 0
     assert "id_switches=0" not in capsys.readouterr().out
 

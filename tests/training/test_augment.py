@@ -120,3 +120,22 @@ def test_each_crop_is_centred_on_one_labelled_animal() -> None:
         assert len(inside) == 1 and inside[0] in (0, 1)  # the unlabelled animal is never the anchor
         centres.add(int(inside[0]))
     assert centres == {0, 1}
+
+
+def test_unique_parts_never_place_the_crop_and_stay_unpaired_in_a_flip() -> None:
+    image = np.zeros((400, 400, 3), dtype=np.uint8)
+    keypoints = np.full((1, 3, 3, 2), np.nan)  # two animals (parts 0/1 a left/right pair) and "single" (part 2)
+    keypoints[0, 0, :2] = [[50, 50], [60, 60]]
+    keypoints[0, 1, :2] = [[300, 300], [310, 310]]
+    keypoints[0, 2, 2] = [200, 120]
+    small = Augmenter((64, 64), np.array([1, 0, 2]), anchor_parts=2)
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        _, out = small([image], keypoints, rng)
+        inside = np.flatnonzero(np.isfinite(out[0]).all(axis=-1).any(axis=-1))
+        assert len(inside) == 1 and inside[0] in (0, 1)  # a crop around an animal, never around the port
+    whole = Augmenter((800, 800), np.array([1, 0, 2]), hflip=1.0, anchor_parts=2)
+    _, out = whole([image], keypoints, rng)
+    assert np.isnan(out[0, 2, :2]).all() and np.isnan(out[0, :2, 2]).all()  # no cell appears from nowhere
+    np.testing.assert_allclose(out[0, 0, 0] - out[0, 0, 1], [-10, 10])  # mirrored, the pair swapped
+    np.testing.assert_allclose(out[0, 2, 2] - out[0, 0, 1], [-150, 70])  # mirrored, in its own channel

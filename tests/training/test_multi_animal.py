@@ -47,12 +47,13 @@ def test_a_multi_animal_project_trains_with_affinity_fields_and_evaluates_with_m
     assert (Path(results["evaluation_dir"]) / "results.json").is_file()
     video = next((two_animals.parent / "videos").glob("*.mp4"))
     (out,) = analyze(two_animals, [video], backend="torch", dest=two_animals.parent / "out")
-    table = pd.read_hdf(out)
+    table = pd.read_hdf(out, "tracks")  # DeepLabCut's tracks file <video><scorer>_el.h5
     assert list(table.columns.names) == ["scorer", "individuals", "bodyparts", "coords"]
     assert table.columns.get_level_values("individuals").unique().tolist() == ["individual1", "individual2"]
-    assert len(table) == 40 and tracklets_path(out).is_file()  # tracked, the tracklets kept for stitching
+    raw = out.with_name(out.name.removesuffix("_el.h5") + ".h5")  # side files: the name without _el
+    assert out.name.endswith("_el.h5") and len(table) == 40 and tracklets_path(raw).is_file()  # kept for stitch
     (untracked,) = analyze(two_animals, [video], backend="torch", dest=two_animals.parent / "raw", track=False)
-    assert not tracklets_path(untracked).exists()
+    assert untracked.name == raw.name and not tracklets_path(untracked).exists()
 
 
 def test_unique_body_parts_are_refused_with_the_fix(two_animals: Path) -> None:

@@ -1,7 +1,8 @@
 """``markerless analyze``: predict the poses in every frame of videos with a trained shuffle.
 
 Per video: decode (background thread) -> infer (chosen backend) -> record in crash-safe chunks
-(:mod:`markerless.analysis.results_writer`) -> write ``<stem><scorer>.h5`` (+ ``.csv``) and
+(:mod:`markerless.analysis.results_writer`) -> write ``<stem><scorer>.h5`` (+ ``.csv``; a tracked multi-animal
+video: ``<stem><scorer>_el.h5``, see :func:`~markerless.project.prediction_files.analysis_suffix`) and
 ``<stem><scorer>_meta.pickle`` atomically. Existing complete results are kept unless
 ``overwrite=True`` (an existing result that cannot be read is moved aside to ``<name>.unreadable``
 and the video analysed again); an interrupted run resumes where it stopped. A video that decodes
@@ -41,7 +42,7 @@ from markerless.io.atomic import atomic_path
 from markerless.io.dlc import write_predictions
 from markerless.io.video import VideoReader, find_videos
 from markerless.model.poses import Poses
-from markerless.project.prediction_files import prediction_path
+from markerless.project.prediction_files import analysis_suffix, prediction_path
 from markerless.project.recipe import WINDOW_GROWTH, Recipe
 from markerless.tracking.api import track_poses
 from markerless.tracking.tracklets import tracklets_path, write_tracklets
@@ -133,9 +134,10 @@ class _VideoRun:
             metadata={"backend": backend_name, "precision": precision},
         )
         tracked = self.model.edges is not None and track
+        side = prediction_path(self.video, model.scorer, dest=self.output.parent)  # side files: the name without _el
         if tracked:
             poses, tracklets = track_poses(poses, n_animals)
-            write_tracklets(tracklets, tracklets_path(self.output))
+            write_tracklets(tracklets, tracklets_path(side))
         meta = {
             "data": {
                 "tracked": tracked,
@@ -166,7 +168,7 @@ class _VideoRun:
                 "tracking_crop_window_fraction": self.window_fraction,
             }
         }
-        meta_path = self.output.with_name(f"{self.output.stem}_meta.pickle")
+        meta_path = side.with_name(f"{side.stem}_meta.pickle")
         with atomic_path(meta_path) as tmp:
             tmp.write_bytes(pickle.dumps(meta))
         write_predictions(poses, self.output, save_as_csv=save_as_csv)  # the .h5 last: it means "complete"
@@ -284,7 +286,9 @@ def analyze(
     """Predict poses in ``videos`` (files or folders) with shuffle ``shuffle``'s model.
 
     Writes ``<video stem><scorer>.h5`` (and ``.csv`` with ``save_as_csv``) plus ``_meta.pickle`` beside
-    each video (or in ``dest``) and returns the ``.h5`` paths, in the order of the videos. ``snapshot``:
+    each video (or in ``dest``) and returns the ``.h5`` paths, in the order of the videos; a multi-animal
+    video that is tracked gets ``<video stem><scorer>_el.h5`` (HDF key ``tracks``, as DeepLabCut) and
+    ``_tracklets.npz`` for ``markerless stitch``. ``snapshot``:
     the snapshot file to use (default: the shuffle's model, its last snapshot). How to analyse (backend, device, precision,
     batch size, Dask scheduler, tracking crop, dest, save_as_csv, overwrite...) is an
     :class:`~markerless.analysis.options.AnalysisOptions`, given whole as ``options`` and/or as keyword
@@ -334,8 +338,9 @@ def analyze_videos(
     backend_options = dict(opts.backend_options)
     outputs: list[Path] = []
     pending: list[tuple[Path, Path, dict[str, Any], BackendSpec, TrackingCrop | None]] = []
+    suffix = analysis_suffix(model.edges is not None, opts.track)  # a tracked multi-animal video: _el
     for video in map(Path, videos):
-        out = prediction_path(video, model.scorer, dest=opts.dest)
+        out = prediction_path(video, model.scorer, suffix=suffix, dest=opts.dest)
         outputs.append(out)
         if out.exists() and not opts.overwrite:
             if _readable(out):

@@ -57,8 +57,8 @@ class AnalysisOptions:
         stop: analyse only the first ``stop`` frames of each video (previews, benchmarks).
         decoders: video-decoding threads per video (None: 1 on CPU, where inference needs the
             cores; up to 4 on CUDA, where one decoding thread cannot keep up with the GPU).
-        track: give a multi-animal video's animals identities over time (tracking and stitching;
-            the tracklets are kept beside the predictions so ``markerless stitch`` can redo it).
+        track: give a multi-animal video's animals identities over time (tracking and stitching, written as
+            ``<video><scorer>_el.h5``; the tracklets are kept beside it so ``markerless stitch`` can redo it).
         n_animals: animals in the videos (None: the project's number of individuals).
     """
 

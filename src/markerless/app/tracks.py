@@ -1,9 +1,9 @@
 """The app's track view: a multi-animal project's prediction files, their lanes, frames and swaps.
 
 Prediction files are those :func:`~markerless.io.dlc.find_prediction_files` finds beside the
-project's videos (raw predictions, not ``_filtered`` or other derived files); the page names them by
-file name only, and only names in that list are served. Swaps, undo and redo go through
-:mod:`markerless.tracking.repair`, one at a time.
+project's videos (tracks ``_el.h5`` first, then raw predictions; not ``_filtered`` or other derived
+files); the page names them by file name only, and only names in that list are served. Swaps, undo and
+redo go through :mod:`markerless.tracking.repair`, one at a time.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from markerless.app.store import NotFound
 from markerless.io.dlc import find_prediction_files
 from markerless.io.video import VideoReader
 from markerless.model.poses import Poses
-from markerless.project.prediction_files import load_predictions
+from markerless.project.prediction_files import load_predictions, prediction_suffixes
 from markerless.project.project import Project
 from markerless.tracking.repair import (
     SwapJournal,
@@ -57,13 +57,14 @@ class TrackFiles:
         self._cache: dict[Path, tuple[tuple[int, int], Poses]] = {}
 
     def _listed(self) -> Iterator[tuple[Path, Path]]:
-        """``(prediction file, video)`` of every raw prediction file beside the videos of a multi-animal
-        project (none for a single-animal one)."""
+        """``(prediction file, video)`` of every tracks (``_el``) and raw prediction file beside the videos
+        of a multi-animal project (none for a single-animal one)."""
         if not self.project.layout.multi_animal:
             return
         for video in self.project.videos:
-            for path in find_prediction_files(video.parent, video.stem):
-                yield path, video
+            for suffix in prediction_suffixes(multi_animal=True):
+                for path in find_prediction_files(video.parent, video.stem, suffix):
+                    yield path, video
 
     def files(self) -> list[dict[str, Any]]:
         """Each prediction file (name) with its video (name); none for a single-animal project."""

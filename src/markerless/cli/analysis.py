@@ -74,8 +74,8 @@ def _add_analyze_args(p: argparse.ArgumentParser) -> None:
         "--track",
         action=argparse.BooleanOptionalAction,
         default=suppress,
-        help="give a multi-animal video's animals identities over time (default: on; --no-track keeps each "
-        "frame's animals in the order found)",
+        help="give a multi-animal video's animals identities over time, written as <video><scorer>_el.h5 "
+        "(default: on; --no-track keeps each frame's animals in the order found, in <video><scorer>.h5)",
     )
     p.add_argument(
         "--n-animals",
@@ -172,7 +172,9 @@ def _run_export(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "analyze": Command(
-        "Predict poses in videos with a trained shuffle (writes <video><scorer>.h5)", _add_analyze_args, _run_analyze
+        "Predict poses in videos with a trained shuffle (writes <video><scorer>.h5; tracked multi-animal: _el.h5)",
+        _add_analyze_args,
+        _run_analyze,
     ),
     "export": Command(
         "Export a trained shuffle's model to ONNX or OpenVINO for deployment", _add_export_args, _run_export

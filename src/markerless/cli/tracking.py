@@ -64,7 +64,7 @@ def _stitch_run(args: argparse.Namespace) -> int:
 # --- evaluate-tracking -----------------------------------------------------------------------------
 def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", metavar="CONFIG", help="the project's config.yaml (or its folder)")
-    p.add_argument("predictions", metavar="PRED_H5", help="tracked prediction file (<video><scorer>.h5)")
+    p.add_argument("predictions", metavar="PRED_H5", help="tracked prediction file (<video><scorer>_el.h5)")
     p.add_argument(
         "--ground-truth",
         required=True,
@@ -113,7 +113,7 @@ def _frame(text: str) -> int:
 
 def _swap_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", metavar="CONFIG", help="the project's config.yaml (or its folder)")
-    p.add_argument("predictions", metavar="PRED_H5", help="multi-animal prediction file (<video><scorer>.h5)")
+    p.add_argument("predictions", metavar="PRED_H5", help="multi-animal prediction file (<video><scorer>_el.h5)")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--individuals", nargs=2, metavar=("A", "B"), help="the two animals to exchange")
     what.add_argument("--undo", action="store_true", help="undo the last swap of this file")
@@ -167,7 +167,7 @@ def _swap_run(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Command] = {
     "stitch": Command(
-        "Join saved tracklets into the animals again (other settings or --n-animals): <video><scorer>.h5",
+        "Join saved tracklets into the animals again (other settings or --n-animals): <video><scorer>_el.h5",
         _stitch_args,
         _stitch_run,
     ),

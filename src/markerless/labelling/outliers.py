@@ -25,7 +25,7 @@ from markerless.io.video import VideoReader
 from markerless.labelling.frames import existing_frame_indices, image_name, select_frames_kmeans
 from markerless.labelling.machine_labels import write_machine_labels
 from markerless.model import PoseLayout, Poses
-from markerless.project.prediction_files import TRACKS, prediction_file, shuffle_scorer
+from markerless.project.prediction_files import prediction_file, prediction_suffixes, shuffle_scorer
 from markerless.project.project import Project
 from markerless.results.filters import kalman_smooth
 
@@ -196,8 +196,8 @@ def extract_outliers(
 ) -> list[Path]:
     """Extract frames the model likely got wrong, with its predictions as suggestions to refine.
 
-    For each video: reads shuffle ``shuffle``'s predictions beside it (raw, else ``_el`` tracks; never
-    another shuffle's, see :mod:`markerless.project.prediction_files`), flags candidates with ``algo``
+    For each video: reads shuffle ``shuffle``'s predictions beside it (multi-animal: ``_el`` tracks, else raw;
+    never another shuffle's, see :mod:`markerless.project.prediction_files`), flags candidates with ``algo``
     (``jump``: a point moved more than ``epsilon`` px between frames; ``uncertain``: a likelihood below
     ``p_bound``; ``fitting``: far from a smoothing model of its track; ``list``: the given ``frames``), keeps ``num_frames`` diverse ones
     (config ``numframes2pick`` by default), writes them as ``labeled-data/<stem>/img<N>.png`` and the
@@ -216,7 +216,7 @@ def extract_outliers(
         video = Path(video)
         if not video.exists():
             raise ProjectError(f"Video {video} does not exist; pass the path of an analysed video.")
-        source = prediction_file(video, shuffle, scorer=scorer, suffix=("", TRACKS))
+        source = prediction_file(video, shuffle, scorer=scorer, suffix=prediction_suffixes(project.multi_animal))
         poses = _read_poses(source, project.layout)
         rows = candidate_frames(
             poses, algo, epsilon=epsilon, p_bound=p_bound, frames=frames, num_frames=k, start=start, stop=stop

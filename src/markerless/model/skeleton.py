@@ -197,6 +197,19 @@ class PoseLayout:
             mask[-1, len(self.skeleton) :] = True
         return mask
 
+    @property
+    def flip_permutation(self) -> np.ndarray:
+        """Index array over the keypoints axis that swaps left/right parts when an image is mirrored.
+
+        The skeleton's pairs, then pairs among the unique body parts guessed from their names
+        (``port_left``/``port_right``); an unpaired unique part stays where it is.
+        """
+        unique = np.arange(len(self.unique_bodyparts)) + len(self.skeleton)
+        for a, b in guess_symmetric_pairs(self.unique_bodyparts):
+            ia, ib = self.unique_bodyparts.index(a), self.unique_bodyparts.index(b)
+            unique[ia], unique[ib] = unique[ib], unique[ia]
+        return np.concatenate([self.skeleton.flip_permutation, unique]).astype(np.int64)
+
     def columns(self) -> list[tuple[str, str]]:
         """The existing ``(individual, keypoint)`` cells in DeepLabCut's column order."""
         ind, kp = np.nonzero(self.valid)

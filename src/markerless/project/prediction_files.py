@@ -2,11 +2,16 @@
 
 Analysis writes ``<dest or video folder>/<video stem><scorer><suffix>.h5`` (:func:`prediction_path`),
 where the scorer ``DLC_<Net>_<Task><date>shuffle<k>_snapshot_<n>`` names the shuffle's model and
-snapshot; ``filter`` adds ``_filtered``, multi-animal tracking writes ``_el``. Filtering, plots,
-labelled videos and outlier extraction find them again with :func:`prediction_file`, under one policy:
+snapshot and :func:`analysis_suffix` decides the suffix: ``_el`` for a multi-animal video it tracks
+(DeepLabCut's tracks file, HDF key ``tracks``), none otherwise; its side files (``_meta.pickle``,
+``_tracklets.npz``) keep the name without ``_el``. ``filter`` adds ``_filtered`` (``_el_filtered.h5``).
+Filtering, plots, labelled videos, outlier extraction, stitching and the ensemble smoother find them
+again with :func:`prediction_file`, trying :func:`prediction_suffixes` in order (multi-animal: ``_el``,
+then the raw name of untracked runs and of older versions), under one policy:
 
-* the shuffle's own model: the file of its scorer, else the newest file of the same model and shuffle
-  made with another snapshot (a DeepLabCut scorer ``..shuffle<k>_<iterations>`` counts the same way);
+* the shuffle's own model: the file of its scorer (the first suffix that has one), else the newest
+  file of the same model and shuffle made with another snapshot (a DeepLabCut scorer
+  ``..shuffle<k>_<iterations>`` counts the same way);
 * when the shuffle has no trained snapshot here (predictions copied from elsewhere), the newest file
   whose scorer names ``shuffle<k>``, else the newest whose scorer names no shuffle at all;
 * never another shuffle's or model's file: when only those exist, a
@@ -35,7 +40,12 @@ EKS = "_eks"
 """Suffix of an ensemble's Kalman-smoothed predictions (``markerless smooth --method eks``)."""
 
 _MODEL = re.compile(r"^(?P<model>.*?shuffle(?P<shuffle>\d+))(_(snapshot_(best-)?)?\d+)?$")
-_WHAT = {"": ("predictions", "run `markerless analyze`"), FILTERED: ("filtered predictions", "run `markerless filter`")}
+_WHAT = {
+    "": ("predictions", "run `markerless analyze`"),
+    FILTERED: ("filtered predictions", "run `markerless filter`"),
+    TRACKS: ("tracked predictions", "run `markerless analyze`"),
+    TRACKS + FILTERED: ("filtered tracked predictions", "run `markerless filter`"),
+}
 
 PathLike = str | os.PathLike[str]
 
@@ -48,6 +58,29 @@ def prediction_folder(video: PathLike, dest: PathLike | None = None) -> Path:
 def prediction_path(video: PathLike, scorer: str, *, suffix: str = "", dest: PathLike | None = None) -> Path:
     """Where the predictions of ``video`` by ``scorer`` go: ``<folder>/<video stem><scorer><suffix>.h5``."""
     return prediction_folder(video, dest) / f"{Path(video).stem}{scorer}{suffix}.h5"
+
+
+def analysis_suffix(multi_animal: bool, track: bool = True) -> str:
+    """The suffix of the file analysis writes: :data:`TRACKS` for a multi-animal video it tracks, else ``""``."""
+    return TRACKS if multi_animal and track else ""
+
+
+def prediction_suffixes(multi_animal: bool, *, filtered: bool = False) -> tuple[str, ...]:
+    """The suffixes a shuffle's prediction file is looked for with, in order of preference.
+
+    Multi-animal: the tracks (``_el``), then the raw name (untracked runs, and tracked files of
+    versions before ``_el``); single-animal: the raw name. ``filtered`` appends :data:`FILTERED`.
+    """
+    suffixes = (TRACKS, "") if multi_animal else ("",)
+    return tuple(f"{suffix}{FILTERED}" for suffix in suffixes) if filtered else suffixes
+
+
+def tracks_path(prediction: PathLike) -> Path:
+    """The tracks file of a raw prediction file: ``<its stem>_el.h5`` beside it (itself when it is one)."""
+    prediction = Path(prediction)
+    if prediction.stem.endswith(TRACKS):
+        return prediction
+    return prediction.with_name(f"{prediction.stem}{TRACKS}.h5")
 
 
 def filtered_path(prediction: PathLike) -> Path:
@@ -105,20 +138,22 @@ def prediction_file(
 ) -> Path:
     """The prediction file of ``video`` made by shuffle ``shuffle`` (whose scorer is ``scorer``, when trained).
 
-    ``suffix`` ``""`` (raw), :data:`FILTERED` or :data:`TRACKS`; a sequence of suffixes is tried in
-    order (``("", TRACKS)``: raw predictions, else tracks). Looks in ``dest`` or beside the video.
-    See the module docstring for the policy; raises :class:`~markerless.errors.ProjectError` when the
-    shuffle has no such file, naming the files of other shuffles or models that are there.
+    ``suffix`` ``""`` (raw), :data:`FILTERED` or :data:`TRACKS`; a sequence of suffixes (such as
+    :func:`prediction_suffixes`) is tried in order: the file of ``scorer`` with the first suffix that
+    has one, else the first suffix with a file of the shuffle's model. Looks in ``dest`` or beside the
+    video. See the module docstring for the policy; raises :class:`~markerless.errors.ProjectError`
+    when the shuffle has no such file, naming the files of other shuffles or models that are there.
     """
     video = Path(video)
     folder = prediction_folder(video, dest)
     suffixes = [suffix] if isinstance(suffix, str) else list(suffix)
-    found: list[Path] = []
-    for end in suffixes:
-        if scorer is not None:
+    if scorer is not None:
+        for end in suffixes:
             exact = prediction_path(video, scorer, suffix=end, dest=dest)
             if exact.is_file():
                 return exact
+    found: list[Path] = []
+    for end in suffixes:
         candidates = find_prediction_files(folder, video.stem, end)
         own = _own(candidates, video.stem, end, shuffle, scorer)
         if own is not None:
@@ -146,10 +181,11 @@ def project_prediction_files(
     filtered: bool = False,
     dest: PathLike | None = None,
 ) -> tuple[Project, list[tuple[Path, Path]]]:
-    """The loaded project and ``(video, prediction file)`` pairs of shuffle ``shuffle`` for the given videos."""
+    """The loaded project and ``(video, prediction file)`` pairs of shuffle ``shuffle`` for the given videos
+    (the suffixes of :func:`prediction_suffixes` for the project)."""
     project = Project.load(config)
     scorer = shuffle_scorer(project, shuffle)
-    suffix = FILTERED if filtered else ""
+    suffix = prediction_suffixes(project.multi_animal, filtered=filtered)
     pairs = [
         (video, prediction_file(video, shuffle, scorer=scorer, suffix=suffix, dest=dest))
         for video in find_videos(videos)
@@ -174,12 +210,15 @@ __all__ = [
     "EKS",
     "FILTERED",
     "TRACKS",
+    "analysis_suffix",
     "eks_path",
     "filtered_path",
     "load_predictions",
     "prediction_file",
     "prediction_folder",
     "prediction_path",
+    "prediction_suffixes",
     "project_prediction_files",
     "shuffle_scorer",
+    "tracks_path",
 ]

@@ -41,6 +41,7 @@ from markerless.project.prediction_files import (
     eks_path,
     load_predictions,
     prediction_file,
+    prediction_suffixes,
     shuffle_scorer,
 )
 from markerless.project.project import Project
@@ -333,6 +334,7 @@ def smooth_predictions(
     found = find_videos(videos)
     if not found:
         raise ProjectError(f"No videos given or found in {videos}; pass video files or folders holding videos.")
+    suffixes = prediction_suffixes(project.multi_animal)
     given = [Path(p) for p in predictions or ()]
     for path in given:
         if not path.is_file():
@@ -341,7 +343,8 @@ def smooth_predictions(
     for video in found:
         if shuffles is not None:
             files = [
-                prediction_file(video, k, scorer=shuffle_scorer(project, k), dest=dest) for k in dict.fromkeys(shuffles)
+                prediction_file(video, k, scorer=shuffle_scorer(project, k), suffix=suffixes, dest=dest)
+                for k in dict.fromkeys(shuffles)
             ]
         else:
             files = _members_of(video, found, given)

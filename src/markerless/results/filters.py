@@ -2,7 +2,8 @@
 
 :func:`filter_poses` works on a :class:`~markerless.model.poses.Poses` in memory, vectorised over every
 individual and keypoint at once; :func:`filter_predictions` applies it to the prediction files of a
-project's videos and writes ``<stem><scorer>_filtered.h5`` beside them, as DeepLabCut does.
+project's videos and writes ``<stem><scorer>_filtered.h5`` beside them (``_el_filtered.h5`` from multi-animal
+tracks ``_el.h5``), as DeepLabCut does.
 
 How missing points are handled (all methods):
 
@@ -244,7 +245,8 @@ def filter_predictions(
     predictions unchanged).
 
     The shuffle's prediction file (see :mod:`markerless.project.prediction_files`) is looked for in
-    ``dest`` or beside the video; the filtered file goes beside it with the same columns.
+    ``dest`` or beside the video; the filtered file goes beside it with the same columns (multi-animal
+    tracks ``<stem><scorer>_el.h5`` give ``<stem><scorer>_el_filtered.h5``).
     ``method``, ``settings`` and ``overrides`` as for :func:`filter_poses`. Returns the written ``.h5`` paths.
     """
 

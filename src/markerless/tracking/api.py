@@ -16,7 +16,7 @@ from markerless.io.atomic import write_text
 from markerless.io.dlc import read_labels, read_predictions, write_predictions
 from markerless.io.sleap import read_slp_poses
 from markerless.model.poses import Poses
-from markerless.project.prediction_files import prediction_folder, prediction_path, shuffle_scorer
+from markerless.project.prediction_files import prediction_folder, prediction_path, shuffle_scorer, tracks_path
 from markerless.project.project import Project
 from markerless.tracking.metrics import tracking_metrics
 from markerless.tracking.settings import TrackingSettings, check_n_animals
@@ -43,17 +43,18 @@ def track_poses(
 def track_prediction_file(
     path: PathLike, n_animals: int | None = None, settings: TrackingSettings | None = None
 ) -> tuple[Path, Path]:
-    """Track a multi-animal prediction file in place (atomically); its tracklets go beside it.
+    """Track a multi-animal prediction file: the tracks go to ``<its stem>_el.h5`` beside it (atomically),
+    its tracklets to ``<its stem>_tracklets.npz``; the file itself is left as it is (a tracks file is
+    tracked again in place).
 
-    Returns ``(prediction file, tracklets file)``. This is what ``analyze`` calls after writing the
-    untracked poses of a multi-animal video.
+    Returns ``(tracks file, tracklets file)``. This is what ``analyze`` does after assembling the
+    animals of a multi-animal video, for a file analysed with ``track=False``.
     """
     path = Path(path)
     tracked, tracklets = track_poses(read_predictions(path), n_animals, settings)
     tracked.metadata = {**tracked.metadata, "tracked": True}
     out = write_tracklets(tracklets, tracklets_path(path))
-    write_predictions(tracked, path)
-    return path, out
+    return write_predictions(tracked, tracks_path(path)), out
 
 
 def _find_tracklets(video: Path, scorer: str | None, dest: PathLike | None) -> Path:
@@ -82,7 +83,7 @@ def stitch_videos(
 ) -> list[Path]:
     """Stitch the saved tracklets of each video again (other settings, other number of animals).
 
-    Writes ``<video><scorer>.h5`` (tracked, DeepLabCut's layout) beside the tracklets; returns those
+    Writes ``<video><scorer>_el.h5`` (tracked, DeepLabCut's tracks file) beside the tracklets; returns those
     paths. ``overrides`` are :class:`TrackingSettings` fields.
     """
     project = Project.load(config)
@@ -95,7 +96,7 @@ def stitch_videos(
         tracklets = read_tracklets(source)
         tracked = stitch(tracklets, n_animals, settings)
         tracked.metadata = {**tracked.metadata, "tracked": True}
-        out = source.with_name(source.name[: -len(TRACKLETS_SUFFIX)] + ".h5")
+        out = tracks_path(source.with_name(source.name[: -len(TRACKLETS_SUFFIX)] + ".h5"))
         written.append(write_predictions(tracked, out))
     return written
 

@@ -3,8 +3,10 @@ then photometric changes (motion blur, noise, brightness/contrast) with albument
 
 The geometric part is one affine warp per image straight into the crop (one interpolation, and only the
 crop's pixels are computed); keypoints go through the same matrices, vectorised over the batch. Mirror
-flips swap left/right body parts (the skeleton's ``flip_permutation``). Keypoints that leave the crop,
+flips swap left/right body parts (the layout's ``flip_permutation``). Keypoints that leave the crop,
 and keypoints that were unlabelled (NaN), come out NaN: unlabelled, never clipped onto the border.
+A multi-animal project's unique body parts (a landmark, a food port) ride along in the pseudo-individual
+``single`` but never place a crop: only the first ``anchor_parts`` keypoints (the animals' parts) do.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class Augmenter:
         crop_jitter: the crop centre moves up to this fraction of the crop size away from the animal.
         hflip, vflip: probabilities of mirroring left-right and top-bottom.
         motion_blur, noise, brightness_contrast: probabilities of the photometric changes.
+        anchor_parts: how many leading keypoints place the crop (None: all); a multi-animal project with
+            unique body parts gives its animal parts, so a crop never centres on a landmark.
     """
 
     crop_size: tuple[int, int]
@@ -46,6 +50,7 @@ class Augmenter:
     motion_blur: float = 0.0
     noise: float = 0.0
     brightness_contrast: float = 0.0
+    anchor_parts: int | None = None
     _photometric: Any = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -62,11 +67,12 @@ class Augmenter:
         self._photometric = A.Compose(steps) if steps else None
 
     @classmethod
-    def from_recipe(cls, recipe: Recipe, flip_permutation: np.ndarray) -> Augmenter:
-        """The augmenter a training recipe asks for."""
+    def from_recipe(cls, recipe: Recipe, flip_permutation: np.ndarray, anchor_parts: int | None = None) -> Augmenter:
+        """The augmenter a training recipe asks for (``anchor_parts``: see the class)."""
         return cls(
             crop_size=recipe.crop_size,
             flip_permutation=flip_permutation,
+            anchor_parts=anchor_parts,
             input_scale=recipe.model.input_scale,
             **asdict(recipe.augmentation),
         )
@@ -118,17 +124,19 @@ class Augmenter:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Augmented crops ``(B, h, w, 3)`` uint8 and their keypoints ``(B, K, 2)`` (NaN = unlabelled).
 
-        Keypoints ``(B, A, K, 2)`` of several animals come back in that shape: each crop is centred on
-        one labelled animal picked at random, and flips swap left/right parts within each animal.
+        Keypoints ``(B, A, K, 2)`` of several animals (and the pseudo-individual ``single``) come back in that
+        shape: each crop is centred on one animal labelled among the first ``anchor_parts`` keypoints, picked at
+        random, and flips swap left/right parts within each animal.
         """
         keypoints = np.asarray(keypoints, dtype=np.float64)
         sizes = np.array([(im.shape[1], im.shape[0]) for im in images], dtype=np.float64)
-        anchor, flat, permutation = keypoints, keypoints, None
+        placing = keypoints[..., : self.anchor_parts, :]  # the keypoints that place a crop
+        anchor, flat, permutation = placing, keypoints, None
         if keypoints.ndim == 4:
             b, a, k, _ = keypoints.shape
-            seen = np.isfinite(keypoints).all(axis=-1).any(axis=-1)  # (B, A)
+            seen = np.isfinite(placing).all(axis=-1).any(axis=-1)  # (B, A)
             pick = np.argmax(rng.random((b, a)) * seen, axis=1)
-            anchor = keypoints[np.arange(b), pick]
+            anchor = placing[np.arange(b), pick]
             flat = keypoints.reshape(b, a * k, 2)
             permutation = (np.arange(a)[:, None] * k + self.flip_permutation[None]).ravel()
         matrices, swap = self.sample_transforms(anchor, sizes, rng)

@@ -1,8 +1,9 @@
 """Labelled videos: the predictions drawn on every frame (points, skeleton, trails), as DeepLabCut does.
 
 Output ``<stem><scorer>_labeled.mp4`` (``<stem><scorer>_filtered_labeled.mp4`` for filtered
-predictions) beside the prediction file, i.e. beside the video or in ``dest``. Frames are decoded
-and encoded in OpenCV's BGR order and drawn with OpenCV, so no colour conversion is done per frame.
+predictions, ``_el`` before those for multi-animal tracks) beside the prediction file, i.e. beside the
+video or in ``dest``. Frames are decoded and encoded in OpenCV's BGR order and drawn with OpenCV, so
+no colour conversion is done per frame.
 """
 
 from __future__ import annotations
@@ -186,7 +187,7 @@ def create_labeled_video(
         codec: FourCC of the output (``mp4v`` for ``.mp4``).
 
     Returns:
-        The written ``<stem><scorer>[_filtered]_labeled.mp4`` paths.
+        The written ``<stem><scorer>[_el][_filtered]_labeled.mp4`` paths.
     """
 
     project, pairs = project_prediction_files(config, videos, shuffle, filtered=filtered, dest=dest)
