@@ -244,3 +244,46 @@ def test_peaks_average_the_offset_votes_around_them() -> None:
     expected = 20.0 + 2.0 * 0.8808 / (0.8808 + 8 * 0.5)  # probability-weighted mean of the nine votes
     np.testing.assert_allclose(voted[:2].numpy(), [expected, expected], atol=1e-3)
     assert float(voted[2]) == pytest.approx(float(own[2]))
+
+
+def test_unique_parts_go_to_single_and_leave_the_animals_unchanged() -> None:
+    """Exact peaks of two animals plus two unique parts: the unique parts take their best peak in the last
+    row ("single"), the animals are those assembled without them, and a unique part without a peak is NaN."""
+    a, b = _animal(120, 120, 0.0), _animal(300, 260, 1.0)
+    _, _, pafs = render(np.stack([a, b]), (48, 48))
+    peaks = np.full((2, 15, 3, 3), np.nan)  # frames, 13 animal parts + 2 unique, 3 peaks
+    peaks[:, :13, 0] = np.c_[a, np.full(13, 0.9)]
+    peaks[:, :13, 1] = np.c_[b, np.full(13, 0.8)]
+    peaks[0, 13, :3] = [[40.0, 30.0, 0.3], [44.0, 350.0, 0.95], [10.0, 10.0, 0.5]]  # the best is not the first
+    peaks[1, 13, 0] = [42.0, 33.0, 0.7]
+    peaks[0, 14, 0] = [200.0, 20.0, 0.6]  # frame 1: no peak of the second unique part (below the floor)
+    pafs = torch.cat([pafs, pafs])
+    affinity = paf_affinities(pafs, torch.as_tensor(peaks, dtype=torch.float32), EDGES, STRIDE)
+    poses, scores = assemble(peaks, affinity, EDGES, 2, n_unique=2)
+    animals, animal_scores = assemble(peaks[:, :13], affinity, EDGES, 2)
+    assert poses.shape == (2, 3, 15, 3) and scores.shape == (2, 2)
+    np.testing.assert_array_equal(poses[:, :2, :13], animals)
+    np.testing.assert_array_equal(scores, animal_scores)
+    assert _same_animals(poses[0, :2, :13], np.stack([a, b]))
+    assert np.isnan(poses[:, :2, 13:]).all() and np.isnan(poses[:, 2, :13]).all()  # cells that cannot exist
+    np.testing.assert_allclose(poses[0, 2, 13:], [[44.0, 350.0, 0.95], [200.0, 20.0, 0.6]], rtol=1e-6)
+    np.testing.assert_allclose(poses[1, 2, 13], [42.0, 33.0, 0.7], rtol=1e-6)
+    assert np.isnan(poses[1, 2, 14]).all()  # never invented
+    with pytest.raises(ValueError, match="unique"):
+        assemble(peaks, affinity, EDGES, 2, n_unique=3)  # edges would touch a unique part
+
+
+def test_unique_parts_of_rendered_maps_come_back_from_assemble_maps() -> None:
+    a, b = _animal(120, 120, 0.0), _animal(300, 260, 1.0)
+    logits, offsets, pafs = render(np.stack([a, b]), (48, 48))
+    x, y = 60.0, 330.0  # the landmark: one more channel after the 13 animal parts, no affinity field
+    dx = (x - cell_centres(48, STRIDE).view(1, 48)).expand(48, 48)
+    dy = (y - cell_centres(48, STRIDE).view(48, 1)).expand(48, 48)
+    heat = torch.exp(-(dx.square() + dy.square()) / (2 * 6.0**2))
+    logits = torch.cat([logits, torch.logit(heat.clamp(1e-6, 1 - 1e-6))[None, None]], dim=1)
+    offsets = torch.cat([offsets, torch.stack([dx, dy])[None] / LOCREF_STDEV], dim=1)
+    poses, _ = assemble_maps(logits, offsets, pafs, EDGES, STRIDE, max_individuals=2, n_unique=1)
+    assert poses.shape == (1, 3, 14, 3)
+    assert _same_animals(poses[0, :2, :13], np.stack([a, b]))
+    np.testing.assert_allclose(poses[0, 2, 13, :2], [60.0, 330.0], atol=0.01)
+    assert poses[0, 2, 13, 2] > 0.9

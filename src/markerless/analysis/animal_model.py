@@ -52,8 +52,14 @@ class AnimalInferenceModel(InferenceModel):
         return torch.cat([self.to_frame(peaks).flatten(1), affinity.flatten(1)], dim=1)
 
 
-def assemble_packed(values: np.ndarray, n_parts: int, edges: np.ndarray, max_individuals: int) -> np.ndarray:
-    """Animals ``(B, max_individuals, n_parts, 3)`` (NaN where not found) from packed outputs ``(B, F)``."""
+def assemble_packed(
+    values: np.ndarray, n_parts: int, edges: np.ndarray, max_individuals: int, n_unique: int = 0
+) -> np.ndarray:
+    """Animals ``(B, max_individuals, n_parts, 3)`` (NaN where not found) from packed outputs ``(B, F)``.
+
+    ``n_parts`` counts every channel; with ``n_unique`` the last ``n_unique`` are unique body parts, which
+    come back in one more row, ``single`` (see :func:`markerless.analysis.assembly.assemble`).
+    """
     b, width = values.shape
     e = len(edges)  # width = n_parts * M * 3 + e * M * M: the peaks per part M is the positive root
     max_peaks = (
@@ -67,5 +73,5 @@ def assemble_packed(values: np.ndarray, n_parts: int, edges: np.ndarray, max_ind
     n_peaks = n_parts * max_peaks * 3
     peaks = values[:, :n_peaks].reshape(b, n_parts, max_peaks, 3)
     affinity = values[:, n_peaks:].reshape(b, len(edges), max_peaks, max_peaks)
-    animals, _scores = assemble(peaks, affinity, edges, max_individuals)
+    animals, _scores = assemble(peaks, affinity, edges, max_individuals, n_unique=n_unique)
     return animals

@@ -23,8 +23,12 @@ Three steps, each vectorised over frames (and peaks, candidate pairs and edges):
 
 Result: ``(frames, max_individuals, keypoints, 3)`` x, y, score with NaN for parts not found (never
 invented), animals ordered by score, and per-animal scores ``(frames, max_individuals)`` = the sum
-of their keypoint scores over the number of keypoints (NaN for empty slots). Unique body parts are
-not assembled: decode their channels as single-animal keypoints.
+of their keypoint scores over the number of keypoints (NaN for empty slots).
+
+Unique body parts (the last ``n_unique`` channels: a landmark, a food port; DeepLabCut's
+``uniquebodyparts``) are not assembled: each takes its best peak in the frame (:func:`unique_parts`; NaN
+where no peak reaches the detection floor, never invented) and goes into one more row after the
+animals, the pseudo-individual ``single``, so the result is in a ``PoseLayout``'s order.
 """
 
 from __future__ import annotations
@@ -341,21 +345,38 @@ def _merge_leftovers(cand: np.ndarray, peaks: np.ndarray, order: np.ndarray, n_k
         cand[f, src] = -1
 
 
+def unique_parts(peaks: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Each unique body part's best peak ``(B, U, 3)`` (x, y, score) of peaks ``(B, U, M, 3)``; NaN where the
+    part has no peak (none reached the detection floor of :func:`find_peaks`)."""
+    peaks = np.asarray(peaks.detach().cpu() if isinstance(peaks, torch.Tensor) else peaks, dtype=np.float64)
+    found = np.isfinite(peaks).all(axis=-1)
+    best = np.where(found, peaks[..., 2], -np.inf).argmax(axis=-1)  # a part without peaks: a NaN row
+    return np.take_along_axis(peaks, best[..., None, None], axis=2)[:, :, 0].astype(np.float32)
+
+
 def assemble(
     peaks: np.ndarray | torch.Tensor,
     affinities: np.ndarray | torch.Tensor,
     edges: Sequence[Sequence[int]] | np.ndarray,
     max_individuals: int,
     *,
+    n_unique: int = 0,
     min_affinity: float = DEFAULT_MIN_AFFINITY,
     min_keypoints: int = 2,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Animals ``(B, max_individuals, K, 3)`` and their scores ``(B, max_individuals)`` from peaks
-    ``(B, K, M, 3)`` and pair affinities ``(B, E, M, M)`` of ``edges`` ``(E, 2)`` (see the module notes)."""
+    ``(B, K, M, 3)`` and pair affinities ``(B, E, M, M)`` of ``edges`` ``(E, 2)`` (see the module notes).
+
+    With ``n_unique`` the last ``n_unique`` of the ``K`` parts are unique body parts: the animals are
+    assembled from the others, and the poses ``(B, max_individuals + 1, K, 3)`` end with the row ``single``
+    holding the unique parts (NaN where a row has no such part, as a ``PoseLayout``); scores stay per animal.
+    """
     peaks = np.asarray(peaks.detach().cpu() if isinstance(peaks, torch.Tensor) else peaks, dtype=np.float64)
     aff = affinities.detach().cpu() if isinstance(affinities, torch.Tensor) else affinities
     affinity = np.asarray(aff, dtype=np.float64)
     edge = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    if n_unique:
+        return _with_unique(peaks, affinity, edge, max_individuals, n_unique, min_affinity, min_keypoints)
     b, k, _m, _ = peaks.shape
     if not len(edge) and k > 1:
         raise ValueError(
@@ -389,6 +410,32 @@ def assemble(
     return poses, scores
 
 
+def _with_unique(
+    peaks: np.ndarray,
+    affinity: np.ndarray,
+    edge: np.ndarray,
+    max_individuals: int,
+    n_unique: int,
+    min_affinity: float,
+    min_keypoints: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`assemble` of the animal parts, then the unique parts' best peaks in the row ``single``."""
+    b, k = peaks.shape[:2]
+    n_parts = k - n_unique
+    if not 0 < n_parts < k or (len(edge) and edge.max() >= n_parts):
+        raise ValueError(
+            f"n_unique must leave some of the {k} parts to the animals and no edge may touch a unique part; "
+            f"got n_unique {n_unique} and edges {edge.tolist()}."
+        )
+    animals, scores = assemble(
+        peaks[:, :n_parts], affinity, edge, max_individuals, min_affinity=min_affinity, min_keypoints=min_keypoints
+    )
+    poses = np.full((b, max_individuals + 1, k, 3), np.nan, dtype=np.float32)
+    poses[:, :max_individuals, :n_parts] = animals
+    poses[:, max_individuals, n_parts:] = unique_parts(peaks[:, n_parts:])
+    return poses, scores
+
+
 def assemble_maps(
     heatmap_logits: torch.Tensor,
     offsets: torch.Tensor | None,
@@ -403,8 +450,10 @@ def assemble_maps(
     min_affinity: float = DEFAULT_MIN_AFFINITY,
     min_keypoints: int = 2,
     locref_stdev: float = LOCREF_STDEV,
+    n_unique: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Animals and scores (as :func:`assemble`) straight from a batch of network outputs.
+    """Animals and scores (as :func:`assemble`, the last ``n_unique`` channels unique body parts) straight
+    from a batch of network outputs.
 
     ``max_peaks`` per body part defaults to twice ``max_individuals``.
     """
@@ -419,4 +468,12 @@ def assemble_maps(
             locref_stdev=locref_stdev,
         )
         affinity = paf_affinities(pafs, peaks, edges, stride)
-    return assemble(peaks, affinity, edges, max_individuals, min_affinity=min_affinity, min_keypoints=min_keypoints)
+    return assemble(
+        peaks,
+        affinity,
+        edges,
+        max_individuals,
+        n_unique=n_unique,
+        min_affinity=min_affinity,
+        min_keypoints=min_keypoints,
+    )

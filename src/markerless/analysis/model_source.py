@@ -121,12 +121,13 @@ class AnalysisModel:
 
     def postprocess(self, values: np.ndarray) -> np.ndarray:
         """A backend's output batch as keypoints ``(B, k, 3)``: a multi-animal net's peaks and affinities are
-        assembled into ``(B, individuals * body parts, 3)``."""
+        assembled into ``(B, individuals * keypoints, 3)`` of the layout (unique body parts in ``single``)."""
         if self.edges is None:
             return values
-        n_animals, n_parts = len(self.layout.individuals), len(self.layout.bodyparts)
-        animals = assemble_packed(values, n_parts, self.edges, n_animals)
-        return animals.reshape(len(values), n_animals * n_parts, 3)
+        n_ind, n_kp = self.layout.shape
+        n_unique = len(self.layout.unique_bodyparts)
+        animals = assemble_packed(values, n_kp, self.edges, len(self.layout.individuals), n_unique)
+        return animals.reshape(len(values), n_ind * n_kp, 3)
 
     @property
     def export_dir(self) -> Path:
