@@ -34,8 +34,10 @@ class ImageSet:
     Attributes:
         paths: project-relative image paths.
         images: RGB uint8 arrays ``(H, W, 3)`` (sizes may differ).
-        keypoints: float64 ``(N, K, 2)``, or ``(N, A, K, 2)`` for the ``A`` individuals of a multi-animal
-            project; NaN where a point is unlabelled or occluded (not trained on).
+        keypoints: float64 ``(N, K, 2)``, or for a multi-animal project ``(N, I, K, 2)`` in its layout: the
+            individuals then, with unique body parts, the pseudo-individual ``single`` (keypoints: the animals'
+            parts then the unique ones; cells that cannot exist are NaN); NaN where a point is unlabelled or
+            occluded (not trained on).
         ground_truth: the same shape; NaN where unlabelled (occluded guesses kept, for evaluation).
     """
 
@@ -47,14 +49,12 @@ class ImageSet:
     @classmethod
     def load(cls, root: str | Path, labels: Labels) -> ImageSet:
         """Read the images of ``labels`` (paths relative to the project ``root``); a multi-animal layout keeps
-        its individuals and their body parts (unique body parts are left out)."""
+        its individuals, their body parts and the unique body parts of ``single``."""
         root = Path(root)
         images = [read_image(root / p) for p in labels.images]
-        layout = labels.layout
-        if layout.multi_animal:
-            n_animals, n_parts = len(layout.individuals), len(layout.bodyparts)
-            gt = labels.xy[:, :n_animals, :n_parts].copy()
-            trainable = labels.trainable[:, :n_animals, :n_parts]
+        if labels.layout.multi_animal:
+            gt = np.where(labels.layout.valid[..., None], labels.xy, np.nan)  # no cell that cannot exist
+            trainable = labels.trainable
         else:
             gt = labels.xy[:, 0].copy()
             trainable = labels.trainable[:, 0]

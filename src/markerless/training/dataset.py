@@ -205,7 +205,8 @@ def create_training_dataset(
     headers = {p: _image_size(Path(project.root) / p) for p in training.images}  # (channels, height, width)
     sizes = np.array([(headers[p][2], headers[p][1]) for p in training.images], dtype=np.float64)
     base = Recipe().with_overrides(seed=seed) if net is None else Recipe().with_overrides(seed=seed, net=net)
-    shape = measure_labels(training.xy, sizes, bool(project.layout.skeleton.symmetric_pairs))
+    animals = training.xy[:, : len(project.layout.individuals), : len(project.layout.bodyparts)]  # not "single"
+    shape = measure_labels(animals, sizes, bool(project.layout.skeleton.symmetric_pairs))
     recipe, notes = fit_recipe(shape, base)
     _write_merged(out, merged, project.scorer)
     write_text(out / METADATA_FILE, _METADATA_HEADER + yaml.safe_dump({"shuffles": registry}, sort_keys=False))

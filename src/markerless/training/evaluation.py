@@ -175,10 +175,14 @@ def _evaluate_animals(
     plot: bool = False,
 ) -> dict[str, Any]:
     """Multi-animal evaluation: animals assembled and matched to the labelled ones; mAP (DeepLabCut's and
-    SLEAP's sigma), pixel error after matching, per body part. Writes ``results.json``, the worst test images
-    and, with ``plot``, every image (one colour per labelled animal and its matched prediction)."""
+    SLEAP's sigma), pixel error after matching, per body part. Unique body parts are scored apart (their pixel
+    error: ``*_error_px_unique`` and their rows of ``per_bodypart``), so they leave the mAP unchanged. Writes
+    ``results.json``, the worst test images and, with ``plot``, every image (one colour per labelled animal and
+    its matched prediction)."""
     project = sh.project
-    names = list(project.layout.bodyparts)
+    layout = project.layout
+    names, unique = list(layout.bodyparts), list(layout.unique_bodyparts)
+    n_animals = len(layout.individuals)
     edges = extra.get("edges") or []
     if not edges:
         raise TrainingError(
@@ -190,14 +194,16 @@ def _evaluate_animals(
         net,
         data.images,
         edge_index,
-        data.keypoints.shape[1],
+        n_animals,
         scale=recipe.model.input_scale,
         batch_size=recipe.runtime.eval_batch_size,
         device=device,
+        n_unique=len(unique),
     )
     is_train = np.array([p in train_set for p in data.paths])
-    train = animal_errors(pred[is_train], scores[is_train], data.ground_truth[is_train], pcutoff, names)
-    test = animal_errors(pred[~is_train], scores[~is_train], data.ground_truth[~is_train], pcutoff, names)
+    gt = data.ground_truth
+    train = animal_errors(pred[is_train], scores[is_train], gt[is_train], pcutoff, names, unique)
+    test = animal_errors(pred[~is_train], scores[~is_train], gt[~is_train], pcutoff, names, unique)
     results = {
         "snapshot": snap.name,
         "scorer": sh.scorer(snap),
@@ -224,10 +230,17 @@ def _evaluate_animals(
         },
         "pck": {"train": train["pck"], "test": test["pck"]},
     }
+    if unique:
+        _add_unique_results(results, train["unique"], test["unique"])
     out = sh.evaluation_dir
     out.mkdir(parents=True, exist_ok=True)
     scorer = sh.scorer(snap)
-    ordered, badness, titles = _animals_in_label_order(data.ground_truth, pred)
+    animals = (slice(None), slice(0, n_animals), slice(0, len(names)))  # without "single" and the unique parts
+    ordered, badness, titles = _animals_in_label_order(gt[animals], pred[animals])
+    if unique:  # back into the layout, the unique parts in "single" as predicted
+        full = np.full_like(pred, np.nan)
+        full[animals], full[:, -1] = ordered, pred[:, -1]
+        ordered = full
     colours = pose_colors(project.layout, str(project.config.get("colormap") or "rainbow"), by="individual")
     worst = _plot_worst(
         out / f"{scorer}-worst-test-images.png",
@@ -246,6 +259,18 @@ def _evaluate_animals(
         _plot_images(out / f"LabeledImages_{scorer}", data, ordered, is_train, project.layout, pcutoff, colours)
     results["evaluation_dir"] = str(out)
     return results
+
+
+def _add_unique_results(results: dict[str, Any], train: dict[str, Any], test: dict[str, Any]) -> None:
+    """The unique body parts' pixel errors (:func:`~markerless.training.metrics.error_summary`s) into ``results``:
+    ``train_error_px_unique``, ``test_error_px_unique`` (and ``_pcutoff``), their rows of ``per_bodypart`` and
+    ``pck_unique``."""
+    for split, summary in (("train", train), ("test", test)):
+        results[f"{split}_error_px_unique"] = summary["error_px"]
+        results[f"{split}_error_px_unique_pcutoff"] = summary["error_px_pcutoff"]
+    for name, tr, te in zip(test["bodyparts"], train["per_keypoint"], test["per_keypoint"], strict=True):
+        results["per_bodypart"][name] = {"train_error_px": tr, "test_error_px": te, "unique": True}
+    results["pck_unique"] = {"train": train["pck"], "test": test["pck"]}
 
 
 def _animals_in_label_order(gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:

@@ -185,16 +185,11 @@ def train(
     Raises:
         RecipeError: a recipe value or an argument is invalid (``epochs < 1``, ``max_minutes <= 0``,
             ``batch_size < 1``...).
-        TrainingError: no data, a multi-animal project, an unreadable snapshot, a seed or batch size
-            that differs from the resumed run's, or a budget that the resumed run has already spent.
+        TrainingError: no data, a multi-animal project without two body parts labelled together, an unreadable
+            snapshot, a seed or batch size that differs from the resumed run's, or a budget that the resumed run
+            has already spent.
     """
     sh = Shuffle(config, shuffle)
-    project = sh.project
-    if project.layout.unique_bodyparts:
-        raise TrainingError(
-            f"{project.config_path}: training with unique body parts ({list(project.layout.unique_bodyparts)}) is not "
-            "supported yet; move them to multianimalbodyparts or remove them from uniquebodyparts."
-        )
     budget: dict[str, Any] = {}
     if max_minutes is not None:
         budget = {"max_minutes": max_minutes, "epochs": epochs}
@@ -321,10 +316,11 @@ class _Run:
                 f"The training images of shuffle {sh.index} have no visible labelled points; label some."
             )
         self.pcutoff = project.pcutoff
-        augmenter = Augmenter.from_recipe(recipe, project.layout.skeleton.flip_permutation)
+        layout = project.layout  # keypoints: the animal's body parts, then any unique body parts (of "single")
+        augmenter = Augmenter.from_recipe(recipe, layout.flip_permutation, anchor_parts=len(layout.bodyparts))
         self.sampler = BatchSampler(self.train_data, augmenter, recipe.batch_size)
         torch.manual_seed(self.seed)
-        n_kp = len(project.layout.bodyparts)
+        n_kp = len(layout.keypoint_names)
         self.multi_animal = project.layout.multi_animal
         self.edges: tuple[tuple[str, str], ...] = ()
         if self.multi_animal:
@@ -608,17 +604,19 @@ class _Run:
 
     def _predict_errors(self, data: ImageSet) -> dict[str, Any]:
         if self.multi_animal:
+            layout = self.sh.project.layout
             animals, scores = predict_animals(
                 self.eval_net,
                 data.images,
                 self.edge_index,
-                data.keypoints.shape[1],
+                len(layout.individuals),
                 scale=self.recipe.model.input_scale,
                 batch_size=self.recipe.runtime.eval_batch_size,
                 device=self.device,
+                n_unique=len(layout.unique_bodyparts),
             )
-            names = list(self.sh.project.layout.bodyparts)
-            return animal_errors(animals, scores, data.ground_truth, self.pcutoff, names)
+            names, unique = list(layout.bodyparts), list(layout.unique_bodyparts)
+            return animal_errors(animals, scores, data.ground_truth, self.pcutoff, names, unique)
         pred = predict_images(
             self.eval_net,
             data.images,

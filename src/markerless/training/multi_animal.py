@@ -2,11 +2,13 @@
 
 The network's heatmaps, offsets and part-affinity fields are assembled into animals
 (:func:`markerless.analysis.assembly.assemble_maps`); the animals are scored against the labelled ones
-as DeepLabCut and SLEAP score them (:mod:`markerless.training.oks`).
+as DeepLabCut and SLEAP score them (:mod:`markerless.training.oks`). Unique body parts (one per image, in
+the pseudo-individual ``single``) take their best peak and are scored apart, by their pixel error.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -15,6 +17,7 @@ from torch.nn import functional as F
 
 from markerless.analysis.assembly import assemble_maps
 from markerless.training.batches import to_tensor
+from markerless.training.metrics import error_summary
 from markerless.training.oks import multi_animal_summary
 
 
@@ -28,12 +31,18 @@ def predict_animals(
     scale: float = 1.0,
     batch_size: int = 8,
     device: torch.device | str = "cpu",
+    n_unique: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Animals ``(N, max_individuals, K, 3)`` (x, y in image pixels, score; NaN where not found) and their
-    scores ``(N, max_individuals)`` in RGB images, batched by image size. Puts ``net`` in eval mode."""
+    scores ``(N, max_individuals)`` in RGB images, batched by image size. Puts ``net`` in eval mode.
+
+    With ``n_unique`` the net's last ``n_unique`` channels are unique body parts: the poses get one more
+    row, ``single``, with their best peaks (the layout of a project with ``uniquebodyparts``).
+    """
     net.eval()
     n_parts = net.spec.keypoints
-    poses = np.full((len(images), max_individuals, n_parts, 3), np.nan, dtype=np.float32)
+    rows_out = max_individuals + (1 if n_unique else 0)
+    poses = np.full((len(images), rows_out, n_parts, 3), np.nan, dtype=np.float32)
     scores = np.full((len(images), max_individuals), np.nan, dtype=np.float32)
     by_shape: dict[tuple[int, ...], list[int]] = {}
     for i, im in enumerate(images):
@@ -46,7 +55,14 @@ def predict_animals(
                 x = F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)
             heatmaps, offsets, pafs = net(net.normalize(x))
             found, score = assemble_maps(
-                heatmaps, offsets, pafs, edges, net.stride, max_individuals, locref_stdev=net.spec.locref_stdev
+                heatmaps,
+                offsets,
+                pafs,
+                edges,
+                net.stride,
+                max_individuals,
+                locref_stdev=net.spec.locref_stdev,
+                n_unique=n_unique,
             )
             found[..., :2] = (found[..., :2] + 0.5) / scale - 0.5
             poses[idx], scores[idx] = found, score
@@ -54,11 +70,28 @@ def predict_animals(
 
 
 def animal_errors(
-    pred: np.ndarray, scores: np.ndarray, ground_truth: np.ndarray, pcutoff: float, bodyparts: list[str]
+    pred: np.ndarray,
+    scores: np.ndarray,
+    ground_truth: np.ndarray,
+    pcutoff: float,
+    bodyparts: list[str],
+    unique_bodyparts: Sequence[str] = (),
 ) -> dict[str, Any]:
     """:func:`~markerless.training.oks.multi_animal_summary` of predicted against labelled animals, with the
-    keys of single-animal summaries (``error_px``, ``error_px_pcutoff``, ``per_keypoint`` as a list)."""
+    keys of single-animal summaries (``error_px``, ``error_px_pcutoff``, ``per_keypoint`` as a list).
+
+    With ``unique_bodyparts`` the arrays are in a layout with the row ``single`` last and those parts last
+    (``(N, individuals + 1, K + U, ...)``): the animals are scored on their own body parts (mAP, matched
+    errors), and the unique parts, which no matching concerns, get plain pixel errors under ``"unique"``
+    (:func:`~markerless.training.metrics.error_summary`), so they leave the mAP unchanged.
+    """
+    n_parts = len(bodyparts)
+    if unique_bodyparts:
+        unique = error_summary(pred[:, -1, n_parts:], ground_truth[:, -1, n_parts:], pcutoff)
+        pred, ground_truth = pred[:, :-1, :n_parts], ground_truth[:, :-1, :n_parts]
     summary = multi_animal_summary(ground_truth, pred, scores, pcutoff=pcutoff)
     summary["per_keypoint"] = list(summary["per_keypoint"])
     summary["bodyparts"] = bodyparts
+    if unique_bodyparts:
+        summary["unique"] = {**unique, "bodyparts": list(unique_bodyparts)}
     return summary
