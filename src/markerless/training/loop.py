@@ -538,7 +538,7 @@ class _Run:
         tgt = self.recipe.targets
         stride = self.net.stride
         x = self.net.normalize(to_tensor(crops, self.device, self.channels_last))
-        clips = self.clips.sample(clip_rng, self._locate, self.device) if self._clip_step() else None
+        clips = self.clips.sample(clip_rng, self._locate, self.device) if self.clips and self._clip_step() else None
         if clips is not None:
             x = torch.cat([x, self.net.normalize(clips.images.to(x.dtype))])
             if self.channels_last:
