@@ -76,6 +76,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="recipe values of the unlabelled variant (YAML values), e.g. temporal_weight=0.5 pca_epsilon=10",
     )
+    p.add_argument("--seed", type=int, default=None, help="recipe seed of every variant (default: the recipe's)")
     args = p.parse_args(argv)
     if args.minutes <= 0:
         p.error(f"--minutes must be > 0, got {args.minutes}")
@@ -203,7 +204,10 @@ def run_dataset(name: str, args: argparse.Namespace, work: Path) -> list[dict[st
             + (f", {unlabelled}" if variant == "unlabelled" else "")
         )
         try:
-            make_shuffle(config, split_file, SHUFFLES[variant], unlabelled if variant == "unlabelled" else {})
+            seed = {"seed": args.seed} if args.seed is not None else {}
+            make_shuffle(
+                config, split_file, SHUFFLES[variant], {**seed, **(unlabelled if variant == "unlabelled" else {})}
+            )
         except RecipeError as err:
             message = f"{err}"
             if variant == "unlabelled":
