@@ -400,13 +400,9 @@ class _Run:
         return objective.to(self.device), clips
 
     def _clip_step(self) -> bool:
-        """Whether this step reads unlabelled clips: losses on, the run past ``start_fraction``, an ``every_steps``-th step."""
+        """Whether this step reads the unlabelled clips (when on): the run past ``start_fraction``, an ``every_steps``-th step."""
         settings = self.recipe.unlabelled
-        return (
-            self.clips is not None
-            and self.progress() >= settings.start_fraction
-            and self.state.step % settings.every_steps == 0
-        )
+        return self.progress() >= settings.start_fraction and self.state.step % settings.every_steps == 0
 
     def _locate(self, frames: list[np.ndarray]) -> np.ndarray:
         """Predictions ``(N, K, 3)`` of the weights evaluated, on whole frames (where to crop unlabelled clips)."""
@@ -538,7 +534,11 @@ class _Run:
         tgt = self.recipe.targets
         stride = self.net.stride
         x = self.net.normalize(to_tensor(crops, self.device, self.channels_last))
-        clips = self.clips.sample(clip_rng, self._locate, self.device) if self.clips and self._clip_step() else None
+        clips = (
+            self.clips.sample(clip_rng, self._locate, self.device)
+            if self.clips is not None and self._clip_step()
+            else None
+        )
         if clips is not None:
             x = torch.cat([x, self.net.normalize(clips.images.to(x.dtype))])
             if self.channels_last:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from markerless.nets.decode import LOCREF_STDEV
+from markerless.nets.decode import LOCREF_STDEV, cell_centres
 
 
 def soft_keypoints(
@@ -37,7 +37,7 @@ def soft_keypoints(
     device = heatmap_logits.device
     flat = heatmap_logits.to(torch.float32).reshape(b, k, h * w)
     if window is None:
-        return _whole_map(flat, offsets, stride, w, locref_stdev)
+        return _whole_map(flat, offsets, stride, (h, w), locref_stdev)
     index = flat.detach().argmax(dim=2)  # (B, K): only the place, no gradient
     step = torch.arange(window, device=device) - window // 2
     rows = torch.div(index, w, rounding_mode="floor")[..., None, None] + step[:, None]  # (B, K, win, 1)
@@ -57,16 +57,20 @@ def soft_keypoints(
 
 
 def _whole_map(
-    flat: torch.Tensor, offsets: torch.Tensor | None, stride: int, w: int, locref_stdev: float
+    flat: torch.Tensor, offsets: torch.Tensor | None, stride: int, size: tuple[int, int], locref_stdev: float
 ) -> torch.Tensor:
-    """Softmax-weighted mean of every cell's vote: logits ``(B, K, h*w)`` of maps ``w`` cells wide -> ``(B, K, 2)``."""
+    """Softmax-weighted mean of every cell's vote: logits ``(B, K, h*w)`` of ``(h, w)`` maps -> ``(B, K, 2)``."""
     b, k, cells = flat.shape
+    h, w = size
     weight = torch.softmax(flat, dim=2)
-    index = torch.arange(cells, device=flat.device)
-    centres = torch.stack(
-        [index % w * stride + stride / 2, torch.div(index, w, rounding_mode="floor") * stride + stride / 2]
+    grid = weight.view(b, k, h, w)
+    xy = torch.stack(
+        [
+            grid.sum(dim=2) @ cell_centres(w, stride, device=flat.device),  # column marginals . x centres
+            grid.sum(dim=3) @ cell_centres(h, stride, device=flat.device),  # row marginals . y centres
+        ],
+        dim=-1,
     )
-    xy = weight @ centres.to(torch.float32).T  # (B, K, 2)
     if offsets is not None:
         shifts = offsets.to(torch.float32).reshape(b, k, 2, cells)
         xy = xy + (shifts * weight[:, :, None, :]).sum(dim=3) * locref_stdev
