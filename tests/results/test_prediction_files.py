@@ -17,6 +17,7 @@ from markerless.project.prediction_files import (
     prediction_path,
     prediction_suffixes,
     tracks_path,
+    untracked_path,
 )
 
 SCORER2 = "DLC_Resnet50_TaskNov24shuffle2_snapshot_best-40"
@@ -136,4 +137,5 @@ def test_tracks_and_their_filtered_file_beside_a_raw_file(tmp_path: Path) -> Non
     raw = tmp_path / f"mouse{SCORER2}.h5"
     assert tracks_path(raw) == tmp_path / f"mouse{SCORER2}_el.h5"
     assert tracks_path(tracks_path(raw)) == tracks_path(raw)  # a tracks file is its own
+    assert untracked_path(tracks_path(raw)) == untracked_path(raw) == raw  # the side files' name
     assert filtered_path(tracks_path(raw)) == tmp_path / f"mouse{SCORER2}_el_filtered.h5"

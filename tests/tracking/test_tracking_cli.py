@@ -43,6 +43,7 @@ def test_analysis_output_tracked_stitched_and_scored(tracked_project, capsys) ->
     tracks, tracklets = track_prediction_file(path)
     assert tracks == dest / "vidADLC_test_el.h5" and tracklets == tracklets_path(path)
     assert path.read_bytes() == untracked  # the untracked file is left as it is
+    assert track_prediction_file(tracks) == (tracks, tracklets)  # tracks again in place; the tracklets' name holds
     tracks.unlink()
     assert main(["stitch", str(config), "videos/vidA.mp4", "--dest", str(dest)]) == 0
     assert capsys.readouterr().out.strip() == str(tracks)  # DeepLabCut's tracks file, key "tracks"

@@ -42,7 +42,7 @@ from markerless.io.atomic import atomic_path
 from markerless.io.dlc import write_predictions
 from markerless.io.video import VideoReader, find_videos
 from markerless.model.poses import Poses
-from markerless.project.prediction_files import analysis_suffix, prediction_path
+from markerless.project.prediction_files import analysis_suffix, prediction_path, untracked_path
 from markerless.project.recipe import WINDOW_GROWTH, Recipe
 from markerless.tracking.api import track_poses
 from markerless.tracking.tracklets import tracklets_path, write_tracklets
@@ -134,7 +134,7 @@ class _VideoRun:
             metadata={"backend": backend_name, "precision": precision},
         )
         tracked = self.model.edges is not None and track
-        side = prediction_path(self.video, model.scorer, dest=self.output.parent)  # side files: the name without _el
+        side = untracked_path(self.output)  # the side files' name: without _el
         if tracked:
             poses, tracklets = track_poses(poses, n_animals)
             write_tracklets(tracklets, tracklets_path(side))
@@ -239,8 +239,8 @@ def tracking_crop_settings(
     if several and not group:
         if tracking_crop:
             raise VideoError(
-                "This tracking crop follows one animal; this is a multi-animal project. Analyse whole frames "
-                "(leave out the tracking crop)."
+                "The live dynamic crop follows one animal and this is a multi-animal project; leave out "
+                "--dynamic-crop (dynamic_crop=True): live poses several animals on whole frames."
             )
         return None
     if crop_size is None:  # the recipe's window, else (one animal) the training crop plus a sixth

@@ -83,6 +83,15 @@ def tracks_path(prediction: PathLike) -> Path:
     return prediction.with_name(f"{prediction.stem}{TRACKS}.h5")
 
 
+def untracked_path(prediction: PathLike) -> Path:
+    """A prediction file's name without :data:`TRACKS` (``<stem>.h5`` of ``<stem>_el.h5``; itself otherwise):
+    the name its side files (``_meta.pickle``, ``_tracklets.npz``) are derived from."""
+    prediction = Path(prediction)
+    if prediction.stem.endswith(TRACKS):
+        return prediction.with_name(f"{prediction.stem[: -len(TRACKS)]}.h5")
+    return prediction
+
+
 def filtered_path(prediction: PathLike) -> Path:
     """The filtered file of a prediction file: ``<its stem>_filtered.h5`` beside it."""
     prediction = Path(prediction)
@@ -221,4 +230,5 @@ __all__ = [
     "project_prediction_files",
     "shuffle_scorer",
     "tracks_path",
+    "untracked_path",
 ]

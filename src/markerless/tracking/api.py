@@ -16,7 +16,13 @@ from markerless.io.atomic import write_text
 from markerless.io.dlc import read_labels, read_predictions, write_predictions
 from markerless.io.sleap import read_slp_poses
 from markerless.model.poses import Poses
-from markerless.project.prediction_files import prediction_folder, prediction_path, shuffle_scorer, tracks_path
+from markerless.project.prediction_files import (
+    prediction_folder,
+    prediction_path,
+    shuffle_scorer,
+    tracks_path,
+    untracked_path,
+)
 from markerless.project.project import Project
 from markerless.tracking.metrics import tracking_metrics
 from markerless.tracking.settings import TrackingSettings, check_n_animals
@@ -44,16 +50,16 @@ def track_prediction_file(
     path: PathLike, n_animals: int | None = None, settings: TrackingSettings | None = None
 ) -> tuple[Path, Path]:
     """Track a multi-animal prediction file: the tracks go to ``<its stem>_el.h5`` beside it (atomically),
-    its tracklets to ``<its stem>_tracklets.npz``; the file itself is left as it is (a tracks file is
-    tracked again in place).
+    the tracklets to ``<its stem without _el>_tracklets.npz``; the file itself is left as it is (a tracks
+    file is tracked again in place).
 
-    Returns ``(tracks file, tracklets file)``. This is what ``analyze`` does after assembling the
-    animals of a multi-animal video, for a file analysed with ``track=False``.
+    Returns ``(tracks file, tracklets file)``. ``analyze`` does the same while writing a multi-animal
+    video's results; this tracks a file analysed with ``track=False`` afterwards.
     """
     path = Path(path)
     tracked, tracklets = track_poses(read_predictions(path), n_animals, settings)
     tracked.metadata = {**tracked.metadata, "tracked": True}
-    out = write_tracklets(tracklets, tracklets_path(path))
+    out = write_tracklets(tracklets, tracklets_path(untracked_path(path)))
     return write_predictions(tracked, tracks_path(path)), out
 
 
