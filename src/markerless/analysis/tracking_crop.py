@@ -29,7 +29,7 @@ import numpy as np
 
 from markerless.errors import ModelError
 from markerless.model.skeleton import PoseLayout
-from markerless.project.recipe import WINDOW_MAX_FRACTION
+from markerless.project.recipe import WINDOW_MAX_FRACTION, window_worth
 
 ALIGN = 32
 """Window origins and sizes are multiples of this (the backbone stride), so the window's output grid
@@ -71,8 +71,7 @@ class CropSettings:
 
     def fits(self, frame_size: tuple[int, int], max_fraction: float = WINDOW_MAX_FRACTION) -> bool:
         """Whether the window is small enough against ``frame_size`` (width, height) to be worth it."""
-        (w, h), (fw, fh) = self.size, frame_size
-        return w < fw and h < fh and w * h <= max_fraction * fw * fh
+        return window_worth(self.size, frame_size, max_fraction)
 
 
 def _round_up(value: int) -> int:
@@ -150,8 +149,14 @@ def animal_centre(predictions: np.ndarray, settings: CropSettings) -> np.ndarray
         return None
     xy = np.where(found[..., None], predictions[..., :2], np.nan)
     centres = (np.nanmin(xy[good], axis=1) + np.nanmax(xy[good], axis=1)) / 2  # (G, 2)
-    velocity = (centres[-1] - centres[0]) / (good[-1] - good[0]) if len(good) > 1 else np.zeros(2)
-    ahead = (len(predictions) - good[-1]) + (len(predictions) - 1) / 2  # frames to the next batch's middle
+    return _led(centres, good, len(predictions))
+
+
+def _led(centres: np.ndarray, frames: np.ndarray, batch: int) -> np.ndarray:
+    """The last of ``centres`` ``(G, 2)`` (at ``frames`` of a batch of ``batch``) moved on by their velocity
+    to the middle of the next batch."""
+    velocity = (centres[-1] - centres[0]) / (frames[-1] - frames[0]) if len(frames) > 1 else np.zeros(2)
+    ahead = (batch - frames[-1]) + (batch - 1) / 2  # frames to the next batch's middle
     return centres[-1] + velocity * ahead
 
 
@@ -349,7 +354,4 @@ class GroupCropTracker(CropTracker):
         fits = ((high - low) <= inner).all(axis=1)
         if not fits[-1]:
             return None
-        good, centres = good[fits], ((low + high) / 2)[fits]
-        velocity = (centres[-1] - centres[0]) / (good[-1] - good[0]) if len(good) > 1 else np.zeros(2)
-        ahead = (len(predictions) - good[-1]) + (len(predictions) - 1) / 2
-        return centres[-1] + velocity * ahead
+        return _led(((low + high) / 2)[fits], good[fits], len(predictions))

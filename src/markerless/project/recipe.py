@@ -647,9 +647,7 @@ def _group_window(
     longest = max(group)
     held = (longest, longest) if any_direction else group
     window = tuple(_round_up(length * FIT_GROUP_GROWTH * scale + 2 * FIT_MARGIN_PX) for length in held)
-    full = (image[0] * scale, image[1] * scale)
-    area = window[0] * window[1]
-    worth = window[0] < full[0] and window[1] < full[1] and area <= WINDOW_MAX_FRACTION * full[0] * full[1]
+    worth = window_worth((window[0], window[1]), (image[0] * scale, image[1] * scale))
     what = (
         f"all animals within {group[0]:.0f}x{group[1]:.0f} px (the widest labelled group"
         + (", any direction" if any_direction else "")
@@ -659,6 +657,14 @@ def _group_window(
     if not worth:
         return None, f"no analysis window: one holding {what} would cover over {WINDOW_MAX_FRACTION:.0%} of the image"
     return (int(window[0]), int(window[1])), f"analysis window {window[0]}x{window[1]}: holds {what}"
+
+
+def window_worth(
+    window: tuple[float, float], frame: tuple[float, float], max_fraction: float = WINDOW_MAX_FRACTION
+) -> bool:
+    """Whether a tracking window (width, height) is small enough against a frame (width, height) to be worth
+    analysing in: smaller on both sides, and at most ``max_fraction`` of its area."""
+    return window[0] < frame[0] and window[1] < frame[1] and window[0] * window[1] <= max_fraction * frame[0] * frame[1]
 
 
 def _round_up(value: float) -> int:
