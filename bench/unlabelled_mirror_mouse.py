@@ -213,10 +213,7 @@ def run_dataset(name: str, args: argparse.Namespace, work: Path) -> list[dict[st
     rows = []
     for variant in args.variants:
         minutes = f"{MEMBERS} x {args.member_minutes:g}" if variant == "ensemble" else f"{args.minutes:g}"
-        print(
-            f"\n{name} {variant}: {minutes} min of training"
-            + (f", {unlabelled}" if variant == "unlabelled" else "")
-        )
+        print(f"\n{name} {variant}: {minutes} min of training" + (f", {unlabelled}" if variant == "unlabelled" else ""))
         try:
             seed = {"seed": args.seed} if args.seed is not None else {}
             make_shuffle(
