@@ -177,6 +177,21 @@ def test_smooth_predictions_of_shuffles_writes_eks_file_beside_first_member(tmp_
         prediction_file(video, 4)
 
 
+def test_smooth_predictions_bridges_points_under_the_projects_pcutoff(tmp_path: Path) -> None:
+    config, video, files = _project(tmp_path)
+    for path in files:  # every member puts the nose 150 px off for 5 frames, unsure of it (likelihood 0.1)
+        poses = read_predictions(path)
+        data = poses.data.copy()
+        data[50:55, 0, 0, :2] += 150.0
+        data[50:55, 0, 0, 2] = 0.1
+        write_predictions(poses.with_data(data), path)
+    truth = _truth(120, 2)[50:55, 0]
+    (bridged,) = smooth_predictions(config, [video], shuffles=[1, 2, 3])  # config pcutoff: DeepLabCut's 0.6
+    assert np.abs(read_predictions(bridged).xy[50:55, 0, 0] - truth).max() < 15.0
+    (followed,) = smooth_predictions(config, [video], shuffles=[1, 2, 3], p_bound=0.0)
+    assert np.abs(read_predictions(followed).xy[50:55, 0, 0] - truth).max() > 100.0
+
+
 def test_smooth_predictions_of_given_files_and_too_few_members(tmp_path: Path) -> None:
     config, video, files = _project(tmp_path, n_members=2)
     (target,) = smooth_predictions(config, [video], predictions=files)

@@ -10,7 +10,7 @@ import pytest
 
 from markerless.cli import main
 from markerless.errors import ProjectError
-from markerless.io.dlc import read_predictions
+from markerless.io.dlc import read_config, read_predictions, write_config
 from markerless.project.recipe import read_recipe
 from markerless.project.shuffle import Shuffle
 from markerless.training.dataset import create_training_dataset
@@ -60,6 +60,8 @@ def test_ensemble_trains_resumes_and_analyses_into_an_eks_file(
     assert again[1].is_file()
 
     video = write_video(tmp_path / "clip.avi", n_frames=10, size=(96, 80))
+    config = read_config(tiny_config)
+    write_config({**config, "pcutoff": 1e-4}, tiny_config)  # members of one epoch are sure of nothing
     capsys.readouterr()
     assert (
         main(["analyze", str(tiny_config), str(video), "--ensemble", "2", "--backend", "torch", "--device", "cpu"]) == 0
@@ -70,7 +72,12 @@ def test_ensemble_trains_resumes_and_analyses_into_an_eks_file(
     assert "shuffle1" in paths[0].name and "shuffle2" in paths[1].name and paths[2].name.endswith("_eks.h5")
     assert paths[2].name.startswith(paths[0].stem)
     eks = read_predictions(paths[2]).data
-    assert eks.shape == (10, 1, 4, 3) and np.isfinite(eks[..., :2]).all()
+    assert eks.shape == (10, 1, 4, 3)
+    # points under the project's pcutoff are not observations: a body part no member is ever sure of stays
+    # NaN, the others are bridged over every frame
+    sure = np.stack([read_predictions(p).data[..., 2] >= 1e-4 for p in paths[:2]]).any(axis=(0, 1))
+    assert sure.any()
+    np.testing.assert_array_equal(np.isfinite(eks[..., :2]).all(axis=(0, 3)), sure)
     assert captured.err.count("plausibility: ") == 3
     report = json.loads(paths[2].with_name(paths[2].stem + "_plausibility.json").read_text())
     assert 0.0 <= report["jump_fraction"] <= 1.0 and report["frames"] == 10

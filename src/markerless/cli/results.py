@@ -156,7 +156,7 @@ def _smooth_args(p: argparse.ArgumentParser) -> None:
         type=_probability,
         default=argparse.SUPPRESS,
         metavar="P",
-        help="a member's points with a likelihood under P count as missing (default 0)",
+        help="a member's points with a likelihood under P count as missing (default: pcutoff in config.yaml)",
     )
     p.add_argument(
         "--dest",

@@ -4,9 +4,10 @@ The model is that of Biderman et al. 2024 (Lightning Pose) and of the ``ensemble
 package, for each coordinate series (one body part's x or y) on its own:
 
 * **observation** ``y_t`` = the members' mean at frame ``t``, with **observation noise** ``R_t`` = the
-  members' variance at that frame (members that are NaN or under ``p_bound`` do not count; where
-  fewer than two members see the point, ``R_t`` is that series' median ensemble variance; floor
-  :data:`MIN_VARIANCE`);
+  members' variance at that frame (members that are NaN or under ``p_bound`` do not count: on a
+  project's files the bound is its ``pcutoff``, so points no member is sure of are bridged from the
+  frames around; where fewer than two members see the point, ``R_t`` is that series' median ensemble
+  variance; floor :data:`MIN_VARIANCE`);
 * **state**: ``"position"`` (random walk ``z_t = z_{t-1} + w_t``, ``w_t ~ N(0, s)``, as the package's
   default) or ``"velocity"`` (position and velocity, white random acceleration of variance ``s``);
 * **prior** of the first state: the series' mean and variance (velocity 0, variance of the
@@ -314,7 +315,7 @@ def smooth_predictions(
     predictions: Sequence[str | os.PathLike[str]] | None = None,
     state: StateModel | str = "position",
     smoothing: float | None = None,
-    p_bound: float = 0.0,
+    p_bound: float | None = None,
     dest: str | os.PathLike[str] | None = None,
     save_as_csv: bool = False,
 ) -> list[Path]:
@@ -322,7 +323,10 @@ def smooth_predictions(
 
     The members are the prediction files of ``shuffles`` (one shuffle per member, found as every
     command finds a shuffle's file, in ``dest`` or beside the video), or the given ``predictions``
-    files (all of them for one video; for several, those whose names start with the video's name). Returns the files written, one per video.
+    files (all of them for one video; for several, those whose names start with the video's name).
+    A member's points under ``p_bound`` (default: the project's ``pcutoff``) are not observations: where
+    no member is that sure, the smoother bridges from the frames around. Returns the files written, one
+    per video.
     """
     if method != "eks":
         raise ValueError(f"unknown smoothing method {method!r}; use eks")
@@ -331,6 +335,8 @@ def smooth_predictions(
     if (shuffles is None) == (predictions is None):
         raise ProjectError("Pass the ensemble's members: either --shuffles K... or --predictions H5... (not both).")
     project = Project.load(config)
+    if p_bound is None:
+        p_bound = project.pcutoff
     found = find_videos(videos)
     if not found:
         raise ProjectError(f"No videos given or found in {videos}; pass video files or folders holding videos.")

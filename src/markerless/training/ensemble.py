@@ -142,13 +142,15 @@ def analyze_ensemble(
     *,
     state: str = "position",
     smoothing: float | None = None,
+    p_bound: float | None = None,
     **overrides: Any,
 ) -> EnsembleAnalysis:
     """Analyse videos with each member of an ensemble, then smooth them with the ensemble Kalman smoother.
 
     ``overrides`` are analysis options (``AnalysisOptions`` fields: backend, device, dest, overwrite...),
     the same for every member. The smoother's observation noise is the members' variance and its
-    smoothing parameter is chosen by marginal likelihood unless ``smoothing`` is given. Single-animal
+    smoothing parameter is chosen by marginal likelihood unless ``smoothing`` is given; a member's points
+    under ``p_bound`` (default: the project's ``pcutoff``) are not observations. Single-animal
     projects only (a multi-animal project raises :class:`~markerless.errors.ProjectError`: members' animals
     are not matched across members).
     """
@@ -174,6 +176,7 @@ def analyze_ensemble(
         shuffles=numbers,
         state=state,
         smoothing=smoothing,
+        p_bound=p_bound,
         dest=overrides.get("dest"),
         save_as_csv=bool(overrides.get("save_as_csv", False)),
     )
