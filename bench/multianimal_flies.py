@@ -4,8 +4,10 @@ identities (``../shared/data/sleap-flies-clip``).
 Imports the split's labelled frames (``benchmark-split.json``: train on every 10th frame of 0-999, test on
 every 5th frame of 1000-1499) with ``import-sleap``, trains the fitted default recipe for ``--minutes``,
 evaluates (mAP with DeepLabCut's sigma 0.1 and SLEAP's 0.025, pixel error after matching), analyses
-the whole clip end to end (frames/s, assembly and tracking included), and scores the tracks against the
-human identities (identity switches, IDF1, MOTA). Prints one line of figures and writes a JSON under
+the whole clip end to end twice (frames/s, decoding, assembly, tracking and writing included):
+``analysis_fps`` with the network already exported, as for every video after a model's first, and
+``analysis_fps_first_run`` including the one-time ONNX/OpenVINO export; and scores the tracks against
+the human identities (identity switches, IDF1, MOTA). Prints one line of figures and writes a JSON under
 ``bench/results/``.
 
     .venv/bin/python bench/multianimal_flies.py --minutes 30
@@ -76,12 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     train_wall = time.time() - t0
     result = evaluate(config, 1, snapshot=snapshot)
     video = DATA / "clip.mp4"
-    t0 = time.time()
-    (predictions,) = analyze(
-        config, [video], dest=work / "analysis", overwrite=True, backend=args.backend, stop=args.frames
-    )
     analysed = args.frames or 1500
-    analysis_s = time.time() - t0
+    seconds = []
+    for _ in range(2):  # the first run also exports the network (once per snapshot and frame size)
+        t0 = time.time()
+        (predictions,) = analyze(
+            config, [video], dest=work / "analysis", overwrite=True, backend=args.backend, stop=args.frames
+        )
+        seconds.append(time.time() - t0)
     tracking = evaluate_tracking(config, predictions, DATA / "clip.slp")
     figures = {
         "test_map": result["test_map"],
@@ -91,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         "n_test": result["n_test"],
         "training_minutes": args.minutes,
         "training_wall_s": train_wall,
-        "analysis_fps": analysed / analysis_s,
+        "analysis_fps": analysed / seconds[1],
+        "analysis_fps_first_run": analysed / seconds[0],
         "id_switches": tracking.get("id_switches"),
         "idf1": tracking.get("idf1"),
         "mota": tracking.get("mota"),
