@@ -15,8 +15,10 @@ read it. Variants, each on its own shuffle of the same fixed split:
   multiview_weight=1`` on mirror-mouse, no multi-view loss on openfield, clips on every 4th step of the run's
   second half, positions from the whole heatmap (:data:`SCHEDULE`); ``--set KEY=VALUE`` changes them;
 * ``ensemble``: 3 members (shuffles 3-5, seeds recipe seed + i) of ``--minutes / 3`` each, so the ensemble
-  trains as long as one model (``--member-minutes M``: M each instead, e.g. as long as the supervised model); its test error is that of the members' mean prediction on the test images,
-  its jitter that of the ensemble Kalman smoother's output (the jitter of member 1 is recorded beside it).
+  trains as long as one model (``--member-minutes M``: M each instead, e.g. as long as the supervised model);
+  its test error is that of the members' mean prediction on the test images, its jitter that of the ensemble
+  Kalman smoother's output (members' points under the project's ``pcutoff`` bridged; the jitter of member 1
+  is recorded beside it).
 
 For each variant: train, evaluate on the split's test images (``test_error_px``), analyse the unlabelled video
 and measure the fraction of (frame pair, body part) cells that jump more than 20 px, with the pose-PCA and
