@@ -440,7 +440,9 @@ def test_odd_folder_names_open_and_save(browser, odd_project: Path) -> None:
         page.click("#videos li:has-text('Maus_ü1')")
         page.wait_for_function("state.video === 'Maus_ü1' && state.frame && state.frame.name === 'img 005.png'")
         _idle(page)
+        page.wait_for_function("state.image && state.image.naturalWidth > 0")  # the view fits this image
         page.mouse.click(*_canvas_point(page, 11, 13))
+        page.wait_for_function("state.frame.points[0][0] !== null")  # the click placed the point
         _wait_saved(page)
         assert np.allclose(_disk_when_saved(odd_project, "Maus_ü1", "img 005.png")[0, 0], [11, 13], atol=0.6)
         page.reload()

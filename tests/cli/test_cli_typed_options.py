@@ -224,4 +224,5 @@ def test_numbers_in_the_help_are_the_api_defaults(argv, target, positional, type
         "plot-trajectories",
         "import-sleap",
         "export-sleap",
+        "smooth",
     )

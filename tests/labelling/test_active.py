@@ -8,10 +8,11 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from markerless.errors import ConfigError, ProjectError
+from markerless.io.dlc import read_table
 from markerless.labelling.machine_labels import read_machine_labels, write_machine_labels
 from markerless.labelling.merge import merge
 from markerless.labelling.outliers import (
@@ -273,6 +274,7 @@ def test_merge_without_labels_leaves_the_iteration(analysed_project: tuple[Path,
     multi=st.booleans(),
     seed=st.integers(0, 2**16),
 )
+@example(n_images=2, multi=False, seed=362)  # the first image has no point at all
 def test_machine_labels_round_trip_property(
     tmp_path_factory: pytest.TempPathFactory, n_images: int, multi: bool, seed: int
 ) -> None:
@@ -293,9 +295,9 @@ def test_machine_labels_round_trip_property(
     got_images, got = read_machine_labels(folder, layout)
     assert got_images == images
     np.testing.assert_array_equal(got, data)
-    assert pd.read_csv(
-        folder / "machinelabels.csv", header=list(range(4 if multi else 3)), index_col=[0, 1, 2]
-    ).shape == (
+    # the CSV beside it holds every image too, an all-empty first row included (pandas' header sniffing
+    # would take that row for index names; read_table parses by hand)
+    assert read_table(folder / "machinelabels.csv").shape == (
         n_images,
         int(layout.valid.sum()) * 3,
     )
