@@ -22,6 +22,10 @@ from markerless.nets.denormals import flush_denormals
 from markerless.nets.device import device_name
 
 BACKENDS = ("torch", "openvino", "onnxruntime")
+_OPENVINO_FIRST_INPUT = threading.Lock()
+"""Held for the process's first OpenVINO input: its Python bindings set up C++ statics there that need the
+GIL, and two threads doing it at once deadlock (one holds the GIL and waits for the static's guard)."""
+_openvino_inputs_ready = threading.Event()
 BACKEND_CHOICES = ("auto", *BACKENDS)
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
@@ -255,7 +259,12 @@ class OpenVINOBackend:
             chunk = frames[start : start + sub_batch]
             if len(chunk) < sub_batch:  # pad the last chunk to the compiled shape
                 chunk = np.concatenate([chunk, np.zeros((sub_batch - len(chunk), *chunk.shape[1:]), chunk.dtype)])
-            request.start_async({0: chunk})
+            if _openvino_inputs_ready.is_set():
+                request.start_async({0: chunk})
+            else:
+                with _OPENVINO_FIRST_INPUT:
+                    request.start_async({0: chunk})
+                    _openvino_inputs_ready.set()
             started.append(request)
         outputs = []
         for request in started:
