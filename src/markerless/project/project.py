@@ -240,13 +240,16 @@ class Project:
     def update_labels(self, labels: Labels, video_stem: str) -> None:
         """Write the rows of ``labels`` into the folder's label file, keeping the file's other rows,
         cells and columns (body parts or individuals the config does not name too), its HDF key,
-        storage format and row-index form; occlusion flags of other images are kept as well."""
+        storage format and row-index form; occlusion flags of other images are kept as well. A table these
+        labels leave as it was is not written again (the files stay byte for byte)."""
         if labels.layout.shape != self.layout.shape or sorted(set(labels.video_of_images)) not in ([], [video_stem]):
             raise ProjectError(f"These labels do not belong to folder {video_stem!r} of this project.")
         path = self.label_file(video_stem)
         table = read_label_table(path) or LabelTable(pd.DataFrame())
+        before = table.df.copy()
         set_label_rows(table, Labels(self.layout, labels.images, labels.xy, labels.occluded, self.scorer))
-        write_label_table(table, path)
+        if not (path.is_file() and path.with_suffix(".csv").is_file() and table.df.equals(before)):
+            write_label_table(table, path)
         update_occlusions(path, Labels(self.layout, labels.images, labels.xy, labels.occluded, self.scorer))
 
     def image_path(self, image: str) -> Path:
