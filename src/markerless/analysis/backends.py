@@ -22,12 +22,12 @@ from markerless.nets.denormals import flush_denormals
 from markerless.nets.device import device_name
 
 BACKENDS = ("torch", "openvino", "onnxruntime")
+BACKEND_CHOICES = ("auto", *BACKENDS)
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 _OPENVINO_FIRST_INPUT = threading.Lock()
 """Held for the process's first OpenVINO input: its Python bindings set up C++ statics there that need the
 GIL, and two threads doing it at once deadlock (one holds the GIL and waits for the static's guard)."""
 _openvino_inputs_ready = threading.Event()
-BACKEND_CHOICES = ("auto", *BACKENDS)
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
 
 class Backend(Protocol):
