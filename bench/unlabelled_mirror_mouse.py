@@ -18,7 +18,9 @@ read it. Variants, each on its own shuffle of the same fixed split:
   trains as long as one model (``--member-minutes M``: M each instead, e.g. as long as the supervised model);
   its test error is that of the members' mean prediction on the test images, its jitter that of the ensemble
   Kalman smoother's output (members' points under the project's ``pcutoff`` bridged; the jitter of member 1
-  is recorded beside it).
+  is recorded beside it);
+* ``ensemble-unlabelled``: the same ensemble (shuffles 6-8) whose members train with the unlabelled losses, as
+  ``unlabelled`` does: the two methods together.
 
 For each variant: train, evaluate on the split's test images (``test_error_px``), analyse the unlabelled video
 and measure the fraction of (frame pair, body part) cells that jump more than 20 px, with the pose-PCA and
@@ -58,8 +60,10 @@ UNLABELLED_DEFAULTS = {
     "mirror-mouse": {"temporal_weight": 1.0, "pca_weight": 1.0, "multiview_weight": 1.0, **SCHEDULE},
     "openfield": {"temporal_weight": 1.0, "pca_weight": 1.0, "multiview_weight": 0.0, **SCHEDULE},
 }
-VARIANTS = ("supervised", "unlabelled", "ensemble")
-SHUFFLES = {"supervised": 1, "unlabelled": 2, "ensemble": 3}
+VARIANTS = ("supervised", "unlabelled", "ensemble", "ensemble-unlabelled")
+SHUFFLES = {"supervised": 1, "unlabelled": 2, "ensemble": 3, "ensemble-unlabelled": 6}
+ENSEMBLES = ("ensemble", "ensemble-unlabelled")
+WITH_LOSSES = ("unlabelled", "ensemble-unlabelled")
 MEMBERS = 3
 
 
@@ -67,7 +71,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=10.0, help="training wall time per variant (default 10)")
     p.add_argument("--datasets", nargs="+", default=list(VIDEOS), choices=list(VIDEOS))
-    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS[:3]), choices=list(VARIANTS))
     p.add_argument("--work", type=Path, default=None, help="work folder (default: a temp folder, removed)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--out", type=Path, default=HERE / "results", help="where the JSON goes")
@@ -76,7 +80,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         nargs="*",
         default=[],
         metavar="KEY=VALUE",
-        help="recipe values of the unlabelled variant (YAML values), e.g. temporal_weight=0.5 pca_epsilon=10",
+        help="recipe values of the variants with the unlabelled losses (YAML values), e.g. temporal_weight=0.5 pca_epsilon=10",
     )
     p.add_argument("--seed", type=int, default=None, help="recipe seed of every variant (default: the recipe's)")
     p.add_argument(
@@ -155,7 +159,7 @@ def train_variant(
 
     start = time.time()
     shuffle = SHUFFLES[variant]
-    if variant == "ensemble":
+    if variant in ENSEMBLES:
         snapshots = train_ensemble(config, shuffle, MEMBERS, max_minutes=member_minutes, device=device, resume=False)
     else:
         snapshots = [train(config, shuffle, max_minutes=minutes, device=device, resume=False)]
@@ -172,13 +176,13 @@ def run_variant(name: str, variant: str, config: Path, video: Path, args: argpar
 
     shuffle = SHUFFLES[variant]
     snapshots, train_s = train_variant(variant, config, args.minutes, args.member_minutes, args.device)
-    shuffles = ensemble_shuffles(shuffle, MEMBERS) if variant == "ensemble" else [shuffle]
+    shuffles = ensemble_shuffles(shuffle, MEMBERS) if variant in ENSEMBLES else [shuffle]
     evaluations = [evaluate(config, k, snapshot=snap, device=args.device) for k, snap in zip(shuffles, snapshots)]
     start = time.time()
     project = Project.load(config)
     fits = label_fits(project)
     figures: dict[str, Any] = {}
-    if variant == "ensemble":
+    if variant in ENSEMBLES:
         analysed = analyze_ensemble(config, [video], shuffle, MEMBERS, device=args.device, overwrite=True)
         report = prediction_plausibility(project, analysed.eks[0], fits=fits)
         member = prediction_plausibility(project, analysed.members[0][0], fits=fits)
@@ -214,16 +218,16 @@ def run_dataset(name: str, args: argparse.Namespace, work: Path) -> list[dict[st
     unlabelled = {**UNLABELLED_DEFAULTS[name], **given}
     rows = []
     for variant in args.variants:
-        minutes = f"{MEMBERS} x {args.member_minutes:g}" if variant == "ensemble" else f"{args.minutes:g}"
-        print(f"\n{name} {variant}: {minutes} min of training" + (f", {unlabelled}" if variant == "unlabelled" else ""))
+        minutes = f"{MEMBERS} x {args.member_minutes:g}" if variant in ENSEMBLES else f"{args.minutes:g}"
+        print(f"\n{name} {variant}: {minutes} min of training" + (f", {unlabelled}" if variant in WITH_LOSSES else ""))
         try:
             seed = {"seed": args.seed} if args.seed is not None else {}
             make_shuffle(
-                config, split_file, SHUFFLES[variant], {**seed, **(unlabelled if variant == "unlabelled" else {})}
+                config, split_file, SHUFFLES[variant], {**seed, **(unlabelled if variant in WITH_LOSSES else {})}
             )
         except RecipeError as err:
             message = f"{err}"
-            if variant == "unlabelled":
+            if variant in WITH_LOSSES:
                 message = f"this version's recipe has no unlabelled losses ({', '.join(unlabelled)}): {err}"
             print(f"{name} {variant} cannot run: {message}")
             rows.append({"dataset": name, "variant": variant, "error": message})
