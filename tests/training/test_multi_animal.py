@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from markerless.analysis.analyze import analyze
+from markerless.errors import ModelError
 from markerless.io.dlc import read_config, read_predictions, write_config
 from markerless.io.video import VideoReader, VideoWriter
 from markerless.nets import load_checkpoint
@@ -61,6 +62,23 @@ def test_a_multi_animal_project_trains_with_affinity_fields_and_evaluates_with_m
     assert out.name.endswith("_el.h5") and len(table) == 40 and tracklets_path(raw).is_file()  # kept for stitch
     (untracked,) = analyze(two_animals, [video], backend="torch", dest=two_animals.parent / "raw", track=False)
     assert untracked.name == raw.name and not tracklets_path(untracked).exists()
+
+
+@pytest.mark.slow
+def test_evaluation_through_the_exported_graph_scores_what_pytorch_scores(two_animals: Path) -> None:
+    quick = {"lr": 0.003, "ema_decay": 0.0, "rotation": 0.0, "scale": [1.0, 1.0]}  # animals found in 15 epochs
+    recipe_file = Shuffle(two_animals, 1).recipe_file
+    write_recipe(recipe_file, read_recipe(recipe_file).with_overrides(quick))
+    train(two_animals, 1, epochs=15, device="cpu")
+    eager = evaluate(two_animals, 1, device="cpu", backend="torch")
+    assert math.isfinite(eager["test_error_px"])  # animals found: the comparison means something
+    exported = evaluate(two_animals, 1, device="cpu", backend="openvino")  # as analysis runs it, in fp32
+    for key in ("test_map", "test_map_sleap", "train_map", "test_error_px", "train_error_px"):
+        assert exported[key] == pytest.approx(eager[key], abs=0.01), key
+    for part, errors in eager["per_bodypart"].items():
+        assert exported["per_bodypart"][part] == pytest.approx(errors, abs=0.01, nan_ok=True), part
+    with pytest.raises(ModelError, match="backend"):
+        evaluate(two_animals, 1, device="cpu", backend="tensorrt")
 
 
 #: Where the food port (a unique body part drawn into every frame) sits, (x, y) pixels.

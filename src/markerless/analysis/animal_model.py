@@ -52,14 +52,8 @@ class AnimalInferenceModel(InferenceModel):
         return torch.cat([self.to_frame(peaks).flatten(1), affinity.flatten(1)], dim=1)
 
 
-def assemble_packed(
-    values: np.ndarray, n_parts: int, edges: np.ndarray, max_individuals: int, n_unique: int = 0
-) -> np.ndarray:
-    """Animals ``(B, max_individuals, n_parts, 3)`` (NaN where not found) from packed outputs ``(B, F)``.
-
-    ``n_parts`` counts every channel; with ``n_unique`` the last ``n_unique`` are unique body parts, which
-    come back in one more row, ``single`` (see :func:`markerless.analysis.assembly.assemble`).
-    """
+def _unpack(values: np.ndarray, n_parts: int, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Peaks ``(B, n_parts, M, 3)`` and affinities ``(B, E, M, M)`` from packed outputs ``(B, F)``."""
     b, width = values.shape
     e = len(edges)  # width = n_parts * M * 3 + e * M * M: the peaks per part M is the positive root
     max_peaks = (
@@ -72,6 +66,23 @@ def assemble_packed(
         )
     n_peaks = n_parts * max_peaks * 3
     peaks = values[:, :n_peaks].reshape(b, n_parts, max_peaks, 3)
-    affinity = values[:, n_peaks:].reshape(b, len(edges), max_peaks, max_peaks)
-    animals, _scores = assemble(peaks, affinity, edges, max_individuals, n_unique=n_unique)
-    return animals
+    return peaks, values[:, n_peaks:].reshape(b, e, max_peaks, max_peaks)
+
+
+def assemble_packed(
+    values: np.ndarray, n_parts: int, edges: np.ndarray, max_individuals: int, n_unique: int = 0
+) -> np.ndarray:
+    """Animals ``(B, max_individuals, n_parts, 3)`` (NaN where not found) from packed outputs ``(B, F)``.
+
+    ``n_parts`` counts every channel; with ``n_unique`` the last ``n_unique`` are unique body parts, which
+    come back in one more row, ``single`` (see :func:`markerless.analysis.assembly.assemble`).
+    """
+    return assemble_scored(values, n_parts, edges, max_individuals, n_unique)[0]
+
+
+def assemble_scored(
+    values: np.ndarray, n_parts: int, edges: np.ndarray, max_individuals: int, n_unique: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`assemble_packed`'s animals and their scores ``(B, max_individuals)``."""
+    peaks, affinity = _unpack(values, n_parts, edges)
+    return assemble(peaks, affinity, edges, max_individuals, n_unique=n_unique)

@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from markerless.analysis.backends import BACKEND_CHOICES
 from markerless.cli import Command, typed_options
 
 
@@ -151,6 +152,13 @@ def _add_evaluate_args(p: argparse.ArgumentParser) -> None:
         "--device", choices=["auto", "cpu", "cuda"], default=argparse.SUPPRESS, help="where to predict (default auto)"
     )
     p.add_argument(
+        "--backend",
+        choices=list(BACKEND_CHOICES),
+        default=argparse.SUPPRESS,
+        help="what runs a multi-animal network (default auto: OpenVINO on a CPU, as analysis; a single-animal "
+        "network runs in PyTorch)",
+    )
+    p.add_argument(
         "--video",
         nargs="+",
         default=argparse.SUPPRESS,
@@ -171,6 +179,8 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     print(f"{r['scorer']} ({r['n_train']} train, {r['n_test']} test images, pcutoff {r['pcutoff']})")
     print(f"train error: {_fmt(r['train_error_px'])} px (with p-cutoff {_fmt(r['train_error_px_pcutoff'])} px)")
     print(f"test error:  {_fmt(r['test_error_px'])} px (with p-cutoff {_fmt(r['test_error_px_pcutoff'])} px)")
+    if "test_map" in r:
+        print(f"test mAP: {_fmt(r['test_map'])}% (OKS sigma 0.1), {_fmt(r['test_map_sleap'])}% (SLEAP's sigma 0.025)")
     for name, errs in r["per_bodypart"].items():
         print(f"  {name:<16} train {_fmt(errs['train_error_px'])} px  test {_fmt(errs['test_error_px'])} px")
     print("PCK test: " + ", ".join(f"{t} px {_fmt(v)}%" for t, v in r["pck"]["test"].items()))
@@ -187,7 +197,7 @@ def _analyse_for_jitter(args: argparse.Namespace) -> None:
     from markerless.project.shuffle import Shuffle
 
     shuffle = getattr(args, "shuffle", 1)
-    options: dict[str, Any] = {"device": args.device} if "device" in vars(args) else {}
+    options: dict[str, Any] = {key: vars(args)[key] for key in ("device", "backend") if key in vars(args)}
     if "snapshot" in vars(args):
         options["snapshot"] = Shuffle(args.config, shuffle).snapshot(args.snapshot)
     paths = list(analyze(args.config, args.video, shuffle, **options))

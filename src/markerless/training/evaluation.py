@@ -20,6 +20,8 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
+from markerless.analysis.backends import resolve_backend
+from markerless.analysis.model_source import resolve_model
 from markerless.errors import ProjectError, TrainingError
 from markerless.io.atomic import atomic_path, write_text
 from markerless.model.tables import array_to_frame
@@ -30,7 +32,7 @@ from markerless.project.project import ProjectSource
 from markerless.project.shuffle import Shuffle, snapshot_epoch
 from markerless.training.batches import ImageSet
 from markerless.training.metrics import LARGE_ERROR_FRACTION, error_summary, labelled_extent, pixel_errors
-from markerless.training.multi_animal import animal_errors, predict_animals
+from markerless.training.multi_animal import animal_errors, predict_animals, predict_animals_exported
 from markerless.training.oks import matched_errors, oks_matrix
 from markerless.viz.draw import colormap_colors, draw_poses, pose_colors
 
@@ -68,6 +70,7 @@ def evaluate(
     pcutoff: float | None = None,
     plot: bool = False,
     device: str = "auto",
+    backend: str = "auto",
 ) -> dict[str, Any]:
     """Evaluate a shuffle's snapshot on its train and test images; returns (and writes) ``results.json``'s dict.
 
@@ -78,6 +81,9 @@ def evaluate(
         pcutoff: likelihood threshold (default the project's ``pcutoff``).
         plot: also draw every image with ground truth (circles) and predictions (crosses).
         device: ``auto``, ``cpu`` or ``cuda``.
+        backend: what runs a multi-animal network (:func:`evaluation_backend`): ``auto``, ``torch``,
+            ``openvino`` or ``onnxruntime`` (the last two export the snapshot, fp32 on the CPU). A
+            single-animal network runs in PyTorch.
     """
 
     sh = Shuffle(config, shuffle)
@@ -99,8 +105,9 @@ def evaluate(
     labels = labels.select(rows)
     data = ImageSet.load(project.root, labels)
     recipe = sh.recipe
+    runner = evaluation_backend(backend, dev.type)  # checked for every project: a wrong name is an error
     if project.layout.multi_animal:
-        return _evaluate_animals(sh, snap, net, extra, data, train_set, pcutoff, dev, plot)
+        return _evaluate_animals(sh, snap, net, extra, data, train_set, pcutoff, dev, runner, plot)
     pred = predict_images(
         net,
         data.images,
@@ -163,6 +170,13 @@ def evaluate(
     return results
 
 
+def evaluation_backend(backend: str, device: str) -> str:
+    """The backend that runs a multi-animal network on the labelled images: ``auto`` is analysis's choice
+    for the device (:func:`~markerless.analysis.backends.resolve_backend`: OpenVINO on a CPU, PyTorch on
+    CUDA), so the images are predicted as the videos are; the exported model is kept for analysis."""
+    return resolve_backend(backend, device)
+
+
 def _evaluate_animals(
     sh: Shuffle,
     snap: Path,
@@ -172,6 +186,7 @@ def _evaluate_animals(
     train_set: set[str],
     pcutoff: float,
     device: torch.device,
+    backend: str = "torch",
     plot: bool = False,
 ) -> dict[str, Any]:
     """Multi-animal evaluation: animals assembled and matched to the labelled ones; mAP (DeepLabCut's and
@@ -190,16 +205,20 @@ def _evaluate_animals(
         )
     edge_index = np.array([[names.index(a), names.index(b)] for a, b in edges], dtype=np.int64)
     recipe = sh.recipe
-    pred, scores = predict_animals(
-        net,
-        data.images,
-        edge_index,
-        n_animals,
-        scale=recipe.model.input_scale,
-        batch_size=recipe.runtime.eval_batch_size,
-        device=device,
-        n_unique=len(unique),
-    )
+    if backend == "torch":
+        pred, scores = predict_animals(
+            net,
+            data.images,
+            edge_index,
+            n_animals,
+            scale=recipe.model.input_scale,
+            batch_size=recipe.runtime.eval_batch_size,
+            device=device,
+            n_unique=len(unique),
+        )
+    else:
+        model = resolve_model(project.config_path, sh.index, snap)
+        pred, scores = predict_animals_exported(model, data.images, backend, batch_size=recipe.runtime.eval_batch_size)
     is_train = np.array([p in train_set for p in data.paths])
     gt = data.ground_truth
     train = animal_errors(pred[is_train], scores[is_train], gt[is_train], pcutoff, names, unique)

@@ -15,7 +15,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from markerless.analysis.animal_model import assemble_scored
 from markerless.analysis.assembly import assemble_maps
+from markerless.analysis.model_source import AnalysisModel, cached_backend
+from markerless.errors import ModelError
 from markerless.training.batches import to_tensor
 from markerless.training.metrics import error_summary
 from markerless.training.oks import multi_animal_summary
@@ -66,6 +69,30 @@ def predict_animals(
             )
             found[..., :2] = (found[..., :2] + 0.5) / scale - 0.5
             poses[idx], scores[idx] = found, score
+    return poses, scores
+
+
+def predict_animals_exported(
+    model: AnalysisModel, images: list[np.ndarray], backend: str, *, batch_size: int = 8
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`predict_animals` with the snapshot exported and run by ``backend`` (``openvino`` or
+    ``onnxruntime``) in fp32 on the CPU, one compiled model per image size, as analysis runs it."""
+    if model.edges is None:
+        raise ModelError(f"{model.snapshot} has no part-affinity edges: it is not a multi-animal snapshot.")
+    layout = model.layout
+    n_parts = len(layout.bodyparts) + len(layout.unique_bodyparts)
+    n_animals, n_unique = len(layout.individuals), len(layout.unique_bodyparts)
+    poses = np.full((len(images), n_animals + (1 if n_unique else 0), n_parts, 3), np.nan, dtype=np.float32)
+    scores = np.full((len(images), n_animals), np.nan, dtype=np.float32)
+    by_shape: dict[tuple[int, ...], list[int]] = {}
+    for i, im in enumerate(images):
+        by_shape.setdefault(im.shape, []).append(i)
+    for shape, rows in by_shape.items():
+        run = cached_backend(model.spec(backend, "cpu", (shape[1], shape[0]), precision="fp32"))
+        for start in range(0, len(rows), batch_size):
+            idx = rows[start : start + batch_size]
+            frames = np.stack([images[i][..., ::-1] for i in idx])  # the exported graph takes BGR frames
+            poses[idx], scores[idx] = assemble_scored(run(frames), n_parts, model.edges, n_animals, n_unique)
     return poses, scores
 
 
