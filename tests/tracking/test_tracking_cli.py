@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from markerless.cli import main
+from markerless.errors import ConflictError
 from markerless.io.dlc import read_predictions, write_predictions
 from markerless.model.labels import Labels
 from markerless.model.poses import Poses
@@ -83,3 +84,23 @@ def test_ground_truth_from_labels_uses_image_numbers(tracked_project) -> None:
     truth = read_ground_truth(config.parent / "labeled-data" / "vidA" / "CollectedData_tester.h5")
     np.testing.assert_array_equal(truth.frames, np.arange(6))
     assert truth.layout.individuals == ("a", "b")
+
+
+def test_swaps_made_by_hand_are_not_stitched_away(tracked_project, capsys) -> None:
+    from markerless.tracking.repair import swap_in_prediction_file, undo_swap
+
+    config, path, dest = tracked_project
+    tracks, _ = track_prediction_file(path)
+    swap_in_prediction_file(tracks, "a", "b", 2)
+    by_hand = tracks.read_bytes()
+    assert main(["stitch", str(config), "videos/vidA.mp4", "--dest", str(dest)]) == 1
+    err = capsys.readouterr().err
+    assert "1 identity swap(s) made by hand" in err and "--discard-swaps" in err
+    with pytest.raises(ConflictError, match="made by hand"):
+        track_prediction_file(path)
+    assert tracks.read_bytes() == by_hand  # refused before anything was written
+    undo_swap(tracks)  # nothing applied any more: stitching goes ahead
+    assert main(["stitch", str(config), "videos/vidA.mp4", "--dest", str(dest)]) == 0
+    swap_in_prediction_file(tracks, "a", "b", 2)
+    assert main(["stitch", str(config), "videos/vidA.mp4", "--dest", str(dest), "--discard-swaps"]) == 0
+    assert tracks.read_bytes() != by_hand

@@ -51,6 +51,12 @@ def _stitch_args(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="folder holding the tracklets, if not beside the videos",
     )
+    p.add_argument(
+        "--discard-swaps",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="replace tracks files that hold identity swaps made by hand (refused otherwise)",
+    )
 
 
 def _stitch_run(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from markerless.errors import LabelFileError, ProjectError
+from markerless.errors import ConflictError, LabelFileError, ProjectError
 from markerless.io.atomic import write_text
 from markerless.io.dlc import read_labels, read_predictions, write_predictions
 from markerless.io.sleap import read_slp_poses
@@ -25,6 +25,7 @@ from markerless.project.prediction_files import (
 )
 from markerless.project.project import Project
 from markerless.tracking.metrics import tracking_metrics
+from markerless.tracking.repair import journal_path, swap_history
 from markerless.tracking.settings import TrackingSettings, check_n_animals
 from markerless.tracking.stitching import stitch
 from markerless.tracking.tracker import track
@@ -46,17 +47,37 @@ def track_poses(
     return stitch(tracklets, n_animals, settings), tracklets
 
 
+def check_hand_swaps(tracks: Path, discard_swaps: bool = False) -> None:
+    """Refuse (:class:`~markerless.errors.ConflictError`) to replace a tracks file holding identity swaps made by
+    hand (its ``_swaps.json`` journal), unless ``discard_swaps``: tracking or stitching again would drop them."""
+    if discard_swaps or not tracks.is_file() or not journal_path(tracks).is_file():
+        return
+    applied = swap_history(tracks).applied
+    if applied:
+        raise ConflictError(
+            f"{tracks} holds {len(applied)} identity swap(s) made by hand ({journal_path(tracks).name}); tracking or "
+            "stitching again would replace them. Copy the file to keep them, then pass --discard-swaps "
+            "(discard_swaps=True)."
+        )
+
+
 def track_prediction_file(
-    path: PathLike, n_animals: int | None = None, settings: TrackingSettings | None = None
+    path: PathLike,
+    n_animals: int | None = None,
+    settings: TrackingSettings | None = None,
+    *,
+    discard_swaps: bool = False,
 ) -> tuple[Path, Path]:
     """Track a multi-animal prediction file: the tracks go to ``<its stem>_el.h5`` beside it (atomically),
     the tracklets to ``<its stem without _el>_tracklets.npz``; the file itself is left as it is (a tracks
     file is tracked again in place).
 
     Returns ``(tracks file, tracklets file)``. ``analyze`` does the same while writing a multi-animal
-    video's results; this tracks a file analysed with ``track=False`` afterwards.
+    video's results; this tracks a file analysed with ``track=False`` afterwards. A tracks file with swaps
+    made by hand is not replaced unless ``discard_swaps`` (:func:`check_hand_swaps`).
     """
     path = Path(path)
+    check_hand_swaps(tracks_path(path), discard_swaps)
     tracked, tracklets = track_poses(read_predictions(path), n_animals, settings)
     tracked.metadata = {**tracked.metadata, "tracked": True}
     out = write_tracklets(tracklets, tracklets_path(untracked_path(path)))
@@ -85,24 +106,29 @@ def stitch_videos(
     *,
     n_animals: int | None = None,
     dest: PathLike | None = None,
+    discard_swaps: bool = False,
     **overrides: Any,
 ) -> list[Path]:
     """Stitch the saved tracklets of each video again (other settings, other number of animals).
 
     Writes ``<video><scorer>_el.h5`` (tracked, DeepLabCut's tracks file) beside the tracklets; returns those
-    paths. ``overrides`` are :class:`TrackingSettings` fields.
+    paths. ``overrides`` are :class:`TrackingSettings` fields. A tracks file holding identity swaps made by
+    hand is not replaced unless ``discard_swaps`` (checked for every video before any is written).
     """
     project = Project.load(config)
     n_animals = check_n_animals(n_animals, project.layout.individuals, project.root / "config.yaml")
     settings = TrackingSettings().with_overrides(pcutoff=project.pcutoff).with_overrides(**overrides)
     scorer = shuffle_scorer(project, shuffle)
+    sources = [
+        _find_tracklets(Path(v), scorer, dest) for v in ([videos] if isinstance(videos, str | os.PathLike) else videos)
+    ]
+    outputs = [tracks_path(source.with_name(source.name[: -len(TRACKLETS_SUFFIX)] + ".h5")) for source in sources]
+    for out in outputs:
+        check_hand_swaps(out, discard_swaps)
     written = []
-    for video in [videos] if isinstance(videos, str | os.PathLike) else videos:
-        source = _find_tracklets(Path(video), scorer, dest)
-        tracklets = read_tracklets(source)
-        tracked = stitch(tracklets, n_animals, settings)
+    for source, out in zip(sources, outputs, strict=True):
+        tracked = stitch(read_tracklets(source), n_animals, settings)
         tracked.metadata = {**tracked.metadata, "tracked": True}
-        out = tracks_path(source.with_name(source.name[: -len(TRACKLETS_SUFFIX)] + ".h5"))
         written.append(write_predictions(tracked, out))
     return written
 
