@@ -48,6 +48,7 @@ def test_a_multi_animal_project_trains_with_affinity_fields_and_evaluates_with_m
     with open(snapshot.parent / "learning_stats.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 3 and all(math.isfinite(float(r["paf_loss"])) for r in rows)
+    assert 0.0 <= float(rows[-1]["test_map"]) <= 100.0  # the learning curve's mAP (validated at the last epoch)
     results = evaluate(two_animals, 1, device="cpu")
     assert results["multi_animal"] and results["n_test"] == 3
     for key in ("test_map", "test_map_sleap"):
@@ -140,6 +141,10 @@ def test_unique_body_parts_are_found_in_single_and_scored_apart_from_the_map(ani
     layout = Project.load(animals_and_a_port).layout
     assert list(results["per_bodypart"]) == [*layout.bodyparts, "port"] and results["per_bodypart"]["port"]["unique"]
     assert results["test_error_px_unique"] < 4.0
+    with open(Shuffle(animals_and_a_port, 1).train_dir / "learning_stats.csv") as f:
+        last = list(csv.DictReader(f))[-1]
+    assert float(last["test_error_px_unique"]) == pytest.approx(results["test_error_px_unique"], abs=1e-3)
+    assert float(last["test_map"]) == pytest.approx(results["test_map"], abs=1e-3)
     video = next((animals_and_a_port.parent / "videos").glob("*.mp4"))
     (out,) = analyze(animals_and_a_port, [video], backend="torch", dest=animals_and_a_port.parent / "out")
     table = pd.read_hdf(out)

@@ -75,6 +75,8 @@ STATS_COLUMNS = [
     "test_error_px",
     "test_error_px_pcutoff",
     "train_error_px",
+    "test_map",  # multi-animal: OKS mAP (sigma 0.1) of the test images, percent
+    "test_error_px_unique",  # multi-animal with unique body parts: their test pixel error
 ]
 
 
@@ -640,6 +642,10 @@ class _Run:
             if self.test_data is not None and len(self.test_data):
                 test = self._predict_errors(self.test_data)
                 result.update(test_error_px=test["error_px"], test_error_px_pcutoff=test["error_px_pcutoff"])
+                if "map" in test:
+                    result["test_map"] = test["map"]
+                if "unique" in test:
+                    result["test_error_px_unique"] = test["unique"]["error_px"]
             if with_train or self.test_data is None:
                 result["train_error_px"] = self._predict_errors(self.train_data)["error_px"]
         self._last_validation = (self.state.step, result)
