@@ -8,6 +8,7 @@ the loaded model cached per process.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,26 +27,30 @@ from markerless.project.project import Project
 from markerless.project.shuffle import Shuffle
 
 
-def load_torch_inference_model(snapshot: str | Path, scale: float = 1.0, color: ColorOrder = "bgr") -> Any:
-    """The :class:`markerless.nets.InferenceModel` (raw frames in, keypoints out) of a snapshot."""
+def load_torch_inference_model(
+    snapshot: str | Path, scale: float = 1.0, color: ColorOrder = "bgr", bodyparts: Sequence[str] = ()
+) -> Any:
+    """The :class:`markerless.nets.InferenceModel` (raw frames in, keypoints out) of a snapshot; ``bodyparts``
+    name the channels of a multi-animal snapshot that does not list its own (see :func:`animal_edges`)."""
 
     path = Path(snapshot)
     if not path.exists():
         raise ModelError(f"The snapshot {path} does not exist; train the shuffle first (`markerless train`).")
     net, extra = load_checkpoint(path)
-    edges = animal_edges(extra)
+    edges = animal_edges(extra, bodyparts)
     if edges is not None:
         peaks = max_peaks_for(len(extra.get("individuals") or ()))
         return AnimalInferenceModel(net, edges, peaks, color=color, scale=scale).eval()
     return InferenceModel(net, color=color, scale=scale).eval()
 
 
-def animal_edges(extra: dict[str, Any]) -> np.ndarray | None:
-    """The part-affinity edges ``(E, 2)`` (body-part indices) of a multi-animal snapshot's entries, else None."""
+def animal_edges(extra: dict[str, Any], bodyparts: Sequence[str] = ()) -> np.ndarray | None:
+    """The part-affinity edges ``(E, 2)`` (body-part indices) of a multi-animal snapshot's entries, else None;
+    ``bodyparts`` name the channels of a snapshot that does not list its own."""
     edges = extra.get("edges") or []
     if not edges:
         return None
-    names = list(extra.get("bodyparts") or [])
+    names = list(extra.get("bodyparts") or bodyparts)
     try:
         return np.array([[names.index(a), names.index(b)] for a, b in edges], dtype=np.int64)
     except ValueError:
@@ -141,7 +146,8 @@ class AnalysisModel:
 
     def torch_module(self) -> Any:
         """The PyTorch inference module of the snapshot."""
-        return load_torch_inference_model(self.snapshot, self.scale, self.color)
+        channels = [*self.layout.bodyparts, *self.layout.unique_bodyparts]
+        return load_torch_inference_model(self.snapshot, self.scale, self.color, channels)
 
     def exported(self, fmt: str, frame_size: tuple[int, int]) -> Path:
         """The exported model for frames of ``frame_size`` (width, height), exporting it when needed."""
@@ -227,5 +233,5 @@ def resolve_model(config: str | Path, shuffle: int = 1, snapshot: str | Path | N
         net_name=recipe.model.net,
         recipe=recipe.to_dict(),
         train_fraction=sh.train_fraction,
-        edges=animal_edges(extra),
+        edges=animal_edges(extra, [*project.layout.bodyparts, *project.layout.unique_bodyparts]),
     )
