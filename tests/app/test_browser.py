@@ -51,6 +51,21 @@ def _canvas_point(page, x: float, y: float) -> tuple[float, float]:
     return box["x"] + ox + (x + 0.5) * scale, box["y"] + oy + (y + 0.5) * scale
 
 
+def _click_until(page, point: tuple[float, float], placed: str, tries: int = 3) -> None:
+    """Click image pixel ``point`` until ``placed`` holds: the view can still be refitted to a freshly shown image
+    (the layout settling after a video switch) between reading it and clicking, on a busy machine."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    for attempt in range(tries):
+        page.mouse.click(*_canvas_point(page, *point))
+        try:
+            page.wait_for_function(placed, timeout=5000)
+            return
+        except PlaywrightTimeoutError:
+            if attempt == tries - 1:
+                raise
+
+
 def _wait_saved(page) -> None:
     page.wait_for_function("state.pending === 0 && document.querySelector('#status').dataset.state === 'idle'")
 
@@ -441,8 +456,7 @@ def test_odd_folder_names_open_and_save(browser, odd_project: Path) -> None:
         page.wait_for_function("state.video === 'Maus_ü1' && state.frame && state.frame.name === 'img 005.png'")
         _idle(page)
         page.wait_for_function("state.image && state.image.naturalWidth > 0")  # the view fits this image
-        page.mouse.click(*_canvas_point(page, 11, 13))
-        page.wait_for_function("state.frame.points[0][0] !== null")  # the click placed the point
+        _click_until(page, (11, 13), "state.frame.points[0][0] !== null")  # the click placed the point
         _wait_saved(page)
         assert np.allclose(_disk_when_saved(odd_project, "Maus_ü1", "img 005.png")[0, 0], [11, 13], atol=0.6)
         page.reload()
