@@ -90,9 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     video = DATA / "clip.mp4"
     analysed = args.frames or 1500
     seconds = []
-    for _ in range(
-        0 if args.no_analysis else 2
-    ):  # the first run also exports the network (once per snapshot and frame size)
+    runs = 0 if args.no_analysis else 2  # the first run also exports the network (once per snapshot and frame size)
+    for _ in range(runs):
         t0 = time.time()
         (predictions,) = analyze(
             config, [video], dest=work / "analysis", overwrite=True, backend=args.backend, stop=args.frames

@@ -62,6 +62,7 @@ UNLABELLED_DEFAULTS = {
 }
 VARIANTS = ("supervised", "unlabelled", "ensemble", "ensemble-unlabelled")
 SHUFFLES = {"supervised": 1, "unlabelled": 2, "ensemble": 3, "ensemble-unlabelled": 6}
+DEFAULT_VARIANTS = VARIANTS[:3]  # ensemble-unlabelled on request: three more 3-member trainings
 ENSEMBLES = ("ensemble", "ensemble-unlabelled")
 WITH_LOSSES = ("unlabelled", "ensemble-unlabelled")
 MEMBERS = 3
@@ -71,7 +72,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=10.0, help="training wall time per variant (default 10)")
     p.add_argument("--datasets", nargs="+", default=list(VIDEOS), choices=list(VIDEOS))
-    p.add_argument("--variants", nargs="+", default=list(VARIANTS[:3]), choices=list(VARIANTS))
+    p.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS), choices=list(VARIANTS))
     p.add_argument("--work", type=Path, default=None, help="work folder (default: a temp folder, removed)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--out", type=Path, default=HERE / "results", help="where the JSON goes")
@@ -80,7 +81,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         nargs="*",
         default=[],
         metavar="KEY=VALUE",
-        help="recipe values of the variants with the unlabelled losses (YAML values), e.g. temporal_weight=0.5 pca_epsilon=10",
+        help="recipe values of the variants with the unlabelled losses (YAML values), e.g. temporal_weight=0.5 "
+        "pca_epsilon=10",
     )
     p.add_argument("--seed", type=int, default=None, help="recipe seed of every variant (default: the recipe's)")
     p.add_argument(

@@ -146,8 +146,7 @@ class AnalysisModel:
 
     def torch_module(self) -> Any:
         """The PyTorch inference module of the snapshot."""
-        channels = [*self.layout.bodyparts, *self.layout.unique_bodyparts]
-        return load_torch_inference_model(self.snapshot, self.scale, self.color, channels)
+        return load_torch_inference_model(self.snapshot, self.scale, self.color, self.layout.keypoint_names)
 
     def exported(self, fmt: str, frame_size: tuple[int, int]) -> Path:
         """The exported model for frames of ``frame_size`` (width, height), exporting it when needed."""
@@ -233,5 +232,5 @@ def resolve_model(config: str | Path, shuffle: int = 1, snapshot: str | Path | N
         net_name=recipe.model.net,
         recipe=recipe.to_dict(),
         train_fraction=sh.train_fraction,
-        edges=animal_edges(extra, [*project.layout.bodyparts, *project.layout.unique_bodyparts]),
+        edges=animal_edges(extra, project.layout.keypoint_names),
     )

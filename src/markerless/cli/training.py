@@ -155,7 +155,7 @@ def _add_evaluate_args(p: argparse.ArgumentParser) -> None:
         "--backend",
         choices=list(BACKEND_CHOICES),
         default=argparse.SUPPRESS,
-        help="what runs a multi-animal network (default auto: OpenVINO on a CPU, as analysis; a single-animal "
+        help="what runs a multi-animal network (default auto: OpenVINO on a CPU, as analyze does; a single-animal "
         "network runs in PyTorch)",
     )
     p.add_argument(

@@ -7,6 +7,7 @@ decoded once, and each batch is one affine warp per image plus vectorised keypoi
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +64,16 @@ class ImageSet:
 
     def __len__(self) -> int:
         return len(self.images)
+
+
+def same_size_batches(images: Sequence[np.ndarray], batch_size: int) -> Iterator[list[int]]:
+    """Indices of ``images`` in batches of at most ``batch_size`` images of one size (the order kept within a size)."""
+    by_shape: dict[tuple[int, ...], list[int]] = {}
+    for i, image in enumerate(images):
+        by_shape.setdefault(image.shape, []).append(i)
+    for rows in by_shape.values():
+        for start in range(0, len(rows), batch_size):
+            yield rows[start : start + batch_size]
 
 
 def to_tensor(images: np.ndarray, device: torch.device, channels_last: bool = True) -> torch.Tensor:

@@ -30,7 +30,7 @@ from markerless.nets.checkpoint import check_trained_bodyparts
 from markerless.nets.device import resolve_device
 from markerless.project.project import ProjectSource
 from markerless.project.shuffle import Shuffle, snapshot_epoch
-from markerless.training.batches import ImageSet
+from markerless.training.batches import ImageSet, same_size_batches
 from markerless.training.metrics import LARGE_ERROR_FRACTION, error_summary, labelled_extent, pixel_errors
 from markerless.training.multi_animal import animal_errors, predict_animals, predict_animals_exported
 from markerless.training.oks import matched_errors, oks_matrix
@@ -48,13 +48,8 @@ def predict_images(
 
     model = InferenceModel(net, color="rgb", scale=scale).to(device)
     out = np.full((len(images), net.spec.keypoints, 3), np.nan, dtype=np.float32)
-    by_shape: dict[tuple[int, ...], list[int]] = {}
-    for i, im in enumerate(images):
-        by_shape.setdefault(im.shape, []).append(i)
-    for rows in by_shape.values():
-        for start in range(0, len(rows), batch_size):
-            idx = rows[start : start + batch_size]
-            out[idx] = model.predict(np.stack([images[i] for i in idx]))
+    for idx in same_size_batches(images, batch_size):
+        out[idx] = model.predict(np.stack([images[i] for i in idx]))
     return out
 
 
@@ -81,9 +76,11 @@ def evaluate(
         pcutoff: likelihood threshold (default the project's ``pcutoff``).
         plot: also draw every image with ground truth (circles) and predictions (crosses).
         device: ``auto``, ``cpu`` or ``cuda``.
-        backend: what runs a multi-animal network (:func:`evaluation_backend`): ``auto``, ``torch``,
-            ``openvino`` or ``onnxruntime`` (the last two export the snapshot, fp32 on the CPU). A
-            single-animal network runs in PyTorch.
+        backend: what runs a multi-animal network: ``auto`` (analysis's choice for the device,
+            :func:`~markerless.analysis.backends.resolve_backend`: OpenVINO on a CPU, so the images are
+            predicted as the videos are), ``torch``, ``openvino`` or ``onnxruntime`` (the last two export
+            the snapshot, kept for analysis, and run it in fp32 on the CPU). A single-animal network runs
+            in PyTorch.
     """
 
     sh = Shuffle(config, shuffle)
@@ -105,7 +102,7 @@ def evaluate(
     labels = labels.select(rows)
     data = ImageSet.load(project.root, labels)
     recipe = sh.recipe
-    runner = evaluation_backend(backend, dev.type)  # checked for every project: a wrong name is an error
+    runner = resolve_backend(backend, dev.type)  # checked for every project: a wrong name is an error
     if project.layout.multi_animal:
         return _evaluate_animals(sh, snap, net, extra, data, train_set, pcutoff, dev, runner, plot)
     pred = predict_images(
@@ -168,13 +165,6 @@ def evaluate(
             stacklevel=2,
         )
     return results
-
-
-def evaluation_backend(backend: str, device: str) -> str:
-    """The backend that runs a multi-animal network on the labelled images: ``auto`` is analysis's choice
-    for the device (:func:`~markerless.analysis.backends.resolve_backend`: OpenVINO on a CPU, PyTorch on
-    CUDA), so the images are predicted as the videos are; the exported model is kept for analysis."""
-    return resolve_backend(backend, device)
 
 
 def _evaluate_animals(

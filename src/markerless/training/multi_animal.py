@@ -19,7 +19,7 @@ from markerless.analysis.animal_model import assemble_scored
 from markerless.analysis.assembly import assemble_maps
 from markerless.analysis.model_source import AnalysisModel, cached_backend
 from markerless.errors import ModelError
-from markerless.training.batches import to_tensor
+from markerless.training.batches import same_size_batches, to_tensor
 from markerless.training.metrics import error_summary
 from markerless.training.oks import multi_animal_summary
 
@@ -47,28 +47,23 @@ def predict_animals(
     rows_out = max_individuals + (1 if n_unique else 0)
     poses = np.full((len(images), rows_out, n_parts, 3), np.nan, dtype=np.float32)
     scores = np.full((len(images), max_individuals), np.nan, dtype=np.float32)
-    by_shape: dict[tuple[int, ...], list[int]] = {}
-    for i, im in enumerate(images):
-        by_shape.setdefault(im.shape, []).append(i)
-    for rows in by_shape.values():
-        for start in range(0, len(rows), batch_size):
-            idx = rows[start : start + batch_size]
-            x = to_tensor(np.stack([images[i] for i in idx]), torch.device(device), channels_last=False)
-            if scale != 1.0:
-                x = F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)
-            heatmaps, offsets, pafs = net(net.normalize(x))
-            found, score = assemble_maps(
-                heatmaps,
-                offsets,
-                pafs,
-                edges,
-                net.stride,
-                max_individuals,
-                locref_stdev=net.spec.locref_stdev,
-                n_unique=n_unique,
-            )
-            found[..., :2] = (found[..., :2] + 0.5) / scale - 0.5
-            poses[idx], scores[idx] = found, score
+    for idx in same_size_batches(images, batch_size):
+        x = to_tensor(np.stack([images[i] for i in idx]), torch.device(device), channels_last=False)
+        if scale != 1.0:
+            x = F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)
+        heatmaps, offsets, pafs = net(net.normalize(x))
+        found, score = assemble_maps(
+            heatmaps,
+            offsets,
+            pafs,
+            edges,
+            net.stride,
+            max_individuals,
+            locref_stdev=net.spec.locref_stdev,
+            n_unique=n_unique,
+        )
+        found[..., :2] = (found[..., :2] + 0.5) / scale - 0.5
+        poses[idx], scores[idx] = found, score
     return poses, scores
 
 
@@ -80,19 +75,14 @@ def predict_animals_exported(
     if model.edges is None:
         raise ModelError(f"{model.snapshot} has no part-affinity edges: it is not a multi-animal snapshot.")
     layout = model.layout
-    n_parts = len(layout.bodyparts) + len(layout.unique_bodyparts)
-    n_animals, n_unique = len(layout.individuals), len(layout.unique_bodyparts)
+    n_parts, n_animals, n_unique = len(layout.keypoint_names), len(layout.individuals), len(layout.unique_bodyparts)
     poses = np.full((len(images), n_animals + (1 if n_unique else 0), n_parts, 3), np.nan, dtype=np.float32)
     scores = np.full((len(images), n_animals), np.nan, dtype=np.float32)
-    by_shape: dict[tuple[int, ...], list[int]] = {}
-    for i, im in enumerate(images):
-        by_shape.setdefault(im.shape, []).append(i)
-    for shape, rows in by_shape.items():
-        run = cached_backend(model.spec(backend, "cpu", (shape[1], shape[0]), precision="fp32"))
-        for start in range(0, len(rows), batch_size):
-            idx = rows[start : start + batch_size]
-            frames = np.stack([images[i][..., ::-1] for i in idx])  # the exported graph takes BGR frames
-            poses[idx], scores[idx] = assemble_scored(run(frames), n_parts, model.edges, n_animals, n_unique)
+    for idx in same_size_batches(images, batch_size):
+        height, width = images[idx[0]].shape[:2]
+        run = cached_backend(model.spec(backend, "cpu", (width, height), precision="fp32"))  # built once per size
+        frames = np.stack([images[i] for i in idx])[..., ::-1]  # the exported graph takes BGR frames
+        poses[idx], scores[idx] = assemble_scored(run(frames), n_parts, model.edges, n_animals, n_unique)
     return poses, scores
 
 
