@@ -247,10 +247,11 @@ class Project:
         path = self.label_file(video_stem)
         table = read_label_table(path) or LabelTable(pd.DataFrame())
         before = table.df.copy()
-        set_label_rows(table, Labels(self.layout, labels.images, labels.xy, labels.occluded, self.scorer))
+        ours = Labels(self.layout, labels.images, labels.xy, labels.occluded, self.scorer)
+        set_label_rows(table, ours)
         if not (path.is_file() and path.with_suffix(".csv").is_file() and table.df.equals(before)):
             write_label_table(table, path)
-        update_occlusions(path, Labels(self.layout, labels.images, labels.xy, labels.occluded, self.scorer))
+        update_occlusions(path, ours)
 
     def image_path(self, image: str) -> Path:
         """Absolute path of a project-relative image path (``labeled-data/<video>/img012.png``)."""
