@@ -235,21 +235,17 @@ def test_tracking_crop_settings_choose_and_refuse(analysis_model):
     assert tracking_crop_settings(analysis_model, (640, 480), "cpu", crop_size=(150, 100)).size == (160, 128)
     with pytest.raises(VideoError, match="does not fit"):
         tracking_crop_settings(analysis_model, (96, 64), "cpu", True)
-    # a caller following one animal (live) refuses a multi-animal model's crop, or poses whole frames
+    # a multi-animal window follows the group: the recipe's window for all animals, on the CPU, when worth it
     two = SimpleNamespace(layout=SimpleNamespace(shape=(2, 4)), recipe={}, scale=1.0, edges=np.array([[0, 1]]))
-    with pytest.raises(VideoError, match="multi-animal"):
-        tracking_crop_settings(two, (640, 480), "cpu", True)
-    assert tracking_crop_settings(two, (640, 480), "cpu") is None
-    # analysis follows the group: in the recipe's window for all animals, on the CPU, when worth it
-    assert tracking_crop_settings(two, (640, 480), "cpu", group=True) is None  # no window for the group
+    assert tracking_crop_settings(two, (640, 480), "cpu") is None  # no window for the group
     with pytest.raises(VideoError, match="--crop-size W H"):
-        tracking_crop_settings(two, (640, 480), "cpu", True, group=True)
-    assert tracking_crop_settings(two, (640, 480), "cpu", True, (300, 200), group=True).size == (320, 224)
-    assert tracking_crop_settings(two, (640, 480), "cpu", False, (300, 200), group=True) is None
+        tracking_crop_settings(two, (640, 480), "cpu", True)
+    assert tracking_crop_settings(two, (640, 480), "cpu", True, (300, 200)).size == (320, 224)
+    assert tracking_crop_settings(two, (640, 480), "cpu", False, (300, 200)) is None
     flies = SimpleNamespace(**{**two.__dict__, "recipe": {"analysis_window": [480, 480]}})
-    assert tracking_crop_settings(flies, (1024, 1024), "cpu", group=True).size == (480, 480)
-    assert tracking_crop_settings(flies, (1024, 1024), "cuda", group=True) is None
-    assert tracking_crop_settings(flies, (640, 480), "cpu", group=True) is None  # most of a smaller frame
+    assert tracking_crop_settings(flies, (1024, 1024), "cpu").size == (480, 480)
+    assert tracking_crop_settings(flies, (1024, 1024), "cuda") is None
+    assert tracking_crop_settings(flies, (640, 480), "cpu") is None  # most of a smaller frame
     # a recipe whose crop holds a typical animal but not its length names the window that holds it
     long = SimpleNamespace(
         layout=SimpleNamespace(shape=(1, 4)),

@@ -15,27 +15,12 @@ from markerless.analysis.analyze import analyze, analyze_videos
 from markerless.analysis.model_source import AnalysisModel
 from markerless.analysis.tracking_crop import AnimalGroup, CropSettings, GroupCropTracker
 from markerless.io.dlc import read_predictions
-from markerless.model.skeleton import PoseLayout, Skeleton
 from markerless.nets import create_model, save_checkpoint
 from markerless.project.project import add_videos
 from markerless.training.dataset import create_training_dataset
+from tests.fixtures.discs import FRAME, LAYOUT, PackedDiscsNet, disc_frames
 from tests.fixtures.projects import BODYPARTS, make_tiny_project, tiny_recipe
 from tests.fixtures.videos import write_video
-
-FRAME = (320, 240)  # width, height
-LAYOUT = PoseLayout(Skeleton.from_names(["centre", "left"], [("centre", "left")]), ("a", "b"), multi_animal=True)
-RADIUS = 10
-
-
-def disc_frames(paths: list[list[tuple[int, int] | None]]) -> np.ndarray:
-    """Light frames ``(N, 240, 320, 3)``, one dark disc per animal at ``paths[frame]`` (None: not in view)."""
-    w, h = FRAME
-    frames = np.full((len(paths), h, w, 3), 200, dtype=np.uint8)
-    for frame, centres in zip(frames, paths, strict=True):
-        for centre in centres:
-            if centre is not None:
-                cv2.circle(frame, centre, RADIUS, (20, 20, 20), -1)
-    return frames
 
 
 class DiscsNet:
@@ -169,28 +154,6 @@ def test_a_recheck_interval_below_one_is_refused() -> None:
 
 
 # --- end to end: analyse a two-animal video with the group crop and on whole frames --------------------------
-
-
-class PackedDiscsNet:
-    """A stand-in for a multi-animal net's exported graph: frames -> packed peaks ``(2 parts, 4, 3)`` (each disc's
-    centroid and leftmost pixel) and affinities ``(1 edge, 4, 4)`` (1 between a disc's two parts), as
-    :class:`~markerless.analysis.animal_model.AnimalInferenceModel` packs them."""
-
-    def __init__(self) -> None:
-        self.widths: list[int] = []
-
-    def __call__(self, frames: np.ndarray) -> np.ndarray:
-        self.widths.append(frames.shape[2])
-        peaks = np.full((len(frames), 2, 4, 3), np.nan, dtype=np.float32)
-        affinity = np.zeros((len(frames), 1, 4, 4), dtype=np.float32)
-        for b, frame in enumerate(frames):
-            n, _labels, stats, centroids = cv2.connectedComponentsWithStats((frame[..., 0] < 100).astype(np.uint8))
-            discs = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= 20][:4]
-            for m, i in enumerate(discs):
-                peaks[b, 0, m] = [*centroids[i], 1.0]
-                peaks[b, 1, m] = [stats[i, cv2.CC_STAT_LEFT], centroids[i][1], 1.0]
-                affinity[b, 0, m, m] = 1.0
-        return np.concatenate([peaks.reshape(len(frames), -1), affinity.reshape(len(frames), -1)], axis=1)
 
 
 def write_discs_video(path: Path, paths: list[list[tuple[int, int]]]) -> Path:

@@ -218,8 +218,6 @@ def tracking_crop_settings(
     device: str,
     tracking_crop: bool | None = None,
     crop_size: tuple[int, int] | None = None,
-    *,
-    group: bool = False,
 ) -> CropSettings | None:
     """The tracking crop to analyse frames of ``frame_size`` with, or None for whole frames.
 
@@ -228,21 +226,14 @@ def tracking_crop_settings(
     crop plus a sixth, in frame pixels: with 192x192 training crops, batches of 4 and the window led by the
     animal's velocity, the openfield video (640x480) keeps 99 % of its frames in a 224x224 window (223
     frames/s end to end vs 193 with 256x256; without the velocity lead and with batches of 8, a 192x192
-    window kept only 64 %). A multi-animal model is cropped only by a caller that follows a ``group``
-    (:class:`~markerless.analysis.tracking_crop.GroupCropTracker`; otherwise True is refused), in the
-    recipe's window holding every animal (``fit_recipe``) or ``crop_size``; a recipe without that window
-    analyses whole frames (auto) or asks for ``crop_size`` (True).
+    window kept only 64 %). A multi-animal model's window follows every animal
+    (:class:`~markerless.analysis.tracking_crop.GroupCropTracker`): the recipe's window holding them all
+    (``fit_recipe``) or ``crop_size``; a recipe without that window analyses whole frames (auto) or asks
+    for ``crop_size`` (True).
     """
     if tracking_crop is False:
         return None
     several = model.edges is not None
-    if several and not group:
-        if tracking_crop:
-            raise VideoError(
-                "The live dynamic crop follows one animal and this is a multi-animal project; leave out "
-                "--dynamic-crop (dynamic_crop=True): live poses several animals on whole frames."
-            )
-        return None
     if crop_size is None:  # the recipe's window, else (one animal) the training crop plus a sixth
         recipe = Recipe.from_dict(model.recipe)
         window = recipe.analysis_window
@@ -251,7 +242,7 @@ def tracking_crop_settings(
                 raise VideoError(
                     "This multi-animal model's recipe has no analysis window holding every animal (trained before "
                     "group crops, or the animals spread over most of the frame); pass --crop-size W H with "
-                    "--tracking-crop, or leave out --tracking-crop."
+                    "--tracking-crop (live: --dynamic-crop), or leave that option out."
                 )
             return None
         size = window or tuple(c * WINDOW_GROWTH for c in recipe.crop_size)
@@ -353,7 +344,7 @@ def analyze_videos(
             info["n_frames"] = min(info["n_frames"], int(opts.stop))
         frame_size = (info["width"], info["height"])
         spec = model.spec(backend_name, device, frame_size, precision, backend_options)
-        settings = tracking_crop_settings(model, frame_size, device, opts.tracking_crop, opts.crop_size, group=True)
+        settings = tracking_crop_settings(model, frame_size, device, opts.tracking_crop, opts.crop_size)
         crop = None
         if settings is not None:  # a multi-animal net's crop assembles the animals itself, window and whole
             group = AnimalGroup(model.postprocess, model.layout) if model.edges is not None else None

@@ -60,8 +60,8 @@ def _add_live_args(p: argparse.ArgumentParser) -> None:
         "--dynamic-crop",
         action=argparse.BooleanOptionalAction,
         default=suppress,
-        help="follow the animal in a window, falling back to the whole frame when it is lost "
-        "(default: as analyze's tracking crop, on for single-animal projects on the CPU)",
+        help="follow the animal (every animal of a multi-animal project) in a window, falling back to the whole "
+        "frame when one is lost (default: as analyze's tracking crop, on the CPU when the window is small)",
     )
     p.add_argument("--backend", choices=BACKEND_CHOICES, default=suppress, help="inference engine (default auto)")
     p.add_argument("--device", choices=DEVICES, default=suppress, help="where to run (default auto)")

@@ -12,9 +12,10 @@ decide when a window result stands and when the frame is analysed whole, with on
 whose window result is not trusted but found the animal (typically near the window's edge) is first
 analysed again in a window centred on it (``second_look``), so the whole frame, several times the cost
 of a window, runs only when the animal is lost (these re-acquisitions set the latency's tail).
-Multi-animal models run on whole frames (the crop follows one animal); their peaks are assembled into
-animals frame by frame as analysis assembles them, in assembly order: the individuals axis is not an
-identity over time (offline analysis tracks the whole video; live does not).
+Multi-animal models assemble their peaks into animals frame by frame as analysis assembles them; their
+dynamic crop is analysis's :class:`~markerless.analysis.tracking_crop.GroupCropTracker`, one window
+holding every animal (the recipe's ``analysis_window``). Animals come in assembly order: the individuals
+axis is not an identity over time (offline analysis tracks the whole video; live does not).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from markerless.analysis.analyze import tracking_crop_settings
 from markerless.analysis.backends import create_backend
 from markerless.analysis.model_source import AnalysisModel, resolve_model
 from markerless.analysis.options import AnalysisOptions
-from markerless.analysis.tracking_crop import CropSettings, CropTracker
+from markerless.analysis.tracking_crop import AnimalGroup, CropSettings, CropTracker, GroupCropTracker
 from markerless.errors import ConfigError, MarkerlessError, ModelError
 from markerless.io.video import ColorOrder
 from markerless.model.skeleton import PoseLayout
@@ -53,9 +54,8 @@ class LiveEstimator:
     Frames are ``uint8 (H, W, 3)`` in the colour order given when the estimator was built (``bgr``,
     OpenCV's order, by default; ``rgb`` otherwise), all of the size of the first frame. The first
     frame (or :meth:`warm_up`) compiles the models for that size and runs them a few times.
-    Multi-animal models return every animal along the individuals axis (whole frames; the dynamic crop
-    follows one animal), in assembly order (not tracked: the same animal may change places between
-    frames).
+    Multi-animal models return every animal along the individuals axis, in assembly order (not tracked:
+    the same animal may change places between frames); their dynamic crop holds every animal.
     """
 
     def __init__(
@@ -67,12 +67,16 @@ class LiveEstimator:
         color: ColorOrder = "bgr",
         scorer: str = "markerless-live",
         to_layout: Callable[[np.ndarray], np.ndarray] | None = None,
+        group: AnimalGroup | None = None,
         description: str = "",
     ) -> None:
         """Build from factories called at warm-up with the frame size (width, height).
 
         ``make_whole`` returns the whole-frame network ``(1, H, W, 3) -> (1, K, 3)``; ``make_window``
         returns the dynamic crop's settings and window network, or None for whole frames only.
+        ``group``: the networks are a multi-animal net's, whose raw outputs ``group.assemble`` turns into
+        animals (the dynamic crop then follows them all); ``to_layout`` maps the ``(1, K, 3)`` keypoints
+        onto ``layout``.
         """
         if color not in ("rgb", "bgr"):
             raise ConfigError(f"color must be 'rgb' or 'bgr', got {color!r}.")
@@ -82,6 +86,7 @@ class LiveEstimator:
         self.description = description
         self._make_whole, self._make_window = make_whole, make_window
         self._to_layout = to_layout
+        self.group = group
         self._infer: Infer | None = None
         self.tracker: CropTracker | None = None
         self.frame_size: tuple[int, int] | None = None
@@ -103,8 +108,9 @@ class LiveEstimator:
     ) -> LiveEstimator:
         """The estimator of a project's trained shuffle (config snapshotindex's snapshot, the last by default, unless ``snapshot``).
 
-        ``dynamic_crop``: follow the animal in a window (None: analysis's rule, single-animal projects
-        on the CPU when the window is at most 60 % of the frame; False: whole frames). ``crop_size``:
+        ``dynamic_crop``: follow the animal (a multi-animal project: every animal, in the recipe's window
+        for the group) in a window (None: analysis's rule, on the CPU when the window is at most 60 % of
+        the frame; False: whole frames). ``crop_size``:
         the window (width, height) (default: analysis's, the training crop plus a sixth).
         ``options``/``overrides``: backend, device, precision, backend_options as for ``analyze``.
         """
@@ -132,16 +138,14 @@ class LiveEstimator:
             settings = tracking_crop_settings(model, frame_size, opts.device, dynamic_crop, crop_size)
             return None if settings is None else (settings, build(settings.size))
 
-        def to_layout(values: np.ndarray) -> np.ndarray:  # a multi-animal net's peaks are assembled first
-            return model.to_layout(model.postprocess(values))
-
         return cls(
             model.layout,
             build,
             window,
             color=model.color,
             scorer=model.scorer,
-            to_layout=to_layout,
+            to_layout=model.to_layout,
+            group=AnimalGroup(model.postprocess, model.layout) if model.edges is not None else None,
             description=f"{opts.backend} {opts.precision} on {opts.device}",
         )
 
@@ -171,6 +175,11 @@ class LiveEstimator:
                 "`markerless export CONFIG --format openvino --frame-size W H`."
             )
         layout = _project_layout(folder)
+        if layout is not None and layout.multi_animal:
+            raise ModelError(
+                f"{folder} is an export of a multi-animal model, whose peaks are assembled with the project's "
+                "snapshot; build the estimator with LiveEstimator.from_project (`markerless live CONFIG`)."
+            )
         export_color = _export_color(next(iter(exports.values())))
         if export_color != color:
             raise ModelError(
@@ -220,10 +229,16 @@ class LiveEstimator:
             crop = np.ascontiguousarray(batch[:, : settings.size[1], : settings.size[0]])
             for _ in range(WARMUP_RUNS):
                 infer(crop)
-            self.tracker = CropTracker(whole, infer, settings, (w, h), second_look=True)
-            self.tracker(batch)  # finds the animal on the whole frame: the first timed frame is a window
+            if self.group is not None:  # assembles window and whole frames itself
+                self.tracker = GroupCropTracker(whole, infer, self.group, settings, (w, h))
+            else:
+                self.tracker = CropTracker(whole, infer, settings, (w, h), second_look=True)
+            self.tracker(batch)  # finds the animals on the whole frame: the first timed frame is a window
             self.tracker.frames_whole = 0
             self._infer = self.tracker
+        elif self.group is not None:
+            assemble = self.group.assemble
+            self._infer = lambda frames: assemble(whole(frames))
         else:
             self._infer = whole
         self.frame_size = (w, h)
