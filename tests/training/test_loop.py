@@ -17,7 +17,7 @@ from markerless.errors import TrainingError
 from markerless.nets import create_model
 from markerless.project.shuffle import Shuffle
 from markerless.training.dataset import create_training_dataset
-from markerless.training.loop import lr_factor, param_groups, train
+from markerless.training.loop import lr_factor, param_groups, train, validation_interval
 from tests.fixtures.projects import tiny_recipe
 
 
@@ -128,3 +128,34 @@ def test_extra_evaluations_at_given_minutes_get_their_own_rows(tiny_config: Path
     rows = _stats(sh)
     assert [(int(r["epoch"]), bool(r["test_error_px"])) for r in rows] == [(1, True), (1, False), (2, True)]
     assert int(rows[0]["step"]) == 1 and rows[0]["train_error_px"]
+
+
+def test_a_slow_validation_stretches_the_interval() -> None:
+    """Validations take at most the recipe's share of the training time; share 0 keeps the recipe's interval."""
+    assert validation_interval(20, 90.0, 2.3, 0.1) == 392  # a 90 s validation against 2.3 s epochs
+    assert validation_interval(20, 2.0, 2.3, 0.1) == 20  # 2 s every 20 epochs of 2.3 s: 4 %, as asked
+    assert validation_interval(20, 90.0, 2.3, 0.0) == 20
+    assert validation_interval(1, 0.5, 0.0, 0.1) == 1  # no epoch measured yet
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("share", "validated"), [(0.1, [1, 6]), (0.0, [1, 2, 3, 4, 5, 6])])
+def test_training_validates_less_often_when_validating_is_slow(
+    tiny_config: Path, monkeypatch: pytest.MonkeyPatch, share: float, validated: list[int]
+) -> None:
+    """A validation slower than many epochs (here: 0.5 s each) is repeated only when its share allows; the
+    last epoch is always validated."""
+    import markerless.training.loop as loop
+
+    original = loop._Run._validate
+
+    def slow(self, **kwargs):
+        time.sleep(0.5)
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(loop._Run, "_validate", slow)
+    sh = create_training_dataset(tiny_config, shuffle=1, seed=0)
+    tiny_recipe(tiny_config, eval_every_epochs=1, eval_time_share=share)
+    train(tiny_config, 1, epochs=6)
+    rows = _stats(sh)
+    assert [int(r["epoch"]) for r in rows if r["test_error_px"]] == validated

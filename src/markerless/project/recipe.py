@@ -187,6 +187,10 @@ class CheckpointsSection:
 
     _name: ClassVar[str] = "checkpoints"
     eval_every_epochs: int = 20  # test-split pixel error (time excluded from the budget); 0: only at the end
+    # validations may take at most this share of the training time: after a slower one the next waits
+    # longer than eval_every_epochs (multi-animal images of 1024x1024 take longer to validate than 40
+    # epochs of crops to train); 0: exactly every eval_every_epochs
+    eval_time_share: float = 0.1
     save_every_epochs: int = 10  # a snapshot to resume from; 0: only by time and at the end
     save_every_minutes: float = 2.0  # also save when this much training time passed since the last snapshot
     keep_snapshots: int = 3  # regular snapshots kept (the best one is kept besides)
@@ -197,6 +201,8 @@ class CheckpointsSection:
                 _fail(f"checkpoints.{name}", "an integer >= 0 (0: off)", getattr(self, name))
         if self.save_every_minutes < 0:
             _fail("checkpoints.save_every_minutes", "a number >= 0 (0: off)", self.save_every_minutes)
+        if not 0 <= self.eval_time_share <= 1:
+            _fail("checkpoints.eval_time_share", "a number from 0 to 1 (0: off)", self.eval_time_share)
         if self.keep_snapshots < 1:
             _fail("checkpoints.keep_snapshots", "an integer >= 1", self.keep_snapshots)
 

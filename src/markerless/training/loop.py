@@ -123,6 +123,14 @@ class WeightAverage:
         torch._foreach_lerp_(averaged, current, 1.0 - decay)
 
 
+def validation_interval(every: int, validation_s: float, epoch_s: float, share: float) -> int:
+    """Epochs until the next validation: ``every``, or more when one validation takes longer than ``share``
+    of the training time of ``every`` epochs (``share`` 0: always ``every``)."""
+    if share <= 0 or epoch_s <= 0:
+        return every
+    return max(every, math.ceil(validation_s / (share * epoch_s)))
+
+
 def lr_factor(progress: float, warmup_fraction: float, final_fraction: float) -> float:
     """Learning-rate multiplier at ``progress`` in [0, 1]: linear warm-up, then cosine down to ``final_fraction``."""
     progress = min(max(progress, 0.0), 1.0)
@@ -366,6 +374,7 @@ class _Run:
         self.stats: list[dict[str, Any]] = []
         self._last_validation: tuple[int, dict[str, Any]] = (-1, {})
         self._epoch_start = 0.0
+        self._said_stretched = False
         sh.train_dir.mkdir(parents=True, exist_ok=True)
         if snapshot is not None and payload is not None:
             self._resume(snapshot, payload)
@@ -456,6 +465,8 @@ class _Run:
     # --- the loop ------------------------------------------------------------------------------
     def run(self) -> Path:
         eval_every = self.recipe.checkpoints.eval_every_epochs
+        next_eval = (self.state.epoch // eval_every + 1) * eval_every if eval_every else None
+        started = (self.state.epoch, self.state.elapsed_s)
         save_every = self.recipe.checkpoints.save_every_epochs
         save_every_s = self.recipe.checkpoints.save_every_minutes * 60
         marks = [m for m in self.evaluate_at_s if m > self.state.elapsed_s]
@@ -510,8 +521,13 @@ class _Run:
             final = self.done()
             if self._last_validation[0] == self.state.step:  # validated at a mark in this very step
                 row.update(self._last_validation[1])
-            elif final or (eval_every and self.state.epoch % eval_every == 0):
+            elif final or (next_eval is not None and self.state.epoch >= next_eval):
+                t_validation = time.perf_counter()
                 row.update(self._validate(with_train=final))
+                if next_eval is not None:
+                    next_eval = self.state.epoch + self._validation_interval(
+                        time.perf_counter() - t_validation, started
+                    )
             if self.stats and self.stats[-1]["step"] == row["step"]:
                 self.stats[-1] = row  # the mark's row of this very step becomes the epoch's row
             else:
@@ -528,6 +544,21 @@ class _Run:
         if self.clips is not None:
             self.clips.close()
         return self.sh.train_dir / f"snapshot-{self.state.epoch:03d}.pt"
+
+    def _validation_interval(self, validation_s: float, started: tuple[int, float]) -> int:
+        """Epochs to the next validation after one that took ``validation_s`` (the run began at ``started``:
+        epoch, training seconds); said once when longer than the recipe's."""
+        checkpoints = self.recipe.checkpoints
+        epoch_s = (self.state.elapsed_s - started[1]) / max(self.state.epoch - started[0], 1)
+        every = validation_interval(checkpoints.eval_every_epochs, validation_s, epoch_s, checkpoints.eval_time_share)
+        if every > checkpoints.eval_every_epochs and not self._said_stretched:
+            self._said_stretched = True
+            tqdm.write(
+                f"Validating every {every} epochs instead of {checkpoints.eval_every_epochs}: one validation takes "
+                f"{validation_s:.0f} s, as long as {validation_s / epoch_s:.0f} epochs of training (recipe "
+                f"checkpoints.eval_time_share {checkpoints.eval_time_share:g})."
+            )
+        return every
 
     def _loss(
         self, crops: np.ndarray, keypoints: np.ndarray, clip_rng: np.random.Generator
