@@ -38,9 +38,7 @@ from markerless.training.dataset import create_training_dataset
 from markerless.training.evaluation import evaluate
 from markerless.training.loop import train
 from markerless.training.oks import multi_animal_summary
-
-HERE = Path(__file__).resolve().parent
-DATA = HERE.parent.parent / "shared" / "data" / "sleap-flies-clip"
+from multianimal_flies import DATA, HERE, save_result
 
 
 def aligned(anchor: np.ndarray, head: np.ndarray, crop: int) -> np.ndarray:
@@ -138,10 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count()},
         "command": " ".join([sys.executable, *sys.argv]),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"flies_top_down_bound-{args.minutes:g}min-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(payload, indent=1, default=str) + "\n")
-    print(path)
+    print(save_result(args.out, f"flies_top_down_bound-{args.minutes:g}min", payload))
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
     return 0

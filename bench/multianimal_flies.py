@@ -130,16 +130,18 @@ def main(argv: list[str] | None = None) -> int:
         "split": str(split),
         "command": " ".join([sys.executable, *sys.argv]),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = (
-        args.out
-        / f"multianimal_flies-{'smoke' if args.smoke else f'{args.minutes:g}min'}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    )
-    path.write_text(json.dumps(payload, indent=1, default=str) + "\n")
-    print(path)
+    print(save_result(args.out, f"multianimal_flies-{'smoke' if args.smoke else f'{args.minutes:g}min'}", payload))
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def save_result(folder: Path, name: str, payload: dict) -> Path:
+    """Write ``payload`` as ``folder/<name>-<time>.json``; returns the path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(payload, indent=1, default=str) + "\n")
+    return path
 
 
 if __name__ == "__main__":
