@@ -119,7 +119,7 @@ def demo(
     shuffle = _step(
         "Create training dataset", lambda: create_training_dataset(config, shuffle=1, train_fraction=0.8, seed=seed)
     )
-    _epoch_based_snapshots(shuffle.recipe_file)
+    _epoch_based_checkpoints(shuffle.recipe_file)
     with _torch_threads(threads):
         snapshot = _step(
             f"Train ({epochs} epochs, {threads} thread{'s' if threads > 1 else ''})",
@@ -184,9 +184,10 @@ def _torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _epoch_based_snapshots(recipe_file: Path) -> None:
-    """Save snapshots by epochs only (no time-based saves), so the files a run leaves do not depend on load."""
-    write_recipe(recipe_file, read_recipe(recipe_file).with_overrides(save_every_minutes=0.0))
+def _epoch_based_checkpoints(recipe_file: Path) -> None:
+    """Save snapshots and validate by epochs only (no time-based saves, no validation interval stretched by
+    its duration), so the files a run leaves do not depend on load."""
+    write_recipe(recipe_file, read_recipe(recipe_file).with_overrides(save_every_minutes=0.0, eval_time_share=0.0))
 
 
 def _confident_fractions(likelihood: np.ndarray, names: Sequence[str], pcutoff: float) -> dict[str, float]:
