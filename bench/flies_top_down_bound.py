@@ -104,17 +104,20 @@ def main(argv: list[str] | None = None) -> int:
     table = pd.read_hdf(sh.evaluation_dir / f"{result['scorer']}.h5")
     keys = ["/".join(map(str, key)) if isinstance(key, tuple) else str(key) for key in table.index]
     by_image = dict(zip(keys, table.to_numpy(dtype=np.float64).reshape(len(table), -1, 3), strict=True))
-    back = np.stack([cv2.invertAffineTransform(m) for m in maps])
-    test_rows = {f: i for i, f in enumerate(chosen["test"])}
-    gt = np.full((len(test_rows), n_animals, len(names), 2), np.nan)
-    pred = np.full((len(test_rows), n_animals, len(names), 3), np.nan)
-    for k in np.flatnonzero(is_test):
-        (r, a), points = flies[k], by_image[images[k]]
-        i = test_rows[int(frames[r])]
-        gt[i, a] = xy[r, a]
-        pred[i, a, :, :2] = transform(back[k : k + 1], points[None, :, :2])[0]
-        pred[i, a, :, 2] = points[:, 2]
-    halves = {"all": slice(None), "1000-1245": slice(0, len(gt) // 2), "1250-1495": slice(len(gt) // 2, None)}
+    tested = np.flatnonzero(is_test)
+    points = np.stack([by_image[images[k]] for k in tested])  # (T, K, 3) in crop pixels
+    back = np.stack([cv2.invertAffineTransform(m) for m in maps[tested]])
+    rows, animals = flies[tested, 0] - len(chosen["train"]), flies[tested, 1]  # test frames follow the train frames
+    gt = np.full((len(chosen["test"]), n_animals, len(names), 2), np.nan)
+    pred = np.full((len(chosen["test"]), n_animals, len(names), 3), np.nan)
+    gt[rows, animals] = xy[flies[tested, 0], animals]
+    pred[rows, animals] = np.concatenate([transform(back, points[..., :2]), points[..., 2:]], axis=-1)
+    half, test = len(gt) // 2, chosen["test"]
+    halves = {
+        "all": slice(None),
+        f"{test[0]}-{test[half - 1]}": slice(0, half),
+        f"{test[half]}-{test[-1]}": slice(half, None),
+    }
     figures = {}
     for name, part in halves.items():
         s = multi_animal_summary(gt[part], pred[part], bodyparts=names)

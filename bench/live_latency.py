@@ -149,7 +149,7 @@ def _agreement(live: np.ndarray, offline: np.ndarray, pcutoff: float) -> dict[st
 def _paired(live: np.ndarray, offline: np.ndarray) -> np.ndarray:
     """``offline``'s animals reordered, frame by frame, to the live animals nearest them (Hungarian on mean distance)."""
     distance = np.linalg.norm(live[:, :, None, :, :2] - offline[:, None, :, :, :2], axis=-1)  # (N, live, off, K)
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an animal missing in one of them
         cost = np.nanmean(distance, axis=-1)
     pick = hungarian_match(np.swapaxes(cost, 1, 2))  # (N, live): the offline animal of each live one

@@ -188,8 +188,8 @@ class CheckpointsSection:
     _name: ClassVar[str] = "checkpoints"
     eval_every_epochs: int = 20  # test-split pixel error (time excluded from the budget); 0: only at the end
     # validations may take at most this share of the training time: after a slower one the next waits
-    # longer than eval_every_epochs (multi-animal images of 1024x1024 take longer to validate than 40
-    # epochs of crops to train); 0: exactly every eval_every_epochs
+    # longer than eval_every_epochs (validating the flies' 1024x1024 multi-animal images takes as long as
+    # 33 epochs of training on crops); 0: exactly every eval_every_epochs
     eval_time_share: float = 0.1
     save_every_epochs: int = 10  # a snapshot to resume from; 0: only by time and at the end
     save_every_minutes: float = 2.0  # also save when this much training time passed since the last snapshot
